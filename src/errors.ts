@@ -1,0 +1,57 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+
+/** Stable error codes, each with its status; the `pollcast-error` header carries the code. */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  bad_channel: 400,
+  bad_cursor: 400,
+  empty_body: 400,
+  bad_utf8: 400,
+  not_found: 404,
+  method_not_allowed: 405,
+  body_too_large: 413,
+  unsupported_charset: 415,
+  shutting_down: 503,
+  internal: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** An answer that ends a request with an error status and a one-line reason. */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly headers: OutgoingHttpHeaders;
+
+  constructor(code: ErrorCode, reason: string, headers: OutgoingHttpHeaders = {}) {
+    super(reason);
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.headers = headers;
+  }
+}
+
+const INTERNAL = new HttpError('internal', 'internal server error');
+
+/**
+ * Turns anything thrown into an answer. Unknown errors become a bare 500 that
+ * leaks nothing; a response already under way can only be cut.
+ */
+export function sendError(res: ServerResponse, error: unknown): void {
+  const answer = error instanceof HttpError ? error : INTERNAL;
+  if (answer === INTERNAL) console.error('pollcast: unexpected error', error);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = `${answer.message}\n`;
+  res.writeHead(answer.status, {
+    ...answer.headers,
+    'content-type': 'text/plain;charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'pollcast-error': answer.code,
+  });
+  res.end(body);
+}

@@ -1,0 +1,61 @@
+import type { Batch, Message } from './protocol.js';
+
+/**
+ * Someone waiting for messages: a long poll, later a stream. The hub calls
+ * exactly one of the two methods, exactly once, and never from inside
+ * `subscribe()` itself.
+ */
+export interface Waiter {
+  /** Messages after the waiter's cursor exist (or some were missed). */
+  deliver(batch: Batch): void;
+  /** The hub is closing; the wait ends with nothing. */
+  release(): void;
+}
+
+/** What `subscribe()` hands back: where the wait starts, and how to leave. */
+export interface Subscription {
+  /** The resolved cursor the wait started from; resuming from it loses nothing. */
+  readonly cursor: string;
+  /** Stops the wait; the waiter is not called after this. Idempotent. */
+  cancel(): void;
+}
+
+/** Counters for `/stats`. */
+export interface HubStats {
+  /** Waiters held right now. */
+  readonly waiting: number;
+  /** Channels with history or waiters. */
+  readonly channels: number;
+  /** Messages accepted since start. */
+  readonly published: number;
+  /** Messages handed to waiters since start (one per message per waiter). */
+  readonly delivered: number;
+}
+
+/**
+ * The broker: channels, history and waiters, and nothing of HTTP. The
+ * in-memory hub is the default; a Redis-backed one can stand in its place.
+ */
+export interface Hub {
+  /** Stores `text` on `channel` and wakes its waiters; resolves with the stored message. */
+  publish(channel: string, text: string): Promise<Message>;
+  /**
+   * Waits for the messages of `channel` after `since` (an opaque cursor, `'0'`
+   * for the oldest kept, `undefined` for "the next one"). Throws
+   * `InvalidCursorError` when `since` is not a cursor this hub could have made.
+   */
+  subscribe(channel: string, since: string | undefined, waiter: Waiter): Subscription;
+  stats(): HubStats;
+  /** Releases every waiter and refuses further work. Idempotent. */
+  close(): void;
+}
+
+/** The cursor is malformed, or points past anything this hub handed out. */
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+}
+
+/** The hub was closed; nothing more is published. */
+export class HubClosedError extends Error {
+  override readonly name = 'HubClosedError';
+}

@@ -1,0 +1,12 @@
+export { createPollcast, startPollcast, PollcastServer } from './server.js';
+export type { PollcastState } from './server.js';
+export { DEFAULTS, resolveOptions } from './options.js';
+export type { PollcastOptions } from './options.js';
+export { MemoryHub } from './memory-hub.js';
+export type { MemoryHubOptions } from './memory-hub.js';
+export { HubClosedError, InvalidCursorError } from './hub.js';
+export type { Hub, HubStats, Subscription, Waiter } from './hub.js';
+export { HttpError, ERROR_STATUS } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { CHANNEL_NAME, DEFAULT_CHANNEL, HEADER, OLDEST, decodeBatch, encodeBatch } from './protocol.js';
+export type { Batch, Message, Published } from './protocol.js';

@@ -1,0 +1,107 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ClientGoneError } from './body.js';
+import type { Context } from './context.js';
+import { HttpError, sendError } from './errors.js';
+import { HubClosedError, InvalidCursorError } from './hub.js';
+import { CHANNEL_NAME, DEFAULT_CHANNEL } from './protocol.js';
+import { publish } from './routes/publish.js';
+import { createStatic } from './routes/static.js';
+import { stats } from './routes/stats.js';
+import { subscribe } from './routes/subscribe.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams) => void | Promise<void>;
+
+interface Endpoint {
+  /** The `Allow` header value, and the methods it names. */
+  readonly allow: string;
+  readonly methods: ReadonlySet<string>;
+  /** Whether a `/<endpoint>/<channel>` form exists. */
+  readonly channels: boolean;
+  readonly handle: Handler;
+}
+
+function endpoint(methods: string[], channels: boolean, handle: Handler): Endpoint {
+  return { allow: methods.join(', '), methods: new Set(methods), channels, handle };
+}
+
+const ENDPOINTS = new Map<string, Endpoint>([
+  ['publish', endpoint(['POST'], true, publish)],
+  ['subscribe', endpoint(['GET'], true, subscribe)],
+  ['stats', endpoint(['GET', 'HEAD'], false, stats)],
+]);
+
+const STATIC_METHODS = endpoint(['GET', 'HEAD'], false, () => {});
+
+const SHUTTING_DOWN = new HttpError('shutting_down', 'server is shutting down', { 'retry-after': '1', connection: 'close' });
+const BAD_TARGET = new HttpError('bad_request', 'request target is not a path');
+const BAD_CHANNEL = new HttpError('bad_channel', 'channel names are 1 to 64 of A-Z a-z 0-9 _ -');
+
+/**
+ * The request listener: `(method, path)` → endpoint, static files for the
+ * rest, and the one place where anything thrown becomes an answer.
+ */
+export function createRouter(ctx: Context): (req: IncomingMessage, res: ServerResponse) => void {
+  const serveStatic = createStatic(ctx.options.publicDir);
+
+  return function route(req, res) {
+    try {
+      if (ctx.closing) throw SHUTTING_DOWN;
+      const { path, query } = splitTarget(req.url ?? '');
+      const [name, channel] = splitPath(path);
+      const found = ENDPOINTS.get(name);
+      if (!found || (channel !== undefined && !found.channels)) {
+        allowMethod(req, STATIC_METHODS);
+        serveStatic(req, res);
+        return;
+      }
+      allowMethod(req, found);
+      const done = found.handle(req, res, ctx, checkChannel(channel), query);
+      if (done) done.catch((error: unknown) => answerError(res, error));
+    } catch (error) {
+      answerError(res, error);
+    }
+  };
+}
+
+function splitTarget(target: string): { path: string; query: URLSearchParams } {
+  if (!target.startsWith('/')) {
+    // absolute-form ("GET http://host/path"), which HTTP/1.1 servers must accept
+    if (!URL.canParse(target)) throw BAD_TARGET;
+    const url = new URL(target);
+    return { path: url.pathname, query: url.searchParams };
+  }
+  const mark = target.indexOf('?');
+  if (mark === -1) return { path: target, query: new URLSearchParams() };
+  return { path: target.slice(0, mark), query: new URLSearchParams(target.slice(mark + 1)) };
+}
+
+/** `/publish/room` → `['publish', 'room']`; `/publish` → `['publish', undefined]`. */
+function splitPath(path: string): [string, string | undefined] {
+  const slash = path.indexOf('/', 1);
+  if (slash === -1) return [path.slice(1), undefined];
+  return [path.slice(1, slash), path.slice(slash + 1)];
+}
+
+function checkChannel(channel: string | undefined): string {
+  if (channel === undefined) return DEFAULT_CHANNEL;
+  if (!CHANNEL_NAME.test(channel)) throw BAD_CHANNEL;
+  return channel;
+}
+
+function allowMethod(req: IncomingMessage, target: Endpoint): void {
+  if (!target.methods.has(req.method ?? '')) {
+    throw new HttpError('method_not_allowed', `method ${req.method} is not allowed here; use ${target.allow}`, { allow: target.allow });
+  }
+}
+
+function answerError(res: ServerResponse, error: unknown): void {
+  if (error instanceof ClientGoneError) return;
+  sendError(res, toHttpError(error));
+}
+
+/** Hub errors are about the request, not the server: give them their status. */
+function toHttpError(error: unknown): unknown {
+  if (error instanceof InvalidCursorError) return new HttpError('bad_cursor', error.message);
+  if (error instanceof HubClosedError) return SHUTTING_DOWN;
+  return error;
+}

@@ -1,0 +1,126 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Context } from '../context.js';
+import { HttpError, sendError } from '../errors.js';
+import type { Subscription, Waiter } from '../hub.js';
+import { wantsJson } from '../negotiate.js';
+import { encodeBatch, HEADER } from '../protocol.js';
+import type { Batch } from '../protocol.js';
+
+const SHUTTING_DOWN = new HttpError('shutting_down', 'server is shutting down', { 'retry-after': '1', connection: 'close' });
+
+/** Polls end up to this fraction early, so thousands parked together do not all come back at once. */
+const JITTER = 0.1;
+
+/**
+ * A fan-out hands the same batch to every waiter of a channel: encode it once
+ * and write the same bytes to every socket.
+ */
+const encoded = new WeakMap<Batch, Buffer>();
+
+/**
+ * `GET /subscribe[/CHANNEL][?since=CURSOR]`: the long poll. Answers with the
+ * messages after `since` (or the next one), `204` when the poll times out.
+ */
+export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void {
+  const poll = new LongPoll(res, wantsJson(req));
+  poll.start(ctx, channel, query.get('since') ?? undefined);
+}
+
+class LongPoll implements Waiter {
+  readonly #res: ServerResponse;
+  readonly #json: boolean;
+  #subscription: Subscription | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #abandon = (): void => {
+    // The client left before an answer: forget it now, not at the timeout.
+    this.#stop();
+    this.#subscription?.cancel();
+  };
+
+  constructor(res: ServerResponse, json: boolean) {
+    this.#res = res;
+    this.#json = json;
+  }
+
+  start(ctx: Context, channel: string, since: string | undefined): void {
+    // The hub never answers from inside subscribe(), so the timer and the
+    // close listener are in place before any answer can come.
+    this.#subscription = ctx.hub.subscribe(channel, since, this);
+    const timeout = ctx.options.pollTimeoutMs * (1 - Math.random() * JITTER);
+    this.#timer = setTimeout(expire, timeout, this);
+    this.#res.once('close', this.#abandon);
+  }
+
+  deliver(batch: Batch): void {
+    this.#stop();
+    if (this.#json) writeBatch(this.#res, batch);
+    else writeFirst(this.#res, batch);
+  }
+
+  release(): void {
+    this.#stop();
+    sendError(this.#res, SHUTTING_DOWN);
+  }
+
+  /** The poll timed out: 204 says "nothing yet, poll again from this cursor". */
+  expire(): void {
+    this.#stop();
+    const subscription = this.#subscription!;
+    subscription.cancel();
+    writeEmpty(this.#res, subscription.cursor, false);
+  }
+
+  #stop(): void {
+    clearTimeout(this.#timer);
+    this.#res.off('close', this.#abandon);
+  }
+}
+
+function expire(poll: LongPoll): void {
+  poll.expire();
+}
+
+function writeBatch(res: ServerResponse, batch: Batch): void {
+  let body = encoded.get(batch);
+  if (!body) {
+    body = Buffer.from(encodeBatch(batch));
+    encoded.set(batch, body);
+  }
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': body.length,
+    'cache-control': 'no-store',
+    [HEADER.cursor]: batch.cursor,
+  });
+  res.end(body);
+}
+
+/**
+ * Plain-text clients (the seed's page, curl) get one message per answer; the
+ * cursor header lets them resume from it to get the next.
+ */
+function writeFirst(res: ServerResponse, batch: Batch): void {
+  const message = batch.messages[0];
+  if (!message) {
+    writeEmpty(res, batch.cursor, batch.missed);
+    return;
+  }
+  const headers: Record<string, string | number> = {
+    'content-type': 'text/plain;charset=utf-8',
+    'content-length': Buffer.byteLength(message.text),
+    'cache-control': 'no-store',
+    [HEADER.id]: message.id,
+    [HEADER.time]: message.time,
+    [HEADER.cursor]: message.id,
+  };
+  if (batch.missed) headers[HEADER.missed] = 'true';
+  res.writeHead(200, headers);
+  res.end(message.text);
+}
+
+function writeEmpty(res: ServerResponse, cursor: string, missed: boolean): void {
+  const headers: Record<string, string> = { 'cache-control': 'no-store', [HEADER.cursor]: cursor };
+  if (missed) headers[HEADER.missed] = 'true';
+  res.writeHead(204, headers);
+  res.end();
+}

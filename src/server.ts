@@ -1,0 +1,98 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Context } from './context.js';
+import type { Hub } from './hub.js';
+import { MemoryHub } from './memory-hub.js';
+import { resolveOptions } from './options.js';
+import type { PollcastOptions } from './options.js';
+import { createRouter } from './router.js';
+
+/** `new` → `listening` → `closing` → `closed`; `close()` may come at any point. */
+export type PollcastState = 'new' | 'listening' | 'closing' | 'closed';
+
+/**
+ * A pollcast server: the hub, the request handler, and (when you let it) the
+ * `http.Server` that runs them.
+ *
+ * @example
+ * const pollcast = createPollcast({ port: 0 });
+ * const { port } = await pollcast.listen();
+ * // ...
+ * await pollcast.close();
+ */
+export class PollcastServer {
+  readonly options: PollcastOptions;
+  readonly hub: Hub;
+  /**
+   * The request listener, for mounting in a server of your own:
+   * `http.createServer(pollcast.handle)`.
+   */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly #context: Context;
+  #server: Server | undefined;
+  #state: PollcastState = 'new';
+  #closed: Promise<void> | undefined;
+
+  constructor(options: Partial<PollcastOptions> = {}, hub?: Hub) {
+    this.options = resolveOptions(options);
+    this.hub = hub ?? new MemoryHub({ historyLimit: this.options.historyLimit });
+    this.#context = { hub: this.hub, options: this.options, closing: false };
+    this.handle = createRouter(this.#context);
+  }
+
+  get state(): PollcastState {
+    return this.#state;
+  }
+
+  /** Binds `options.host:options.port`; resolves with the address actually bound. */
+  listen(): Promise<AddressInfo> {
+    if (this.#state !== 'new') return Promise.reject(new Error(`cannot listen when ${this.#state}`));
+    const server = createServer(this.handle);
+    this.#server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        this.#state = 'listening';
+        resolve(server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /**
+   * Shuts down actively: refuses new requests with 503 + `Connection: close`,
+   * answers every parked poll now (a plain `server.close()` would wait for
+   * their timeouts), closes idle sockets, and cuts the rest after
+   * `shutdownGraceMs`. Returns the same promise every time.
+   */
+  close(): Promise<void> {
+    this.#closed ??= this.#shutdown();
+    return this.#closed;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#state = 'closing';
+    this.#context.closing = true;
+    const server = this.#server;
+    const stopped = server?.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    this.hub.close();
+    server?.closeIdleConnections();
+    const deadline = setTimeout(() => server?.closeAllConnections(), this.options.shutdownGraceMs);
+    await stopped;
+    clearTimeout(deadline);
+    this.#state = 'closed';
+  }
+}
+
+/** Creates a server without binding it; see `PollcastServer`. */
+export function createPollcast(options: Partial<PollcastOptions> = {}, hub?: Hub): PollcastServer {
+  return new PollcastServer(options, hub);
+}
+
+/** Creates a server and binds it; resolves once it is listening. */
+export async function startPollcast(options: Partial<PollcastOptions> = {}, hub?: Hub): Promise<PollcastServer> {
+  const pollcast = createPollcast(options, hub);
+  await pollcast.listen();
+  return pollcast;
+}

@@ -1,0 +1,31 @@
+import t from 'tap';
+import { History } from '../src/history.js';
+
+const entry = (seq: number) => ({ seq, message: { id: `r-${seq}`, text: `m${seq}`, time: 0 } });
+
+t.test('after() returns the entries past a sequence number, oldest first', async (t) => {
+  const history = new History(10);
+  for (const seq of [2, 5, 9, 14]) history.push(entry(seq));
+  t.same(history.after(0).map((m) => m.text), ['m2', 'm5', 'm9', 'm14']);
+  t.same(history.after(5).map((m) => m.text), ['m9', 'm14']);
+  t.same(history.after(6).map((m) => m.text), ['m9', 'm14'], 'a sequence number between entries');
+  t.same(history.after(14), []);
+  t.equal(history.droppedThrough, 0, 'nothing dropped yet');
+});
+
+t.test('a full ring evicts the oldest and remembers how far eviction reached', async (t) => {
+  const history = new History(3);
+  for (let seq = 1; seq <= 7; seq++) history.push(entry(seq));
+  t.equal(history.size, 3);
+  t.equal(history.droppedThrough, 4);
+  t.same(history.after(0).map((m) => m.text), ['m5', 'm6', 'm7']);
+  t.same(history.after(5).map((m) => m.text), ['m6', 'm7'], 'search works across the wrap');
+});
+
+t.test('a ring of one keeps the newest', async (t) => {
+  const history = new History(1);
+  history.push(entry(1));
+  history.push(entry(2));
+  t.same(history.after(0).map((m) => m.text), ['m2']);
+  t.equal(history.droppedThrough, 1);
+});

@@ -1,0 +1,168 @@
+import t from 'tap';
+import { HubClosedError, InvalidCursorError } from '../src/hub.js';
+import type { Waiter } from '../src/hub.js';
+import { MemoryHub } from '../src/memory-hub.js';
+import type { Batch } from '../src/protocol.js';
+
+/** A waiter that records what it got. */
+class Probe implements Waiter {
+  batches: Batch[] = [];
+  released = 0;
+  deliver(batch: Batch): void {
+    this.batches.push(batch);
+  }
+  release(): void {
+    this.released++;
+  }
+  get texts(): string[] {
+    return this.batches.flatMap((batch) => batch.messages.map((m) => m.text));
+  }
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+t.test('publish() wakes every waiter of its channel, and only of its channel', async (t) => {
+  const hub = new MemoryHub();
+  const a = new Probe();
+  const b = new Probe();
+  const other = new Probe();
+  hub.subscribe('room', undefined, a);
+  hub.subscribe('room', undefined, b);
+  hub.subscribe('elsewhere', undefined, other);
+  t.equal(hub.stats().waiting, 3);
+  const message = await hub.publish('room', 'hello');
+  t.same(a.texts, ['hello']);
+  t.same(b.texts, ['hello']);
+  t.equal(a.batches[0], b.batches[0], 'one batch object serves every waiter');
+  t.equal(a.batches[0]!.cursor, message.id);
+  t.same(other.batches, []);
+  t.same(hub.stats(), { waiting: 1, channels: 2, published: 1, delivered: 2 });
+});
+
+t.test('subscribe() from a cursor answers at once, never synchronously', async (t) => {
+  const hub = new MemoryHub();
+  const first = await hub.publish('room', 'one');
+  await hub.publish('room', 'two');
+  await hub.publish('room', 'three');
+  const probe = new Probe();
+  hub.subscribe('room', first.id, probe);
+  t.same(probe.batches, [], 'nothing delivered inside subscribe()');
+  await tick();
+  t.same(probe.texts, ['two', 'three']);
+  t.equal(probe.batches[0]!.missed, false);
+  t.equal(hub.stats().waiting, 0);
+});
+
+t.test('the cursor 0 means everything kept, with no missed sign', async (t) => {
+  const hub = new MemoryHub({ historyLimit: 2 });
+  for (const text of ['a', 'b', 'c']) await hub.publish('room', text);
+  const probe = new Probe();
+  hub.subscribe('room', '0', probe);
+  await tick();
+  t.same(probe.texts, ['b', 'c']);
+  t.equal(probe.batches[0]!.missed, false);
+});
+
+t.test('a cursor older than the history is answered with what is kept and missed', async (t) => {
+  const hub = new MemoryHub({ historyLimit: 2 });
+  const first = await hub.publish('room', 'a');
+  for (const text of ['b', 'c', 'd']) await hub.publish('room', text);
+  const probe = new Probe();
+  hub.subscribe('room', first.id, probe);
+  await tick();
+  t.same(probe.texts, ['c', 'd']);
+  t.equal(probe.batches[0]!.missed, true);
+});
+
+t.test('a cursor that is just at the edge of the history missed nothing', async (t) => {
+  const hub = new MemoryHub({ historyLimit: 2 });
+  await hub.publish('room', 'a');
+  const second = await hub.publish('room', 'b');
+  for (const text of ['c', 'd']) await hub.publish('room', text);
+  const probe = new Probe();
+  hub.subscribe('room', second.id, probe);
+  await tick();
+  t.same(probe.texts, ['c', 'd']);
+  t.equal(probe.batches[0]!.missed, false);
+});
+
+t.test('a cursor from an earlier run gets the history and missed, even when there is none', async (t) => {
+  const earlier = new MemoryHub();
+  const old = await earlier.publish('room', 'gone');
+  const hub = new MemoryHub();
+  const empty = new Probe();
+  hub.subscribe('room', old.id, empty);
+  await tick();
+  t.equal(empty.batches.length, 1);
+  t.same(empty.batches[0]!.messages, []);
+  t.equal(empty.batches[0]!.missed, true);
+
+  await hub.publish('room', 'new');
+  const full = new Probe();
+  hub.subscribe('room', old.id, full);
+  await tick();
+  t.same(full.texts, ['new']);
+  t.equal(full.batches[0]!.missed, true);
+});
+
+t.test('sequence numbers are global: a cursor from another channel still means "after this point"', async (t) => {
+  const hub = new MemoryHub();
+  await hub.publish('a', 'a1');
+  const marker = await hub.publish('b', 'b1');
+  await hub.publish('a', 'a2');
+  const probe = new Probe();
+  hub.subscribe('a', marker.id, probe);
+  await tick();
+  t.same(probe.texts, ['a2']);
+});
+
+t.test('malformed cursors and cursors from the future are refused', async (t) => {
+  const hub = new MemoryHub();
+  const message = await hub.publish('room', 'x');
+  const run = message.id.slice(0, message.id.lastIndexOf('-'));
+  for (const bad of ['', 'abc', '-1', `${run}-`, `${run}-1.5`, 'x'.repeat(200), `${run}-99`]) {
+    t.throws(() => hub.subscribe('room', bad, new Probe()), InvalidCursorError, JSON.stringify(bad));
+  }
+  t.equal(hub.stats().waiting, 0);
+});
+
+t.test('cancel() un-parks a waiter, drops an idle channel, and is idempotent', async (t) => {
+  const hub = new MemoryHub();
+  const probe = new Probe();
+  const subscription = hub.subscribe('room', undefined, probe);
+  t.same(hub.stats(), { waiting: 1, channels: 1, published: 0, delivered: 0 });
+  subscription.cancel();
+  subscription.cancel();
+  t.same(hub.stats(), { waiting: 0, channels: 0, published: 0, delivered: 0 });
+  await hub.publish('room', 'after');
+  t.same(probe.batches, []);
+});
+
+t.test('a cancel before an immediate answer suppresses it', async (t) => {
+  const hub = new MemoryHub();
+  await hub.publish('room', 'x');
+  const probe = new Probe();
+  hub.subscribe('room', '0', probe).cancel();
+  await tick();
+  t.same(probe.batches, []);
+});
+
+t.test('close() releases every waiter once and refuses further work', async (t) => {
+  const hub = new MemoryHub();
+  const probes = [new Probe(), new Probe(), new Probe()];
+  hub.subscribe('a', undefined, probes[0]!);
+  hub.subscribe('b', undefined, probes[1]!);
+  hub.close();
+  hub.close();
+  t.same(probes.map((p) => p.released), [1, 1, 0]);
+  t.equal(hub.stats().waiting, 0);
+  hub.subscribe('a', undefined, probes[2]!);
+  await tick();
+  t.equal(probes[2]!.released, 1, 'a late subscriber is released too');
+  await t.rejects(hub.publish('a', 'late'), HubClosedError);
+});
+
+t.test('rejects a bad history limit', async (t) => {
+  t.throws(() => new MemoryHub({ historyLimit: 0 }), RangeError);
+  t.throws(() => new MemoryHub({ historyLimit: 1.5 }), RangeError);
+});
