@@ -67,7 +67,7 @@ function stopOnRequest(pollcast: PollcastServer): void {
     stopping = true;
     setTimeout(() => process.exit(1), pollcast.options.shutdownGraceMs + EXIT_WATCHDOG_MS).unref();
     void pollcast.close().then(() => {
-      process.disconnect?.();
+      if (process.connected) process.disconnect();
       process.exit(0);
     });
   };
@@ -80,22 +80,25 @@ function stopOnRequest(pollcast: PollcastServer): void {
   process.on('disconnect', stop);
 }
 
-async function main(): Promise<void> {
-  let options: Partial<PollcastOptions> | undefined;
+/** Reads the configuration; a mistake in it is a usage error (exit 2). */
+function configure(): PollcastServer | undefined {
   try {
-    options = readOptions(process.argv.slice(2), process.env);
+    const options = readOptions(process.argv.slice(2), process.env);
+    return options && createPollcast(options);
   } catch (error) {
     process.stderr.write(`pollcast: ${(error as Error).message}\n\n${USAGE}`);
     process.exit(2);
   }
-  if (!options) {
+}
+
+async function main(): Promise<void> {
+  const pollcast = configure();
+  if (!pollcast) {
     process.stdout.write(USAGE);
     return;
   }
-  let pollcast: PollcastServer;
   let port: number;
   try {
-    pollcast = createPollcast(options);
     ({ port } = await pollcast.listen());
   } catch (error) {
     process.stderr.write(`pollcast: ${(error as Error).message}\n`);

@@ -45,6 +45,11 @@ export class PollcastServer {
     return this.#state;
   }
 
+  /** The address bound by `listen()`; undefined before it and when embedded. */
+  get address(): AddressInfo | undefined {
+    return (this.#server?.address() as AddressInfo | null) ?? undefined;
+  }
+
   /** Binds `options.host:options.port`; resolves with the address actually bound. */
   listen(): Promise<AddressInfo> {
     if (this.#state !== 'new') return Promise.reject(new Error(`cannot listen when ${this.#state}`));

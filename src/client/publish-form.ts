@@ -1,0 +1,240 @@
+/**
+ * The sending half of the page. Texts are published one at a time, in the
+ * order they were submitted; a text stays in the input until the server has
+ * accepted it, and a retry of the same text reuses its `Idempotency-Key`, so
+ * neither a double submit nor a lost answer publishes it twice.
+ */
+
+import { DEFAULT_CHANNEL, CHANNEL_NAME } from '../protocol.js';
+import type { Published } from '../protocol.js';
+
+/** The part of `fetch` a publish uses; the global `fetch` fits. */
+export type PublishFetch = (url: string, init: {
+  method: 'POST';
+  headers: Record<string, string>;
+  body: string;
+  cache: 'no-store';
+  signal: AbortSignal;
+}) => Promise<{ readonly status: number; readonly statusText: string; text(): Promise<string> }>;
+
+export interface PublishFormOptions {
+  /** Server root the paths hang off. Default `'.'` (the page's directory). */
+  base?: string;
+  /** Channel to publish to. Default `'default'` (the bare `/publish`). */
+  channel?: string;
+  /** Where progress and errors are written. Default: a new `<p role="status">` at the end of the form. */
+  status?: HTMLElement;
+  /** How long to wait for an answer before calling it a failure, in ms. Default 15000. */
+  timeout?: number;
+  /** Called after the server accepted a text. */
+  onPublished?: (published: Published, text: string) => void;
+  /** Default `globalThis.fetch`. */
+  fetch?: PublishFetch;
+}
+
+interface Entry {
+  readonly text: string;
+  /** Made once per text, so that retries of it are recognisable as one publish. */
+  readonly key: string;
+}
+
+interface Outcome {
+  readonly ok: boolean;
+  /** A failure that sending the same text again cannot fix (e.g. 413). */
+  readonly final: boolean;
+  readonly problem: string;
+  readonly published: Published | null;
+}
+
+/**
+ * Publishes what is typed into `form.message` when the form is submitted.
+ *
+ * @example
+ * new PublishForm(document.forms.namedItem('publish'), { channel: 'news' });
+ */
+export class PublishForm {
+  #form: HTMLFormElement;
+  #input: HTMLInputElement | HTMLTextAreaElement;
+  #button: HTMLButtonElement | HTMLInputElement | null;
+  #status: HTMLElement;
+  #url: string;
+  #timeout: number;
+  #fetch: PublishFetch;
+  #onPublished: PublishFormOptions['onPublished'];
+  /** Submitted texts not yet accepted; the first is the one being sent (or that failed). */
+  #queue: Entry[] = [];
+  #sending = false;
+  #controller: AbortController | null = null;
+
+  constructor(form: HTMLFormElement, options: PublishFormOptions = {}) {
+    const input = form.elements.namedItem('message');
+    if (!(input instanceof HTMLInputElement || input instanceof HTMLTextAreaElement)) {
+      throw new TypeError('the form needs a text field named "message"');
+    }
+    const channel = options.channel ?? DEFAULT_CHANNEL;
+    if (!CHANNEL_NAME.test(channel)) throw new TypeError(`invalid channel name: ${JSON.stringify(channel)}`);
+    const timeout = options.timeout ?? 15_000;
+    if (!(timeout > 0)) throw new RangeError('timeout must be a positive number of ms');
+    const fetcher = options.fetch ?? globalThis.fetch.bind(globalThis);
+
+    const base = (options.base ?? '.').replace(/\/+$/, '');
+    this.#url = channel === DEFAULT_CHANNEL ? `${base}/publish` : `${base}/publish/${channel}`;
+    this.#form = form;
+    this.#input = input;
+    this.#button = form.querySelector<HTMLButtonElement | HTMLInputElement>('button:not([type]), button[type=submit], input[type=submit]');
+    this.#status = options.status ?? defaultStatus(form);
+    this.#timeout = timeout;
+    this.#fetch = fetcher;
+    this.#onPublished = options.onPublished;
+
+    form.addEventListener('submit', this.#onSubmit);
+    input.addEventListener('input', this.#onInput);
+    if (input instanceof HTMLTextAreaElement) input.addEventListener('keydown', this.#onKeyDown);
+  }
+
+  /** Stops listening and abandons the send in flight; texts not yet sent stay in the input. Idempotent. */
+  close(): void {
+    this.#form.removeEventListener('submit', this.#onSubmit);
+    this.#input.removeEventListener('input', this.#onInput);
+    if (this.#input instanceof HTMLTextAreaElement) this.#input.removeEventListener('keydown', this.#onKeyDown);
+    this.#queue.length = 0;
+    this.#controller?.abort();
+  }
+
+  #onSubmit = (event: SubmitEvent): void => {
+    event.preventDefault();
+    const text = this.#input.value;
+    // A text already waiting is the same message submitted twice: one publish only.
+    if (text !== '' && !this.#queue.some((entry) => entry.text === text)) {
+      this.#queue.push({ text, key: uuid() });
+    }
+    // Submitting also resumes a queue stopped by a failure, with the failed text first.
+    void this.#pump();
+  };
+
+  #onInput = (): void => this.#render('');
+
+  // A textarea takes Enter as a new line; Shift+Enter keeps that, Enter alone sends.
+  #onKeyDown = (event: KeyboardEvent): void => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      this.#form.requestSubmit();
+    }
+  };
+
+  async #pump(): Promise<void> {
+    if (this.#sending) return;
+    this.#sending = true;
+    let problem = '';
+    try {
+      for (let entry = this.#queue[0]; entry; entry = this.#queue[0]) {
+        this.#render('');
+        const outcome = await this.#send(entry);
+        if (this.#queue[0] !== entry) break; // closed meanwhile
+        if (outcome.ok) {
+          this.#queue.shift();
+          if (this.#input.value === entry.text) this.#input.value = '';
+          if (outcome.published) this.#onPublished?.(outcome.published, entry.text);
+          continue;
+        }
+        // Stop at the first failure: sending the next ones would publish them out of order.
+        if (outcome.final) {
+          this.#queue.shift();
+          if (this.#input.value === '') this.#input.value = entry.text;
+          problem = `Not sent: ${outcome.problem}`;
+        } else {
+          problem = `Not sent: ${outcome.problem}. Press Send to try again.`;
+        }
+        break;
+      }
+    } finally {
+      this.#sending = false;
+      this.#render(problem);
+    }
+  }
+
+  async #send(entry: Entry): Promise<Outcome> {
+    const controller = new AbortController();
+    this.#controller = controller;
+    const timer = setTimeout(() => controller.abort(new DOMException('no answer in time', 'TimeoutError')), this.#timeout);
+    try {
+      const response = await this.#fetch(this.#url, {
+        method: 'POST',
+        headers: {
+          accept: 'application/json',
+          'content-type': 'text/plain;charset=utf-8',
+          'idempotency-key': entry.key,
+        },
+        body: entry.text,
+        cache: 'no-store',
+        signal: controller.signal,
+      });
+      const body = await response.text();
+      if (response.status === 200) return { ok: true, final: true, problem: '', published: parsePublished(body) };
+      const reason = body.split(/\r?\n/, 1)[0]?.trim() || response.statusText;
+      const status = response.status;
+      // 4xx means this text will never do (too large, empty, bad channel), except for the ones that are about timing.
+      const final = status >= 400 && status < 500 && status !== 408 && status !== 429;
+      return { ok: false, final, problem: `${status} ${reason}`.trim(), published: null };
+    } catch (error) {
+      const signal = controller.signal;
+      const problem = signal.aborted && signal.reason instanceof Error ? signal.reason.message : errorMessage(error);
+      return { ok: false, final: false, problem, published: null };
+    } finally {
+      clearTimeout(timer);
+      if (this.#controller === controller) this.#controller = null;
+    }
+  }
+
+  #render(problem: string): void {
+    const head = this.#queue[0];
+    const waiting = this.#queue.length - (this.#sending ? 1 : 0);
+    // Disabled while the very text in the input is on its way, so Enter cannot send it twice.
+    if (this.#button) this.#button.disabled = this.#sending && head?.text === this.#input.value;
+    this.#form.setAttribute('aria-busy', String(this.#sending));
+    let text = problem;
+    if (!text && this.#sending) text = waiting > 0 ? `Sending… (${waiting} more waiting)` : 'Sending…';
+    if (!text && !this.#sending && this.#queue.length > 0) {
+      text = `${this.#queue.length} not sent yet. Press Send to try again.`;
+    }
+    // Rewriting the same text would make screen readers announce it again.
+    if (this.#status.textContent !== text) this.#status.textContent = text;
+    this.#status.dataset.kind = problem ? 'error' : this.#sending ? 'pending' : '';
+  }
+}
+
+function parsePublished(body: string): Published | null {
+  try {
+    const value: unknown = JSON.parse(body);
+    if (typeof value === 'object' && value !== null && 'id' in value && 'time' in value
+      && typeof value.id === 'string' && typeof value.time === 'number') {
+      return { id: value.id, time: value.time };
+    }
+  } catch {
+    // Accepted all the same: the status said so.
+  }
+  return null;
+}
+
+function errorMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return `network error (${message || 'no answer'})`;
+}
+
+/** A v4 UUID; `crypto.randomUUID` exists only on https and localhost, `getRandomValues` everywhere. */
+function uuid(): string {
+  if (typeof crypto.randomUUID === 'function' && globalThis.isSecureContext !== false) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function defaultStatus(form: HTMLFormElement): HTMLElement {
+  const status = document.createElement('p');
+  status.className = 'publish-status';
+  status.setAttribute('role', 'status');
+  form.append(status);
+  return status;
+}

@@ -1,0 +1,199 @@
+/**
+ * The receiving half of the page: a `Poller` drawn into the DOM. Messages
+ * become children of the pane, as text only; the connection state and the
+ * "messages were missed" notice live in elements of their own, outside it.
+ */
+
+import { CLOSED, CONNECTING, LIVE, OFFLINE, Poller, RECONNECTING } from './poller.js';
+import type { PollFetch, PollerOptions, PollerState, StateDetail } from './poller.js';
+import { OLDEST } from '../protocol.js';
+import type { Message } from '../protocol.js';
+
+export interface SubscribePaneOptions {
+  /** Server root, as for `Poller`. Default `'.'`. */
+  base?: string;
+  /** Channel to show. Default `'default'`. */
+  channel?: string;
+  /** Shows the connection state (`data-state` is set on it). Default: a new element before the pane. */
+  status?: HTMLElement;
+  /** Unhidden when messages were missed; a button inside hides it again. Default: a new element before the pane. */
+  notice?: HTMLElement;
+  /** Most messages kept on screen; the oldest go first. Default 500. */
+  limit?: number;
+  /** Passed to the `Poller`; for tests and embedding. */
+  fetch?: PollFetch;
+  retryBase?: number;
+  retryCap?: number;
+}
+
+const LABELS: Record<PollerState, string> = {
+  [CONNECTING]: 'Connecting…',
+  [LIVE]: 'Live',
+  [RECONNECTING]: 'Reconnecting',
+  [OFFLINE]: 'Offline',
+  [CLOSED]: 'Stopped',
+};
+
+/** How close to the end (px) still counts as "following" the conversation. */
+const FOLLOW_SLACK = 48;
+
+const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const shortTime = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const fullTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
+
+/**
+ * Follows a channel and shows its messages in `elem`, one child per message.
+ * Stops when the page is hidden (`pagehide`) and, if the page comes back
+ * from the back/forward cache, carries on from where it stopped.
+ *
+ * @example
+ * new SubscribePane(document.getElementById('subscribe'), { channel: 'news' });
+ */
+export class SubscribePane {
+  #elem: HTMLElement;
+  #status: HTMLElement;
+  #label: HTMLElement;
+  #detail: HTMLElement;
+  #notice: HTMLElement;
+  #limit: number;
+  #pollerOptions: PollerOptions;
+  #poller: Poller;
+  #pending: DocumentFragment | null = null;
+  #closed = false;
+
+  constructor(elem: HTMLElement, options: SubscribePaneOptions = {}) {
+    const limit = options.limit ?? 500;
+    if (!(Number.isInteger(limit) && limit > 0)) throw new RangeError('limit must be a positive integer');
+    this.#elem = elem;
+    this.#limit = limit;
+    this.#status = options.status ?? insertBefore(elem, 'p', 'state');
+    this.#label = span('state-label');
+    this.#detail = span('state-detail');
+    this.#status.replaceChildren(this.#label, this.#detail);
+    this.#notice = options.notice ?? defaultNotice(elem);
+    this.#notice.addEventListener('click', this.#onNoticeClick);
+    this.#pollerOptions = {
+      base: options.base,
+      channel: options.channel,
+      fetch: options.fetch,
+      retryBase: options.retryBase,
+      retryCap: options.retryCap,
+      onMessage: (message) => this.#add(message),
+      onMissed: () => (this.#notice.hidden = false),
+      onState: (state, detail) => this.#showState(state, detail),
+    };
+    this.#poller = new Poller({ ...this.#pollerOptions, since: OLDEST });
+    this.#showState(this.#poller.state, { retryAt: null, error: null });
+    addEventListener('pagehide', this.#onPageHide);
+    addEventListener('pageshow', this.#onPageShow);
+  }
+
+  /** Stops following the channel for good; the messages stay on screen. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    removeEventListener('pagehide', this.#onPageHide);
+    removeEventListener('pageshow', this.#onPageShow);
+    this.#notice.removeEventListener('click', this.#onNoticeClick);
+    this.#poller.close();
+  }
+
+  // Messages of one batch arrive in one synchronous run: gather them and touch the DOM once.
+  #add(message: Message): void {
+    if (!this.#pending) {
+      this.#pending = document.createDocumentFragment();
+      queueMicrotask(() => this.#flush());
+    }
+    this.#pending.append(renderMessage(message));
+  }
+
+  #flush(): void {
+    const elem = this.#elem;
+    const following = elem.scrollHeight - elem.scrollTop - elem.clientHeight <= FOLLOW_SLACK;
+    if (this.#pending) elem.append(this.#pending);
+    this.#pending = null;
+    while (elem.childElementCount > this.#limit) elem.firstElementChild?.remove();
+    // Keep the newest in view, unless the reader has scrolled back to read older ones.
+    if (following) elem.scrollTop = elem.scrollHeight;
+  }
+
+  #showState(state: PollerState, detail: StateDetail): void {
+    this.#status.dataset.state = state;
+    this.#label.textContent = LABELS[state];
+    this.#detail.textContent = describe(state, detail);
+  }
+
+  #onNoticeClick = (event: Event): void => {
+    if (event.target instanceof Element && event.target.closest('button')) this.#notice.hidden = true;
+  };
+
+  #onPageHide = (): void => this.#poller.close();
+
+  #onPageShow = (event: PageTransitionEvent): void => {
+    if (!event.persisted || this.#closed || this.#poller.state !== CLOSED) return;
+    this.#poller = new Poller({ ...this.#pollerOptions, since: this.#poller.cursor });
+    this.#showState(this.#poller.state, { retryAt: null, error: null });
+  };
+}
+
+function renderMessage(message: Message): HTMLElement {
+  const item = document.createElement('li');
+  item.className = 'message';
+  const text = document.createElement('p');
+  text.className = 'message-text';
+  text.textContent = message.text;
+  item.append(text);
+  if (Number.isFinite(message.time)) {
+    const time = document.createElement('time');
+    const date = new Date(message.time);
+    time.dateTime = date.toISOString();
+    time.textContent = (isToday(date) ? shortTime : dateTime).format(date);
+    time.title = fullTime.format(date);
+    item.append(time);
+  }
+  return item;
+}
+
+function describe(state: PollerState, { retryAt, error }: StateDetail): string {
+  const problem = error ? (error.status === null ? error.reason : `${error.status} ${error.reason}`) : '';
+  switch (state) {
+    case RECONNECTING:
+      return [retryAt === null ? '' : `next try ${clock.format(retryAt)}`, problem].filter(Boolean).join(' · ');
+    case CONNECTING:
+      return problem && `after ${problem}`;
+    case OFFLINE:
+      return 'waiting for the network';
+    default:
+      return '';
+  }
+}
+
+function isToday(date: Date): boolean {
+  return date.toDateString() === new Date().toDateString();
+}
+
+function span(className: string): HTMLElement {
+  const elem = document.createElement('span');
+  elem.className = className;
+  return elem;
+}
+
+function insertBefore(anchor: HTMLElement, tag: string, className: string): HTMLElement {
+  const elem = document.createElement(tag);
+  elem.className = className;
+  anchor.before(elem);
+  return elem;
+}
+
+function defaultNotice(anchor: HTMLElement): HTMLElement {
+  const notice = insertBefore(anchor, 'div', 'notice');
+  notice.setAttribute('role', 'alert');
+  notice.hidden = true;
+  const text = document.createElement('p');
+  text.textContent = 'Some messages could not be delivered.';
+  const dismiss = document.createElement('button');
+  dismiss.type = 'button';
+  dismiss.textContent = 'Dismiss';
+  notice.append(text, dismiss);
+  return notice;
+}

@@ -1,0 +1,69 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import t from 'tap';
+import { createPollcast, MemoryHub, startPollcast } from '../src/index.js';
+import { publish, request } from './fixtures/http.js';
+
+t.test('embedding: the handler mounts in a server of your own', async (t) => {
+  const pollcast = createPollcast({ pollTimeoutMs: 5_000 });
+  const server = createServer((req, res) => {
+    if (req.url === '/health') res.end('mine');
+    else pollcast.handle(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  t.equal((await request(origin, '/health')).body, 'mine');
+  const waiting = request(origin, '/subscribe');
+  while (pollcast.hub.stats().waiting === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  await publish(origin, 'embedded');
+  t.equal((await waiting).body, 'embedded');
+
+  const parked = request(origin, '/subscribe');
+  while (pollcast.hub.stats().waiting === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  const closing = pollcast.close();
+  t.equal(pollcast.close(), closing, 'close() returns the same promise every time');
+  t.equal((await parked).status, 503, 'closing answers the parked poll');
+  await closing;
+  t.equal(pollcast.state, 'closed');
+  const late = await request(origin, '/stats');
+  t.equal(late.status, 503, 'a closed handler refuses requests');
+  t.equal(late.headers.connection, 'close');
+});
+
+t.test('startPollcast() listens, close() stops it', async (t) => {
+  const hub = new MemoryHub({ historyLimit: 2 });
+  const pollcast = await startPollcast({ port: 0 }, hub);
+  t.equal(pollcast.state, 'listening');
+  t.equal(pollcast.hub, hub, 'a hub can be supplied');
+  await t.rejects(pollcast.listen(), /cannot listen when listening/);
+  await pollcast.close();
+  t.equal(pollcast.state, 'closed');
+});
+
+t.test('bad options are rejected at creation', async (t) => {
+  t.throws(() => createPollcast({ pollTimeoutMs: -1 }), RangeError);
+});
+
+t.test('listen() rejects when the port is taken', async (t) => {
+  const first = await startPollcast({ port: 0 });
+  t.teardown(() => first.close());
+  await t.rejects(startPollcast({ port: first.address!.port }), { code: 'EADDRINUSE' });
+});
+
+t.test('an unexpected error becomes a bare 500 that leaks nothing', async (t) => {
+  const hub = new MemoryHub();
+  hub.publish = () => Promise.reject(new Error('secret internals at /srv/db'));
+  const pollcast = await startPollcast({ port: 0 }, hub);
+  t.teardown(() => pollcast.close());
+  const logged: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => void logged.push(args);
+  t.teardown(() => void (console.error = original));
+  const answer = await request(`http://127.0.0.1:${pollcast.address!.port}`, '/publish', { method: 'POST', body: 'x' });
+  t.equal(answer.status, 500);
+  t.equal(answer.body, 'internal server error\n');
+  t.equal(answer.headers['pollcast-error'], 'internal');
+  t.match(String(logged[0]?.[1]), /secret internals/, 'the details go to the log, not the client');
+});

@@ -1,0 +1,54 @@
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { forkServer } from './fixtures/server.js';
+import { rawExchange } from './fixtures/http.js';
+
+// Served from test/fixtures/public: one level up is test/fixtures, two up is test/.
+const FIXTURE = fileURLToPath(new URL('./fixtures/public', import.meta.url));
+
+/** Request targets that try to leave the public folder, sent byte for byte. */
+const ATTEMPTS = [
+  '/../server.ts',
+  '/../../traversal.ts',
+  '/../../../package.json',
+  '/%2e%2e/server.ts',
+  '/%2E%2E/%2E%2E/package.json',
+  '/%2e%2e%2fserver.ts',
+  '/js/..%2f..%2fserver.ts',
+  '/js/%2e%2e/%2e%2e/server.ts',
+  '/..%5cserver.ts',
+  '/..\\server.ts',
+  '/%252e%252e/server.ts',
+  '/.%2e/server.ts',
+  '/index.html%00.css',
+  '/%00',
+  '/%',
+  '/%zz',
+  '//etc/passwd',
+  '/etc/passwd',
+  '/%2fetc%2fpasswd',
+  `/${encodeURIComponent(FIXTURE)}/index.html`,
+  'http://127.0.0.1/../../../package.json',
+  'file:///etc/passwd',
+  '../package.json',
+  '*',
+];
+
+t.test('no request target reaches a file outside public/', async (t) => {
+  const { origin } = await forkServer(t, ['--public', FIXTURE]);
+  for (const target of ATTEMPTS) {
+    const reply = await rawExchange(origin, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    t.match(reply, /^HTTP\/1\.1 (400|404) /, target);
+    t.notMatch(reply, /forkServer|"name": "pollcast"|root:|ATTEMPTS/, `${target} leaks nothing`);
+  }
+});
+
+t.test('a raw NUL byte or a bare CR in the target is refused by the parser', async (t) => {
+  const { origin } = await forkServer(t, ['--public', FIXTURE]);
+  for (const target of ['/index.html\u0000', '/in\rdex.html']) {
+    const reply = await rawExchange(origin, `GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    t.match(reply, /^HTTP\/1\.1 400 /, JSON.stringify(target));
+  }
+  const after = await rawExchange(origin, 'GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  t.match(after, /^HTTP\/1\.1 200 /, 'and the server carries on');
+});
