@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Context } from './context.js';
 import type { Hub } from './hub.js';
 import { MemoryHub } from './memory-hub.js';
@@ -54,6 +55,7 @@ export class PollcastServer {
   listen(): Promise<AddressInfo> {
     if (this.#state !== 'new') return Promise.reject(new Error(`cannot listen when ${this.#state}`));
     const server = createServer(this.handle);
+    server.on('clientError', answerClientError);
     this.#server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -88,6 +90,23 @@ export class PollcastServer {
     clearTimeout(deadline);
     this.#state = 'closed';
   }
+}
+
+/** Node's parser errors, answered like every other error: a status and a one-line reason. */
+const PARSE_ERRORS: Record<string, readonly [status: string, reason: string]> = {
+  HPE_HEADER_OVERFLOW: ['431 Request Header Fields Too Large', 'request headers are too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: ['408 Request Timeout', 'request took too long to arrive'],
+};
+const MALFORMED = ['400 Bad Request', 'malformed HTTP request'] as const;
+
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  // ECONNRESET and friends: the client is gone, there is nobody to answer.
+  if (!socket.writable || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const [status, reason] = PARSE_ERRORS[error.code ?? ''] ?? MALFORMED;
+  socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain;charset=utf-8\r\ncontent-length: ${reason.length + 1}\r\nconnection: close\r\n\r\n${reason}\n`);
 }
 
 /** Creates a server without binding it; see `PollcastServer`. */

@@ -47,8 +47,16 @@ t.test('a raw NUL byte or a bare CR in the target is refused by the parser', asy
   const { origin } = await forkServer(t, ['--public', FIXTURE]);
   for (const target of ['/index.html\u0000', '/in\rdex.html']) {
     const reply = await rawExchange(origin, `GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
-    t.match(reply, /^HTTP\/1\.1 400 /, JSON.stringify(target));
+    t.match(reply, /^HTTP\/1\.1 400 [^]*malformed HTTP request\n$/, JSON.stringify(target));
   }
   const after = await rawExchange(origin, 'GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   t.match(after, /^HTTP\/1\.1 200 /, 'and the server carries on');
+});
+
+t.test('malformed HTTP gets a status and a one-line reason', async (t) => {
+  const { origin } = await forkServer(t, ['--public', FIXTURE]);
+  const overflow = await rawExchange(origin, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+  t.match(overflow, /^HTTP\/1\.1 431 [^]*\r\n\r\nrequest headers are too large\n$/);
+  const garbage = await rawExchange(origin, 'HELLO THERE\r\n\r\n');
+  t.match(garbage, /^HTTP\/1\.1 400 [^]*\r\n\r\nmalformed HTTP request\n$/);
 });
