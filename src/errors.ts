@@ -7,10 +7,12 @@ export const ERROR_STATUS = {
   bad_cursor: 400,
   empty_body: 400,
   bad_utf8: 400,
+  bad_idempotency_key: 400,
   not_found: 404,
   method_not_allowed: 405,
   body_too_large: 413,
   unsupported_charset: 415,
+  key_reused: 422,
   shutting_down: 503,
   internal: 500,
 } as const;

@@ -37,8 +37,14 @@ export interface HubStats {
  * in-memory hub is the default; a Redis-backed one can stand in its place.
  */
 export interface Hub {
-  /** Stores `text` on `channel` and wakes its waiters; resolves with the stored message. */
-  publish(channel: string, text: string): Promise<Message>;
+  /**
+   * Stores `text` on `channel` and wakes its waiters; resolves with the
+   * stored message. With a `key`, a publish that repeats a recent key of the
+   * channel stores nothing and resolves with the message first stored under
+   * it (`repeated: true`), so a client can retry without doubling; the same
+   * key with another text rejects with `KeyReusedError`.
+   */
+  publish(channel: string, text: string, key?: string): Promise<PublishResult>;
   /**
    * Waits for the messages of `channel` after `since` (an opaque cursor, `'0'`
    * for the oldest kept, `undefined` for "the next one"). Throws
@@ -48,6 +54,18 @@ export interface Hub {
   stats(): HubStats;
   /** Releases every waiter and refuses further work. Idempotent. */
   close(): void;
+}
+
+/** What a publish resolves with. */
+export interface PublishResult {
+  readonly message: Message;
+  /** The key was seen before: nothing new was stored. */
+  readonly repeated: boolean;
+}
+
+/** An idempotency key came back with a different message. */
+export class KeyReusedError extends Error {
+  override readonly name = 'KeyReusedError';
 }
 
 /** The cursor is malformed, or points past anything this hub handed out. */

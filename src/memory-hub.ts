@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { History } from './history.js';
-import { HubClosedError, InvalidCursorError } from './hub.js';
-import type { Hub, HubStats, Subscription, Waiter } from './hub.js';
+import { HubClosedError, InvalidCursorError, KeyReusedError } from './hub.js';
+import type { Hub, HubStats, PublishResult, Subscription, Waiter } from './hub.js';
 import { OLDEST } from './protocol.js';
 import type { Batch, Message } from './protocol.js';
 
@@ -21,6 +21,8 @@ const CURSOR = /^([0-9a-z]{1,32})-(\d{1,15})$/;
 interface Channel {
   readonly history: History;
   waiters: Set<Parked>;
+  /** Idempotency keys of recent publishes, oldest first, as many as the history holds. */
+  readonly keys: Map<string, Message>;
 }
 
 /** Where a cursor points, once parsed against this hub. */
@@ -83,15 +85,21 @@ export class MemoryHub implements Hub {
     this.#historyLimit = historyLimit;
   }
 
-  publish(channelName: string, text: string): Promise<Message> {
+  publish(channelName: string, text: string, key?: string): Promise<PublishResult> {
     if (this.#closed) return Promise.reject(new HubClosedError('the hub is closed'));
+    const channel = this.#channel(channelName);
+    const earlier = key === undefined ? undefined : channel.keys.get(key);
+    if (earlier) {
+      if (earlier.text !== text) return Promise.reject(new KeyReusedError('this Idempotency-Key was used for another message'));
+      return Promise.resolve({ message: earlier, repeated: true });
+    }
     const seq = ++this.#seq;
     const message: Message = { id: this.#cursor(seq), text, time: Date.now() };
-    const channel = this.#channel(channelName);
     channel.history.push({ seq, message });
+    if (key !== undefined) this.#remember(channel, key, message);
     this.#published++;
     this.#wake(channel, { messages: [message], missed: false, cursor: message.id });
-    return Promise.resolve(message);
+    return Promise.resolve({ message, repeated: false });
   }
 
   subscribe(channelName: string, since: string | undefined, waiter: Waiter): Subscription {
@@ -137,6 +145,13 @@ export class MemoryHub implements Hub {
     if (channel?.waiters.delete(parked)) {
       this.#waiting--;
       this.#dropIfIdle(channelName, channel);
+    }
+  }
+
+  #remember(channel: Channel, key: string, message: Message): void {
+    channel.keys.set(key, message);
+    if (channel.keys.size > this.#historyLimit) {
+      channel.keys.delete(channel.keys.keys().next().value!);
     }
   }
 
@@ -186,7 +201,7 @@ export class MemoryHub implements Hub {
   #channel(name: string): Channel {
     let channel = this.#channels.get(name);
     if (!channel) {
-      channel = { history: new History(this.#historyLimit), waiters: new Set() };
+      channel = { history: new History(this.#historyLimit), waiters: new Set(), keys: new Map() };
       this.#channels.set(name, channel);
     }
     return channel;

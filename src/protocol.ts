@@ -26,6 +26,8 @@ export const HEADER = {
   missed: 'pollcast-missed',
   /** Publish time of a plain-text answer's message, in ms since the epoch. */
   time: 'pollcast-time',
+  /** `true` on a publish answer when its `Idempotency-Key` was seen before and nothing new was stored. */
+  repeated: 'pollcast-repeated',
 } as const;
 
 /** One published message. */

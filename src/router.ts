@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClientGoneError } from './body.js';
 import type { Context } from './context.js';
 import { HttpError, sendError } from './errors.js';
-import { HubClosedError, InvalidCursorError } from './hub.js';
+import { HubClosedError, InvalidCursorError, KeyReusedError } from './hub.js';
 import { CHANNEL_NAME, DEFAULT_CHANNEL } from './protocol.js';
 import { publish } from './routes/publish.js';
 import { createStatic } from './routes/static.js';
@@ -102,6 +102,7 @@ function answerError(res: ServerResponse, error: unknown): void {
 /** Hub errors are about the request, not the server: give them their status. */
 function toHttpError(error: unknown): unknown {
   if (error instanceof InvalidCursorError) return new HttpError('bad_cursor', error.message);
+  if (error instanceof KeyReusedError) return new HttpError('key_reused', error.message);
   if (error instanceof HubClosedError) return SHUTTING_DOWN;
   return error;
 }

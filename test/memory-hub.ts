@@ -1,5 +1,5 @@
 import t from 'tap';
-import { HubClosedError, InvalidCursorError } from '../src/hub.js';
+import { HubClosedError, InvalidCursorError, KeyReusedError } from '../src/hub.js';
 import type { Waiter } from '../src/hub.js';
 import { MemoryHub } from '../src/memory-hub.js';
 import type { Batch } from '../src/protocol.js';
@@ -30,7 +30,7 @@ t.test('publish() wakes every waiter of its channel, and only of its channel', a
   hub.subscribe('room', undefined, b);
   hub.subscribe('elsewhere', undefined, other);
   t.equal(hub.stats().waiting, 3);
-  const message = await hub.publish('room', 'hello');
+  const { message: message } = await hub.publish('room', 'hello');
   t.same(a.texts, ['hello']);
   t.same(b.texts, ['hello']);
   t.equal(a.batches[0], b.batches[0], 'one batch object serves every waiter');
@@ -41,7 +41,7 @@ t.test('publish() wakes every waiter of its channel, and only of its channel', a
 
 t.test('subscribe() from a cursor answers at once, never synchronously', async (t) => {
   const hub = new MemoryHub();
-  const first = await hub.publish('room', 'one');
+  const { message: first } = await hub.publish('room', 'one');
   await hub.publish('room', 'two');
   await hub.publish('room', 'three');
   const probe = new Probe();
@@ -65,7 +65,7 @@ t.test('the cursor 0 means everything kept, with no missed sign', async (t) => {
 
 t.test('a cursor older than the history is answered with what is kept and missed', async (t) => {
   const hub = new MemoryHub({ historyLimit: 2 });
-  const first = await hub.publish('room', 'a');
+  const { message: first } = await hub.publish('room', 'a');
   for (const text of ['b', 'c', 'd']) await hub.publish('room', text);
   const probe = new Probe();
   hub.subscribe('room', first.id, probe);
@@ -77,7 +77,7 @@ t.test('a cursor older than the history is answered with what is kept and missed
 t.test('a cursor that is just at the edge of the history missed nothing', async (t) => {
   const hub = new MemoryHub({ historyLimit: 2 });
   await hub.publish('room', 'a');
-  const second = await hub.publish('room', 'b');
+  const { message: second } = await hub.publish('room', 'b');
   for (const text of ['c', 'd']) await hub.publish('room', text);
   const probe = new Probe();
   hub.subscribe('room', second.id, probe);
@@ -88,7 +88,7 @@ t.test('a cursor that is just at the edge of the history missed nothing', async 
 
 t.test('a cursor from an earlier run gets the history and missed, even when there is none', async (t) => {
   const earlier = new MemoryHub();
-  const old = await earlier.publish('room', 'gone');
+  const { message: old } = await earlier.publish('room', 'gone');
   const hub = new MemoryHub();
   const empty = new Probe();
   hub.subscribe('room', old.id, empty);
@@ -108,7 +108,7 @@ t.test('a cursor from an earlier run gets the history and missed, even when ther
 t.test('sequence numbers are global: a cursor from another channel still means "after this point"', async (t) => {
   const hub = new MemoryHub();
   await hub.publish('a', 'a1');
-  const marker = await hub.publish('b', 'b1');
+  const { message: marker } = await hub.publish('b', 'b1');
   await hub.publish('a', 'a2');
   const probe = new Probe();
   hub.subscribe('a', marker.id, probe);
@@ -118,7 +118,7 @@ t.test('sequence numbers are global: a cursor from another channel still means "
 
 t.test('malformed cursors and cursors from the future are refused', async (t) => {
   const hub = new MemoryHub();
-  const message = await hub.publish('room', 'x');
+  const { message: message } = await hub.publish('room', 'x');
   const run = message.id.slice(0, message.id.lastIndexOf('-'));
   for (const bad of ['', 'abc', '-1', `${run}-`, `${run}-1.5`, 'x'.repeat(200), `${run}-99`]) {
     t.throws(() => hub.subscribe('room', bad, new Probe()), InvalidCursorError, JSON.stringify(bad));
@@ -165,4 +165,29 @@ t.test('close() releases every waiter once and refuses further work', async (t) 
 t.test('rejects a bad history limit', async (t) => {
   t.throws(() => new MemoryHub({ historyLimit: 0 }), RangeError);
   t.throws(() => new MemoryHub({ historyLimit: 1.5 }), RangeError);
+});
+
+t.test('a repeated idempotency key stores nothing and answers the first message', async (t) => {
+  const hub = new MemoryHub({ historyLimit: 3 });
+  const probe = new Probe();
+  hub.subscribe('room', undefined, probe);
+  const first = await hub.publish('room', 'once', 'key-1');
+  t.equal(first.repeated, false);
+  const again = await hub.publish('room', 'once', 'key-1');
+  t.equal(again.repeated, true);
+  t.equal(again.message, first.message);
+  t.equal(hub.stats().published, 1);
+  t.same(probe.texts, ['once'], 'waiters were woken once');
+  await t.rejects(hub.publish('room', 'other text', 'key-1'), KeyReusedError);
+  const elsewhere = await hub.publish('other', 'once', 'key-1');
+  t.equal(elsewhere.repeated, false, 'keys are per channel');
+});
+
+t.test('keys are remembered for as many publishes as the history holds', async (t) => {
+  const hub = new MemoryHub({ historyLimit: 2 });
+  await hub.publish('room', 'a', 'ka');
+  await hub.publish('room', 'b', 'kb');
+  t.equal((await hub.publish('room', 'a', 'ka')).repeated, true);
+  await hub.publish('room', 'c', 'kc');
+  t.equal((await hub.publish('room', 'a', 'ka')).repeated, false, 'the oldest key was forgotten');
 });

@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import t from 'tap';
 import { forkServer } from './fixtures/server.js';
-import { poll, rawExchange, request } from './fixtures/http.js';
+import { poll, rawExchange, request, waitForWaiting } from './fixtures/http.js';
 
 t.test('POST /publish', async (t) => {
   const server = await forkServer(t, ['--max-body', '1024']);
@@ -96,6 +96,31 @@ t.test('POST /publish', async (t) => {
       const answer = await request(origin, path, { method: 'POST', body: 'x' });
       t.equal(answer.status, 400, path);
       t.equal(answer.headers['pollcast-error'], 'bad_channel');
+    }
+  });
+
+  t.test('a retry with the same Idempotency-Key is answered with the first id, not published twice', async (t) => {
+    const headers = { 'idempotency-key': 'a1b2c3-retry', accept: 'application/json' };
+    const waiting = request(origin, '/subscribe/idem');
+    await waitForWaiting(origin, 1);
+    const first = await request(origin, '/publish/idem', { method: 'POST', body: 'only once', headers });
+    const again = await request(origin, '/publish/idem', { method: 'POST', body: 'only once', headers });
+    t.equal(first.status, 200);
+    t.equal(again.status, 200);
+    t.equal(again.body, first.body, 'the same id and time');
+    t.equal(again.headers['pollcast-repeated'], 'true');
+    t.notOk(first.headers['pollcast-repeated']);
+    t.equal((await waiting).body, 'only once');
+    const history = JSON.parse((await poll(origin, '0', 'idem')).body) as { messages: unknown[] };
+    t.equal(history.messages.length, 1, 'stored once');
+
+    const reused = await request(origin, '/publish/idem', { method: 'POST', body: 'something else', headers });
+    t.equal(reused.status, 422);
+    t.equal(reused.headers['pollcast-error'], 'key_reused');
+    for (const key of ['', 'has space', 'x'.repeat(129), 'ünï']) {
+      const bad = await request(origin, '/publish/idem', { method: 'POST', body: 'x', headers: { 'idempotency-key': Buffer.from(key).toString('latin1') } });
+      t.equal(bad.status, 400, JSON.stringify(key));
+      t.equal(bad.headers['pollcast-error'], 'bad_idempotency_key');
     }
   });
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readText } from '../body.js';
+import { readText, UNREAD } from '../body.js';
+import { HttpError } from '../errors.js';
 import type { Context } from '../context.js';
 import { wantsJson } from '../negotiate.js';
 import { HEADER } from '../protocol.js';
@@ -10,8 +11,9 @@ import type { Published } from '../protocol.js';
  * text (for curl) or as `{"id", "time"}` JSON.
  */
 export async function publish(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string): Promise<void> {
+  const key = idempotencyKey(req);
   const text = await readText(req, ctx.options.maxBodyBytes);
-  const message = await ctx.hub.publish(channel, text);
+  const { message, repeated } = await ctx.hub.publish(channel, text, key);
   const published: Published = { id: message.id, time: message.time };
   const json = wantsJson(req);
   const body = json ? JSON.stringify(published) : `${message.id}\n`;
@@ -21,6 +23,19 @@ export async function publish(req: IncomingMessage, res: ServerResponse, ctx: Co
     'cache-control': 'no-store',
     [HEADER.id]: message.id,
     [HEADER.time]: message.time,
+    ...(repeated && { [HEADER.repeated]: 'true' }),
   });
   res.end(body);
+}
+
+/** Visible ASCII, at most 128 characters: room for a UUID or any client's own scheme. */
+const KEY = /^[\x21-\x7e]{1,128}$/;
+
+function idempotencyKey(req: IncomingMessage): string | undefined {
+  const key = req.headers['idempotency-key'];
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || !KEY.test(key)) {
+    throw new HttpError('bad_idempotency_key', 'Idempotency-Key must be 1 to 128 visible ASCII characters', UNREAD);
+  }
+  return key;
 }
