@@ -79,6 +79,7 @@ function setup(t: Tap, options: PollerOptions = {}) {
     random: () => 0,
     retryBase: 10,
     retryCap: 80,
+    liveAfter: 10_000,
     onMessage: (m) => {
       messages.push(m);
       log.push(`message ${m.id}`);
@@ -253,6 +254,27 @@ t.test('retries', async (t) => {
     t.equal((await retry(2)).retryAt, NOW + 40, 'other statuses back off too');
     t.equal(since(await fake.next()), '0', 'the cursor has not moved');
   });
+});
+
+t.test('a poll parked long enough counts as live, and then fails like any other', async (t) => {
+  const { fake, poller, states, retry } = setup(t, { liveAfter: 30 });
+  const call = await fake.next();
+  t.equal(poller.state, CONNECTING);
+  await until(() => poller.state === LIVE || undefined);
+  t.equal(since(call), '0', 'still the first poll');
+  call.respond(status(502));
+  t.equal((await retry(0)).retryAt, NOW, 'a first gateway failure: at once');
+  (await fake.next()).respond(status(502));
+  t.equal((await retry(1)).retryAt, NOW + 10, 'being parked was no success: the backoff goes on');
+  const parkedAgain = await fake.next();
+  await until(() => poller.state === LIVE || undefined);
+  parkedAgain.respond(status(504));
+  t.equal((await retry(2)).retryAt, NOW, 'a gateway dropping a parked poll: at once again');
+  (await fake.next()).fail(new TypeError('fetch failed'));
+  t.equal((await retry(3)).retryAt, NOW + 20, 'the backoff steps were kept');
+  t.same(states.map((s) => s.state), [
+    LIVE, RECONNECTING, CONNECTING, RECONNECTING, CONNECTING, LIVE, RECONNECTING, CONNECTING, RECONNECTING,
+  ]);
 });
 
 t.test('close()', async (t) => {

@@ -76,6 +76,11 @@ export interface PollerOptions {
   retryBase?: number;
   /** Longest backoff delay in ms. Default 30000. */
   retryCap?: number;
+  /**
+   * A poll still open after this many ms counts as `live`: the server has taken it and parked it.
+   * Without this an idle channel would look `connecting` until the poll timeout. Default 1500.
+   */
+  liveAfter?: number;
   /** Default `globalThis.fetch`. */
   fetch?: PollFetch;
   /** Source of `online` / `offline`. Default `globalThis` when it is an event target; `null` to ignore. */
@@ -106,6 +111,7 @@ const DEFAULTS = {
   since: OLDEST,
   retryBase: 1000,
   retryCap: 30_000,
+  liveAfter: 1500,
   random: Math.random,
   now: Date.now,
 };
@@ -123,7 +129,7 @@ export class Poller {
   #cursor: string;
   #url: string;
   #fetch: PollFetch;
-  #options: Required<Pick<PollerOptions, 'retryBase' | 'retryCap' | 'random' | 'now'>>;
+  #options: Required<Pick<PollerOptions, 'retryBase' | 'retryCap' | 'liveAfter' | 'random' | 'now'>>;
   #listeners: Pick<PollerOptions, 'onMessage' | 'onMissed' | 'onState'>;
   #network: NetworkEvents | null;
   #signal: AbortSignal | undefined;
@@ -138,10 +144,11 @@ export class Poller {
   #wake: (() => void) | null = null;
 
   constructor(options: PollerOptions = {}) {
-    const { base, channel, since, retryBase, retryCap, random, now } = { ...DEFAULTS, ...defined(options) };
+    const { base, channel, since, retryBase, retryCap, liveAfter, random, now } = { ...DEFAULTS, ...defined(options) };
     if (!CHANNEL_NAME.test(channel)) throw new TypeError(`invalid channel name: ${JSON.stringify(channel)}`);
     if (!(retryBase > 0 && Number.isFinite(retryBase))) throw new RangeError('retryBase must be a positive number of ms');
     if (!(retryCap >= retryBase && Number.isFinite(retryCap))) throw new RangeError('retryCap must be at least retryBase');
+    if (!(liveAfter >= 0)) throw new RangeError('liveAfter must be a number of ms');
     const fetcher = options.fetch ?? globalFetch();
     if (typeof fetcher !== 'function') throw new TypeError('no fetch: pass options.fetch');
 
@@ -149,7 +156,7 @@ export class Poller {
     this.#url = base.replace(/\/+$/, '') + path + '?since=';
     this.#cursor = since;
     this.#fetch = fetcher;
-    this.#options = { retryBase, retryCap, random, now };
+    this.#options = { retryBase, retryCap, liveAfter, random, now };
     this.#listeners = { onMessage: options.onMessage, onMissed: options.onMissed, onState: options.onState };
     this.#network = options.network === undefined ? globalNetwork() : options.network;
     this.#signal = options.signal;
@@ -215,6 +222,8 @@ export class Poller {
   async #poll(): Promise<number | null> {
     const controller = new AbortController();
     this.#controller = controller;
+    // [protocol] a parked poll sends nothing until it ends, so its lasting is the only sign that it was taken.
+    const parked = this.#state === CONNECTING ? setTimeout(this.#onParked, this.#options.liveAfter) : undefined;
     try {
       const response = await this.#fetch(this.#url + encodeURIComponent(this.#cursor), {
         headers: { accept: 'application/json' },
@@ -242,9 +251,18 @@ export class Poller {
       if (controller.signal.aborted) return null;
       return this.#fail({ status: null, reason: errorMessage(error) }, null);
     } finally {
+      clearTimeout(parked);
       if (this.#controller === controller) this.#controller = null;
     }
   }
+
+  // Taken by the server: a gateway that later drops this idle poll is routine again, not a failure in a row.
+  // The backoff steps stay until a real answer, so a server that takes polls but fails them still backs off.
+  #onParked = (): void => {
+    if (this.#state !== CONNECTING) return;
+    this.#failures = 0;
+    this.#setState(LIVE, null);
+  };
 
   #deliver(body: string): number | null {
     let batch;

@@ -37,8 +37,8 @@ const LABELS: Record<PollerState, string> = {
 /** How close to the end (px) still counts as "following" the conversation. */
 const FOLLOW_SLACK = 48;
 
-const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-const shortTime = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const clock = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
+const shortTime = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const fullTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
 
