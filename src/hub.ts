@@ -46,9 +46,11 @@ export interface Hub {
    */
   publish(channel: string, text: string, key?: string): Promise<PublishResult>;
   /**
-   * Waits for the messages of `channel` after `since` (an opaque cursor, `'0'`
-   * for the oldest kept, `undefined` for "the next one"). Throws
-   * `InvalidCursorError` when `since` is not a cursor this hub could have made.
+   * Waits for the messages of `channel` after `since` (an opaque cursor, or
+   * `undefined` for "the next one"). `'0'` asks for everything kept and is
+   * answered at once, with an empty batch when there is nothing, so the
+   * client learns its position. Throws `InvalidCursorError` when `since` is
+   * not a cursor this hub could have made.
    */
   subscribe(channel: string, since: string | undefined, waiter: Waiter): Subscription;
   stats(): HubStats;

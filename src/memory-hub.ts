@@ -114,8 +114,11 @@ export class MemoryHub implements Hub {
     if (ready) {
       // Never answer from inside subscribe(): the caller is still setting up.
       queueMicrotask(() => this.#deliver(parked, ready));
-    } else if (position.lost) {
-      const nothing: Batch = { messages: [], missed: true, cursor: this.#cursor(this.#seq) };
+    } else if (position.lost || position.oldest) {
+      // Nothing to give, but the client learns its position now: otherwise a
+      // client that fails before the first message would come back with
+      // `since=0` and could never be told about messages it missed meanwhile.
+      const nothing: Batch = { messages: [], missed: position.lost, cursor: this.#cursor(this.#seq) };
       queueMicrotask(() => this.#deliver(parked, nothing));
     } else {
       this.#channel(channelName).waiters.add(parked);

@@ -138,6 +138,23 @@ t.test('cancel() un-parks a waiter, drops an idle channel, and is idempotent', a
   t.same(probe.batches, []);
 });
 
+t.test('the cursor 0 on an empty channel answers at once with the position', async (t) => {
+  const hub = new MemoryHub();
+  await hub.publish('elsewhere', 'moves the sequence');
+  const probe = new Probe();
+  hub.subscribe('room', '0', probe);
+  t.equal(hub.stats().waiting, 0, 'not parked');
+  await tick();
+  t.equal(probe.batches.length, 1);
+  t.same(probe.batches[0]!.messages, []);
+  t.equal(probe.batches[0]!.missed, false);
+  const next = new Probe();
+  hub.subscribe('room', probe.batches[0]!.cursor, next);
+  t.equal(hub.stats().waiting, 1, 'its cursor parks');
+  await hub.publish('room', 'first');
+  t.same(next.texts, ['first']);
+});
+
 t.test('a cancel before an immediate answer suppresses it', async (t) => {
   const hub = new MemoryHub();
   await hub.publish('room', 'x');

@@ -18,7 +18,7 @@ const STOPS: [string, (child: import('node:child_process').ChildProcess) => void
 for (const [name, stop] of STOPS) {
   t.test(`${name} answers every waiting subscriber and exits 0`, async (t) => {
     const server = await forkServer(t, ['--poll-timeout', '60000']);
-    const polls = [poll(server.origin, '0'), poll(server.origin, '0', 'other'), request(server.origin, '/subscribe')];
+    const polls = [poll(server.origin, undefined), poll(server.origin, undefined, 'other'), request(server.origin, '/subscribe')];
     await waitForWaiting(server.origin, 3);
     stop(server.child);
     for (const answer of await Promise.all(polls)) {

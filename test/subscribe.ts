@@ -107,6 +107,18 @@ t.test('GET /subscribe', async (t) => {
     }
   });
 
+  t.test('since=0 on an empty channel answers at once with the position to resume from', async (t) => {
+    const answer = await poll(origin, '0', 'fresh');
+    t.equal(answer.status, 200);
+    const batch = batchOf(answer.body);
+    t.same(batch.messages, []);
+    t.equal(batch.missed, false);
+    const waiting = poll(origin, batch.cursor, 'fresh');
+    await waitForWaiting(origin, 1);
+    await publish(origin, 'first ever', 'fresh');
+    t.same(texts((await waiting).body), ['first ever']);
+  });
+
   t.test('other methods get 405, bad channels 400', async (t) => {
     const post = await request(origin, '/subscribe', { method: 'POST', body: 'x' });
     t.equal(post.status, 405);
@@ -118,7 +130,7 @@ t.test('GET /subscribe', async (t) => {
 
   t.test('/stats counts waiting, channels, published and delivered', async (t) => {
     const before = JSON.parse((await request(origin, '/stats')).body) as Record<string, number>;
-    const polls = [poll(origin, '0', 'counted-a'), poll(origin, '0', 'counted-a')];
+    const polls = [poll(origin, undefined, 'counted-a'), poll(origin, undefined, 'counted-a')];
     await waitForWaiting(origin, 2);
     const during = JSON.parse((await request(origin, '/stats')).body) as Record<string, number>;
     t.equal(during.waiting, 2);
@@ -135,7 +147,7 @@ t.test('GET /subscribe', async (t) => {
 t.test('a client that disconnects is forgotten at once, not at its timeout', async (t) => {
   const { origin } = await forkServer(t, ['--poll-timeout', '60000']);
   const controllers = Array.from({ length: 5 }, () => new AbortController());
-  const polls = controllers.map((c) => poll(origin, '0', 'leaving', c.signal).catch(() => 'aborted'));
+  const polls = controllers.map((c) => poll(origin, undefined, 'leaving', c.signal).catch(() => 'aborted'));
   await waitForWaiting(origin, 5);
   for (const c of controllers) c.abort();
   t.same(await Promise.all(polls), Array(5).fill('aborted'));
