@@ -7,6 +7,7 @@
 
 import { CHANNEL_NAME, DEFAULT_CHANNEL, HEADER, OLDEST, decodeBatch } from '../protocol.js';
 import type { Message } from '../protocol.js';
+import { RecentIds } from './recent-ids.js';
 
 /** A poll is out and nothing has succeeded since the start or the last failure. */
 export const CONNECTING = 'connecting';
@@ -93,8 +94,6 @@ export interface PollerOptions {
   now?: () => number;
 }
 
-/** How many recent ids are remembered to drop repeats. */
-const SEEN_LIMIT = 1024;
 /** Retries are spread over the last quarter of each backoff step, so clients do not return in step. */
 const JITTER = 0.25;
 const REASON_LIMIT = 200;
@@ -133,7 +132,7 @@ export class Poller {
   #listeners: Pick<PollerOptions, 'onMessage' | 'onMissed' | 'onState'>;
   #network: NetworkEvents | null;
   #signal: AbortSignal | undefined;
-  #seen = new Set<string>();
+  #seen = new RecentIds();
   /** Failed polls since the last success. */
   #failures = 0;
   /** Backoff steps taken since the last success; the first gateway failure takes none. */
@@ -278,22 +277,9 @@ export class Poller {
     if (batch.missed && this.#state !== CLOSED) call(this.#listeners.onMissed);
     for (const message of batch.messages) {
       if (this.#state === CLOSED) break;
-      if (this.#remember(message.id)) call(this.#listeners.onMessage, message);
+      if (this.#seen.add(message.id)) call(this.#listeners.onMessage, message);
     }
     return null;
-  }
-
-  /** Records an id; false when it was already seen. */
-  #remember(id: string): boolean {
-    if (this.#seen.has(id)) return false;
-    this.#seen.add(id);
-    if (this.#seen.size > SEEN_LIMIT) {
-      for (const oldest of this.#seen) {
-        this.#seen.delete(oldest);
-        break;
-      }
-    }
-    return true;
   }
 
   #succeed(): void {

@@ -1,12 +1,13 @@
 /**
- * The receiving half of the page: a `Poller` drawn into the DOM. Messages
+ * The receiving half of the page: a `SharedFeed` drawn into the DOM. Messages
  * become children of the pane, as text only; the connection state and the
  * "messages were missed" notice live in elements of their own, outside it.
  */
 
-import { CLOSED, CONNECTING, LIVE, OFFLINE, Poller, RECONNECTING } from './poller.js';
-import type { PollFetch, PollerOptions, PollerState, StateDetail } from './poller.js';
-import { OLDEST } from '../protocol.js';
+import { CLOSED, CONNECTING, LIVE, OFFLINE, RECONNECTING } from './poller.js';
+import type { PollFetch, PollerState, StateDetail } from './poller.js';
+import { SharedFeed } from './shared-feed.js';
+import type { SharedFeedOptions } from './shared-feed.js';
 import type { Message } from '../protocol.js';
 
 export interface SubscribePaneOptions {
@@ -44,8 +45,10 @@ const fullTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeSty
 
 /**
  * Follows a channel and shows its messages in `elem`, one child per message.
- * Stops when the page is hidden (`pagehide`) and, if the page comes back
- * from the back/forward cache, carries on from where it stopped.
+ * The tabs of a browser share one poll (see `SharedFeed`). Stops when the
+ * page goes away (`pagehide`, which also hands the poll to another tab) and,
+ * if the page comes back from the back/forward cache, carries on from where
+ * it stopped.
  *
  * @example
  * new SubscribePane(document.getElementById('subscribe'), { channel: 'news' });
@@ -57,8 +60,8 @@ export class SubscribePane {
   #detail: HTMLElement;
   #notice: HTMLElement;
   #limit: number;
-  #pollerOptions: PollerOptions;
-  #poller: Poller;
+  #feedOptions: SharedFeedOptions;
+  #feed: SharedFeed;
   #pending: DocumentFragment | null = null;
   #closed = false;
 
@@ -73,7 +76,7 @@ export class SubscribePane {
     this.#status.replaceChildren(this.#label, this.#detail);
     this.#notice = options.notice ?? defaultNotice(elem);
     this.#notice.addEventListener('click', this.#onNoticeClick);
-    this.#pollerOptions = {
+    this.#feedOptions = {
       base: options.base,
       channel: options.channel,
       fetch: options.fetch,
@@ -83,8 +86,8 @@ export class SubscribePane {
       onMissed: () => (this.#notice.hidden = false),
       onState: (state, detail) => this.#showState(state, detail),
     };
-    this.#poller = new Poller({ ...this.#pollerOptions, since: OLDEST });
-    this.#showState(this.#poller.state, { retryAt: null, error: null });
+    this.#showState(CONNECTING, { retryAt: null, error: null });
+    this.#feed = new SharedFeed(this.#feedOptions);
     addEventListener('pagehide', this.#onPageHide);
     addEventListener('pageshow', this.#onPageShow);
   }
@@ -95,7 +98,8 @@ export class SubscribePane {
     removeEventListener('pagehide', this.#onPageHide);
     removeEventListener('pageshow', this.#onPageShow);
     this.#notice.removeEventListener('click', this.#onNoticeClick);
-    this.#poller.close();
+    this.#feed.close();
+    this.#showState(CLOSED, { retryAt: null, error: null });
   }
 
   // Messages of one batch arrive in one synchronous run: gather them and touch the DOM once.
@@ -127,12 +131,13 @@ export class SubscribePane {
     if (event.target instanceof Element && event.target.closest('button')) this.#notice.hidden = true;
   };
 
-  #onPageHide = (): void => this.#poller.close();
+  #onPageHide = (): void => this.#feed.close();
 
   #onPageShow = (event: PageTransitionEvent): void => {
-    if (!event.persisted || this.#closed || this.#poller.state !== CLOSED) return;
-    this.#poller = new Poller({ ...this.#pollerOptions, since: this.#poller.cursor });
-    this.#showState(this.#poller.state, { retryAt: null, error: null });
+    if (!event.persisted || this.#closed) return;
+    const { cursor, seen } = this.#feed;
+    this.#showState(CONNECTING, { retryAt: null, error: null });
+    this.#feed = new SharedFeed({ ...this.#feedOptions, since: cursor, seen });
   };
 }
 

@@ -1,0 +1,172 @@
+import t from 'tap';
+import { SharedFeed } from '../src/client/shared-feed.js';
+import type { FeedPoller, Locks } from '../src/client/shared-feed.js';
+import type { PollerOptions, PollerState, StateDetail } from '../src/client/poller.js';
+import type { Message } from '../src/protocol.js';
+
+/** Web Locks as a browser does them: one holder per name, the rest queued in order. */
+class FakeLocks implements Locks {
+  readonly #queues = new Map<string, (() => void)[]>();
+  readonly #held = new Set<string>();
+
+  request(name: string, options: { signal: AbortSignal }, granted: () => Promise<void>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const start = (): void => {
+        this.#held.add(name);
+        void granted().then(() => {
+          this.#held.delete(name);
+          resolve(undefined);
+          this.#queues.get(name)?.shift()?.();
+        });
+      };
+      if (!this.#held.has(name)) return start();
+      const queue = this.#queues.get(name) ?? [];
+      this.#queues.set(name, queue);
+      queue.push(start);
+      options.signal.addEventListener('abort', () => {
+        queue.splice(queue.indexOf(start), 1);
+        reject(new Error('AbortError'));
+      });
+    });
+  }
+}
+
+/** A stand-in for the Poller: the test plays the server through its listeners. */
+class FakePoller implements FeedPoller {
+  cursor: string;
+  closed = false;
+  readonly options: PollerOptions;
+  constructor(options: PollerOptions) {
+    this.options = options;
+    this.cursor = options.since ?? '0';
+  }
+  close(): void {
+    this.closed = true;
+  }
+  deliver(...messages: Message[]): void {
+    for (const message of messages) {
+      this.cursor = message.id;
+      this.options.onMessage?.(message);
+    }
+  }
+}
+
+interface Tab {
+  feed: SharedFeed;
+  texts: string[];
+  missed: number;
+  states: PollerState[];
+}
+
+const message = (n: number): Message => ({ id: `run-${n}`, text: `m${n}`, time: n });
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+function setup(t: { teardown(fn: () => unknown): void }) {
+  const locks = new FakeLocks();
+  const pollers: FakePoller[] = [];
+  const channel = `c${Math.random().toString(36).slice(2, 8)}`;
+  const open = (overrides: Partial<ConstructorParameters<typeof SharedFeed>[0]> = {}): Tab => {
+    const tab: Tab = { feed: undefined as unknown as SharedFeed, texts: [], missed: 0, states: [] };
+    tab.feed = new SharedFeed({
+      channel,
+      locks,
+      createPoller: (options) => {
+        const poller = new FakePoller(options);
+        pollers.push(poller);
+        return poller;
+      },
+      onMessage: (m) => tab.texts.push(m.text),
+      onMissed: () => tab.missed++,
+      onState: (state: PollerState, _detail: StateDetail) => tab.states.push(state),
+      ...overrides,
+    });
+    t.teardown(() => tab.feed.close());
+    return tab;
+  };
+  return { open, pollers };
+}
+
+t.test('one tab polls; the others get its history and then each message, once, in order', async (t) => {
+  const { open, pollers } = setup(t);
+  const first = open();
+  await settle();
+  t.equal(pollers.length, 1);
+  t.ok(first.feed.leading);
+  t.equal(pollers[0]!.options.since, '0', 'the first poll asks for the history');
+  pollers[0]!.deliver(message(1), message(2));
+
+  const second = open();
+  const third = open();
+  await settle();
+  t.equal(pollers.length, 1, 'no other tab polls');
+  t.notOk(second.feed.leading);
+  t.same(second.texts, ['m1', 'm2'], 'a new tab gets what the polling tab has');
+
+  pollers[0]!.deliver(message(3));
+  pollers[0]!.deliver(message(3));
+  await settle();
+  for (const tab of [first, second, third]) t.same(tab.texts, ['m1', 'm2', 'm3']);
+});
+
+t.test('when the polling tab closes, another carries on from the last cursor it heard', async (t) => {
+  const { open, pollers } = setup(t);
+  const first = open();
+  await settle();
+  pollers[0]!.deliver(message(1), message(5));
+  const second = open();
+  const third = open();
+  await settle();
+  first.feed.close();
+  await settle();
+  t.ok(pollers[0]!.closed, 'the old poll is stopped');
+  t.equal(pollers.length, 2, 'exactly one tab took over');
+  t.ok(second.feed.leading, 'the next in line');
+  t.equal(pollers[1]!.options.since, 'run-5', 'resumes after the last message');
+  pollers[1]!.deliver(message(5), message(6));
+  await settle();
+  t.same(second.texts, ['m1', 'm5', 'm6']);
+  t.same(third.texts, ['m1', 'm5', 'm6'], 'a repeat from the new poll is dropped');
+});
+
+t.test('the polling tab tells the others its state and missed messages', async (t) => {
+  const { open, pollers } = setup(t);
+  open();
+  await settle();
+  const follower = open();
+  await settle();
+  pollers[0]!.cursor = 'run-9';
+  pollers[0]!.options.onState?.('reconnecting', { retryAt: 123, error: { status: 503, reason: 'down' } });
+  pollers[0]!.options.onMissed?.();
+  await settle();
+  t.equal(follower.states.at(-1), 'reconnecting');
+  t.equal(follower.missed, 1);
+  t.equal(follower.feed.cursor, 'run-9', 'and its cursor');
+});
+
+t.test('without Web Locks or BroadcastChannel every tab polls for itself', async (t) => {
+  const { open, pollers } = setup(t);
+  const a = open({ locks: null });
+  const b = open({ openBus: null });
+  await settle();
+  t.equal(pollers.length, 2);
+  t.ok(a.feed.leading && b.feed.leading);
+});
+
+t.test('a tab that closes before it ever polled gives up its place in line', async (t) => {
+  const { open, pollers } = setup(t);
+  const first = open();
+  const waiting = open();
+  await settle();
+  waiting.feed.close();
+  waiting.feed.close();
+  const third = open();
+  await settle();
+  first.feed.close();
+  await settle();
+  t.equal(pollers.length, 2);
+  t.ok(third.feed.leading, 'the lock went to the tab still open');
+});
+
+t.test('refuses a bad channel name', async (t) => {
+  t.throws(() => new SharedFeed({ channel: 'no spaces', locks: null }), TypeError);
+});
