@@ -11,7 +11,7 @@
 import { CHANNEL_NAME, DEFAULT_CHANNEL, OLDEST } from '../protocol.js';
 import type { Message } from '../protocol.js';
 import { CONNECTING, Poller } from './poller.js';
-import type { PollFetch, PollerOptions, PollerState, StateDetail } from './poller.js';
+import type { PollerOptions, PollerState, StateDetail } from './poller.js';
 import { RecentIds } from './recent-ids.js';
 
 /** The part of `navigator.locks` used here. */
@@ -32,27 +32,16 @@ export interface FeedPoller {
   close(): void;
 }
 
-export interface SharedFeedOptions {
-  /** Server root, as for `Poller`. Default `'.'`. */
-  base?: string;
-  /** Channel to follow. Default `'default'`. */
-  channel?: string;
-  /** Cursor to start from when no other tab knows better. Default `OLDEST`. */
-  since?: string;
+/**
+ * The poller's options (`base`, `channel`, `since`, the listeners, `fetch`
+ * and the backoff), where `since` only counts when no other tab knows better
+ * and the listeners hear every message whichever tab polled it.
+ */
+export interface SharedFeedOptions extends Pick<PollerOptions, 'base' | 'channel' | 'since' | 'onMessage' | 'onMissed' | 'onState' | 'fetch' | 'retryBase' | 'retryCap'> {
   /** Ids already shown (when a page comes back from the back/forward cache). Default empty. */
   seen?: RecentIds;
   /** Messages each tab keeps to hand to a tab opened later. Default 500. */
   keep?: number;
-  /** Called once per message, in order, whichever tab polled it. */
-  onMessage?: (message: Message) => void;
-  /** Called when the polling tab was told that messages were missed. */
-  onMissed?: () => void;
-  /** The polling tab's connection state. */
-  onState?: (state: PollerState, detail: StateDetail) => void;
-  /** Passed to the `Poller`. */
-  fetch?: PollFetch;
-  retryBase?: number;
-  retryCap?: number;
   /** Default `navigator.locks`; `null` polls in this tab alone. */
   locks?: Locks | null;
   /** Opens a bus; default `new BroadcastChannel(name)`; `null` polls in this tab alone. */
