@@ -5,7 +5,7 @@ import { HttpError } from './errors.js';
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 // The rest of the body stays unread, so the connection cannot carry another request.
-export const UNREAD = { connection: 'close' } as const;
+const UNREAD = { connection: 'close' } as const;
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
 

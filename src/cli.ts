@@ -10,14 +10,25 @@ import type { PollcastServer } from './server.js';
 
 const USAGE = `usage: pollcast [options]
 
-  --port N             TCP port, 0 for any free one    (PORT, default 8080)
-  --host H             interface to bind                (HOST, default 127.0.0.1)
-  --history N          messages kept per channel        (POLLCAST_HISTORY, default 1000)
-  --poll-timeout MS    idle long poll ends with 204     (POLLCAST_POLL_TIMEOUT, default 25000)
-  --max-body BYTES     largest message accepted         (POLLCAST_MAX_BODY, default 65536)
-  --public DIR         folder of the page               (POLLCAST_PUBLIC, default the package's public/)
-  --shutdown-grace MS  time to finish requests on stop  (POLLCAST_SHUTDOWN_GRACE, default 5000)
-  -h, --help           this text
+  --port N                   TCP port, 0 for any free one         (PORT, default 8080)
+  --host H                   interface to bind                     (HOST, default 127.0.0.1)
+  --history N                messages kept per channel             (POLLCAST_HISTORY, default 1000)
+  --history-bytes BYTES      message bytes kept in all channels    (POLLCAST_HISTORY_BYTES, default 67108864)
+  --max-channels N           channels kept at once                 (POLLCAST_MAX_CHANNELS, default 10000)
+  --poll-timeout MS          idle long poll ends with 204          (POLLCAST_POLL_TIMEOUT, default 25000)
+  --max-waiting N            polls held at once                    (POLLCAST_MAX_WAITING, default 10000)
+  --max-waiting-per-client N polls held at once per client address (POLLCAST_MAX_WAITING_PER_CLIENT, default 100)
+  --max-body BYTES           largest message accepted              (POLLCAST_MAX_BODY, default 65536)
+  --publish-rate N           publishes per second per client, 0=off (POLLCAST_PUBLISH_RATE, default 20)
+  --publish-burst N          publishes in a burst per client       (POLLCAST_PUBLISH_BURST, default 40)
+  --headers-timeout MS       time to send the request headers      (POLLCAST_HEADERS_TIMEOUT, default 15000)
+  --request-timeout MS       time to send the whole request        (POLLCAST_REQUEST_TIMEOUT, default 30000)
+  --publish-token T          bearer token required to publish      (POLLCAST_PUBLISH_TOKEN, default none)
+  --subscribe-token T        bearer token required to subscribe    (POLLCAST_SUBSCRIBE_TOKEN, default none)
+  --cors-origins LIST        origins allowed cross-site, comma-separated, or *  (POLLCAST_CORS_ORIGINS, default none)
+  --public DIR               folder of the page                    (POLLCAST_PUBLIC, default the package's public/)
+  --shutdown-grace MS        time to finish requests on stop       (POLLCAST_SHUTDOWN_GRACE, default 5000)
+  -h, --help                 this text
 `;
 
 /** Each flag, the environment variable behind it, and the option it sets. */
@@ -25,13 +36,25 @@ const SETTINGS = [
   ['port', 'PORT', 'port'],
   ['host', 'HOST', 'host'],
   ['history', 'POLLCAST_HISTORY', 'historyLimit'],
+  ['history-bytes', 'POLLCAST_HISTORY_BYTES', 'historyBytes'],
+  ['max-channels', 'POLLCAST_MAX_CHANNELS', 'maxChannels'],
   ['poll-timeout', 'POLLCAST_POLL_TIMEOUT', 'pollTimeoutMs'],
+  ['max-waiting', 'POLLCAST_MAX_WAITING', 'maxWaiting'],
+  ['max-waiting-per-client', 'POLLCAST_MAX_WAITING_PER_CLIENT', 'maxWaitingPerClient'],
   ['max-body', 'POLLCAST_MAX_BODY', 'maxBodyBytes'],
+  ['publish-rate', 'POLLCAST_PUBLISH_RATE', 'publishRate'],
+  ['publish-burst', 'POLLCAST_PUBLISH_BURST', 'publishBurst'],
+  ['headers-timeout', 'POLLCAST_HEADERS_TIMEOUT', 'headersTimeoutMs'],
+  ['request-timeout', 'POLLCAST_REQUEST_TIMEOUT', 'requestTimeoutMs'],
+  ['publish-token', 'POLLCAST_PUBLISH_TOKEN', 'publishToken'],
+  ['subscribe-token', 'POLLCAST_SUBSCRIBE_TOKEN', 'subscribeToken'],
+  ['cors-origins', 'POLLCAST_CORS_ORIGINS', 'corsOrigins'],
   ['public', 'POLLCAST_PUBLIC', 'publicDir'],
   ['shutdown-grace', 'POLLCAST_SHUTDOWN_GRACE', 'shutdownGraceMs'],
 ] as const satisfies readonly (readonly [string, string, keyof PollcastOptions])[];
 
-const TEXT_OPTIONS = new Set<keyof PollcastOptions>(['host', 'publicDir']);
+const TEXT_OPTIONS = new Set<keyof PollcastOptions>(['host', 'publicDir', 'publishToken', 'subscribeToken']);
+const LIST_OPTIONS = new Set<keyof PollcastOptions>(['corsOrigins']);
 
 /** How long after a stop request the process may take before it is ended regardless. */
 const EXIT_WATCHDOG_MS = 1_000;
@@ -41,11 +64,11 @@ function readOptions(argv: string[], env: NodeJS.ProcessEnv): Partial<PollcastOp
   const { values } = parseArgs({ args: argv, options: { ...flags, help: { type: 'boolean', short: 'h' } }, strict: true });
   if (values.help) return undefined;
   const given = values as Record<string, string | boolean | undefined>;
-  const options: Record<string, string | number> = {};
+  const options: Record<string, string | number | string[]> = {};
   for (const [flag, variable, key] of SETTINGS) {
     const raw = (given[flag] as string | undefined) ?? env[variable];
     if (raw === undefined || raw === '') continue;
-    options[key] = TEXT_OPTIONS.has(key) ? raw : toNumber(flag, raw);
+    options[key] = TEXT_OPTIONS.has(key) ? raw : LIST_OPTIONS.has(key) ? toList(raw) : toNumber(flag, raw);
   }
   return options as Partial<PollcastOptions>;
 }
@@ -53,6 +76,10 @@ function readOptions(argv: string[], env: NodeJS.ProcessEnv): Partial<PollcastOp
 function toNumber(flag: string, raw: string): number {
   if (!/^\d+$/.test(raw)) throw new RangeError(`--${flag} must be a whole number, got "${raw}"`);
   return Number(raw);
+}
+
+function toList(raw: string): string[] {
+  return raw.split(',').map((item) => item.trim()).filter(Boolean);
 }
 
 function displayHost(host: string): string {

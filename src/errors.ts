@@ -8,12 +8,17 @@ export const ERROR_STATUS = {
   empty_body: 400,
   bad_utf8: 400,
   bad_idempotency_key: 400,
+  unauthorized: 401,
+  origin_not_allowed: 403,
   not_found: 404,
   method_not_allowed: 405,
   body_too_large: 413,
   unsupported_charset: 415,
   key_reused: 422,
+  rate_limited: 429,
   shutting_down: 503,
+  too_many_waiting: 503,
+  too_many_channels: 503,
   internal: 500,
 } as const;
 
@@ -53,6 +58,7 @@ export function sendError(res: ServerResponse, error: unknown): void {
     'content-type': 'text/plain;charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
     'pollcast-error': answer.code,
   });
   res.end(body);

@@ -1,9 +1,11 @@
 import type { Message } from './protocol.js';
 
-/** A message as the hub keeps it: with the sequence number its cursor encodes. */
+/** A message as the hub keeps it: with the sequence number its cursor encodes, and its size. */
 export interface Entry {
   readonly seq: number;
   readonly message: Message;
+  /** UTF-8 bytes of the text, for the hub's byte budget. */
+  readonly bytes: number;
 }
 
 /**
@@ -16,11 +18,15 @@ export class History {
   readonly #ring: (Entry | undefined)[];
   #start = 0;
   #size = 0;
-  #droppedThrough = 0;
+  #droppedThrough: number;
 
-  /** @param capacity how many entries are kept (at least 1) */
-  constructor(capacity: number) {
+  /**
+   * @param capacity how many entries are kept (at least 1)
+   * @param droppedThrough what may already be lost before the first entry (a channel made again)
+   */
+  constructor(capacity: number, droppedThrough = 0) {
     this.#ring = new Array<Entry | undefined>(capacity);
+    this.#droppedThrough = droppedThrough;
   }
 
   get size(): number {
@@ -32,16 +38,28 @@ export class History {
     return this.#droppedThrough;
   }
 
-  push(entry: Entry): void {
-    const capacity = this.#ring.length;
-    if (this.#size === capacity) {
-      this.#droppedThrough = this.#at(0).seq;
-      this.#ring[this.#start] = entry;
-      this.#start = (this.#start + 1) % capacity;
-      return;
-    }
-    this.#ring[(this.#start + this.#size) % capacity] = entry;
+  /** The oldest entry kept. */
+  get oldest(): Entry | undefined {
+    return this.#size === 0 ? undefined : this.#at(0);
+  }
+
+  /** Appends an entry; returns the one evicted to make room, if any. */
+  push(entry: Entry): Entry | undefined {
+    const evicted = this.#size === this.#ring.length ? this.shift() : undefined;
+    this.#ring[(this.#start + this.#size) % this.#ring.length] = entry;
     this.#size++;
+    return evicted;
+  }
+
+  /** Evicts the oldest entry and returns it. */
+  shift(): Entry | undefined {
+    if (this.#size === 0) return undefined;
+    const entry = this.#at(0);
+    this.#ring[this.#start] = undefined;
+    this.#start = (this.#start + 1) % this.#ring.length;
+    this.#size--;
+    this.#droppedThrough = entry.seq;
+    return entry;
   }
 
   /** The kept messages with `seq` greater than `seq`, oldest first. */

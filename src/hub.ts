@@ -30,6 +30,8 @@ export interface HubStats {
   readonly published: number;
   /** Messages handed to waiters since start (one per message per waiter). */
   readonly delivered: number;
+  /** UTF-8 bytes of message text kept in history. */
+  readonly bytes: number;
 }
 
 /**
@@ -42,7 +44,8 @@ export interface Hub {
    * stored message. With a `key`, a publish that repeats a recent key of the
    * channel stores nothing and resolves with the message first stored under
    * it (`repeated: true`), so a client can retry without doubling; the same
-   * key with another text rejects with `KeyReusedError`.
+   * key with another text rejects with `KeyReusedError`; a new channel that
+   * would be one too many rejects with `HubFullError`.
    */
   publish(channel: string, text: string, key?: string): Promise<PublishResult>;
   /**
@@ -50,7 +53,8 @@ export interface Hub {
    * `undefined` for "the next one"). `'0'` asks for everything kept and is
    * answered at once, with an empty batch when there is nothing, so the
    * client learns its position. Throws `InvalidCursorError` when `since` is
-   * not a cursor this hub could have made.
+   * not a cursor this hub could have made, `HubFullError` when the channel
+   * would be one too many.
    */
   subscribe(channel: string, since: string | undefined, waiter: Waiter): Subscription;
   stats(): HubStats;
@@ -73,6 +77,11 @@ export class KeyReusedError extends Error {
 /** The cursor is malformed, or points past anything this hub handed out. */
 export class InvalidCursorError extends Error {
   override readonly name = 'InvalidCursorError';
+}
+
+/** No room for another channel: every channel has waiters. */
+export class HubFullError extends Error {
+  override readonly name = 'HubFullError';
 }
 
 /** The hub was closed; nothing more is published. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { History } from './history.js';
-import { HubClosedError, InvalidCursorError, KeyReusedError } from './hub.js';
+import type { Entry } from './history.js';
+import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from './hub.js';
 import type { Hub, HubStats, PublishResult, Subscription, Waiter } from './hub.js';
 import { OLDEST } from './protocol.js';
 import type { Batch, Message } from './protocol.js';
@@ -9,7 +10,13 @@ import type { Batch, Message } from './protocol.js';
 export interface MemoryHubOptions {
   /** Messages kept per channel for clients that resume. Default 1000. */
   historyLimit?: number;
+  /** UTF-8 bytes of message text kept across all channels; the oldest messages go first. Default 64 MiB. */
+  historyBytes?: number;
+  /** Channels kept at once; making one more evicts the oldest messages until a channel is free. Default 10 000. */
+  maxChannels?: number;
 }
+
+const DEFAULTS: Required<MemoryHubOptions> = { historyLimit: 1000, historyBytes: 64 * 1024 * 1024, maxChannels: 10_000 };
 
 /**
  * `<run>-<seq>`: `run` names this process's lifetime, so a cursor from an
@@ -19,10 +26,17 @@ export interface MemoryHubOptions {
 const CURSOR = /^([0-9a-z]{1,32})-(\d{1,15})$/;
 
 interface Channel {
+  readonly name: string;
   readonly history: History;
   waiters: Set<Parked>;
   /** Idempotency keys of recent publishes, oldest first, as many as the history holds. */
   readonly keys: Map<string, Message>;
+}
+
+/** One kept message in the order of all channels, so the oldest of them all can be evicted first. */
+interface Kept {
+  readonly channel: Channel;
+  readonly seq: number;
 }
 
 /** Where a cursor points, once parsed against this hub. */
@@ -68,9 +82,26 @@ class Parked implements Subscription {
  * channel was dropped and created again.
  */
 export class MemoryHub implements Hub {
-  readonly #historyLimit: number;
+  readonly #limits: Required<MemoryHubOptions>;
   readonly #run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   readonly #channels = new Map<string, Channel>();
+  /**
+   * Every kept message, oldest first, across channels. Entries of messages a
+   * channel already evicted on its own stay until they reach the front or
+   * the queue is compacted.
+   */
+  #kept: (Kept | undefined)[] = [];
+  #keptStart = 0;
+  #keptCount = 0;
+  #bytes = 0;
+  /**
+   * How far dropped channels had lost messages, so that a channel made again
+   * still reports a cursor from before the loss as missed. Bounded like the
+   * channels; what overflows raises `#forgottenFloor`, which applies to all
+   * names (a false "missed" is better than a silent loss).
+   */
+  readonly #forgotten = new Map<string, number>();
+  #forgottenFloor = 0;
   #seq = 0;
   #waiting = 0;
   #published = 0;
@@ -78,16 +109,21 @@ export class MemoryHub implements Hub {
   #closed = false;
 
   constructor(options: MemoryHubOptions = {}) {
-    const historyLimit = options.historyLimit ?? 1000;
-    if (!Number.isSafeInteger(historyLimit) || historyLimit < 1) {
-      throw new RangeError(`historyLimit must be a whole number of at least 1, got ${historyLimit}`);
+    const limits = { ...DEFAULTS, ...options };
+    for (const [key, value] of Object.entries(limits)) {
+      if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${key} must be a whole number of at least 1, got ${value}`);
     }
-    this.#historyLimit = historyLimit;
+    this.#limits = limits;
   }
 
   publish(channelName: string, text: string, key?: string): Promise<PublishResult> {
     if (this.#closed) return Promise.reject(new HubClosedError('the hub is closed'));
-    const channel = this.#channel(channelName);
+    let channel: Channel;
+    try {
+      channel = this.#channel(channelName);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const earlier = key === undefined ? undefined : channel.keys.get(key);
     if (earlier) {
       if (earlier.text !== text) return Promise.reject(new KeyReusedError('this Idempotency-Key was used for another message'));
@@ -95,10 +131,12 @@ export class MemoryHub implements Hub {
     }
     const seq = ++this.#seq;
     const message: Message = { id: this.#cursor(seq), text, time: Date.now() };
-    channel.history.push({ seq, message });
+    this.#keep(channel, { seq, message, bytes: Buffer.byteLength(text) });
     if (key !== undefined) this.#remember(channel, key, message);
     this.#published++;
     this.#wake(channel, { messages: [message], missed: false, cursor: message.id });
+    // After the wake: a message larger than the whole budget still reaches those waiting for it.
+    while (this.#bytes > this.#limits.historyBytes && this.#evictOldest());
     return Promise.resolve({ message, repeated: false });
   }
 
@@ -109,17 +147,10 @@ export class MemoryHub implements Hub {
       queueMicrotask(() => this.#release(parked));
       return parked;
     }
-    const channel = this.#channels.get(channelName);
-    const ready = channel && this.#batchAfter(channel, position);
+    const ready = this.#batchAfter(channelName, position);
     if (ready) {
       // Never answer from inside subscribe(): the caller is still setting up.
       queueMicrotask(() => this.#deliver(parked, ready));
-    } else if (position.lost || position.oldest) {
-      // Nothing to give, but the client learns its position now: otherwise a
-      // client that fails before the first message would come back with
-      // `since=0` and could never be told about messages it missed meanwhile.
-      const nothing: Batch = { messages: [], missed: position.lost, cursor: this.#cursor(this.#seq) };
-      queueMicrotask(() => this.#deliver(parked, nothing));
     } else {
       this.#channel(channelName).waiters.add(parked);
       this.#waiting++;
@@ -128,7 +159,7 @@ export class MemoryHub implements Hub {
   }
 
   stats(): HubStats {
-    return { waiting: this.#waiting, channels: this.#channels.size, published: this.#published, delivered: this.#delivered };
+    return { waiting: this.#waiting, channels: this.#channels.size, published: this.#published, delivered: this.#delivered, bytes: this.#bytes };
   }
 
   close(): void {
@@ -147,13 +178,13 @@ export class MemoryHub implements Hub {
     const channel = this.#channels.get(channelName);
     if (channel?.waiters.delete(parked)) {
       this.#waiting--;
-      this.#dropIfIdle(channelName, channel);
+      this.#dropIfIdle(channel);
     }
   }
 
   #remember(channel: Channel, key: string, message: Message): void {
     channel.keys.set(key, message);
-    if (channel.keys.size > this.#historyLimit) {
+    if (channel.keys.size > this.#limits.historyLimit) {
       channel.keys.delete(channel.keys.keys().next().value!);
     }
   }
@@ -178,12 +209,20 @@ export class MemoryHub implements Hub {
     if (parked.settle()) parked.waiter.release();
   }
 
-  /** The batch a position gets at once, or undefined when it has to wait. */
-  #batchAfter(channel: Channel, position: Position): Batch | undefined {
-    const messages = channel.history.after(position.seq);
-    const missed = position.lost || (!position.oldest && position.seq < channel.history.droppedThrough);
-    if (messages.length === 0) return undefined;
-    return { messages, missed, cursor: messages[messages.length - 1]!.id };
+  /**
+   * The batch a position gets at once, or undefined when it has to wait. An
+   * empty batch still answers at once when it has news: that messages were
+   * missed, or (for `since=0`) where the channel stands, so that the client
+   * holds a real cursor from its first answer.
+   */
+  #batchAfter(channelName: string, position: Position): Batch | undefined {
+    const channel = this.#channels.get(channelName);
+    const messages = channel?.history.after(position.seq) ?? [];
+    const droppedThrough = channel?.history.droppedThrough ?? this.#lostBefore(channelName);
+    const missed = position.lost || (!position.oldest && position.seq < droppedThrough);
+    if (messages.length > 0) return { messages, missed, cursor: messages[messages.length - 1]!.id };
+    if (missed || position.oldest) return { messages, missed, cursor: this.#cursor(this.#seq) };
+    return undefined;
   }
 
   #parse(since: string | undefined): Position {
@@ -201,16 +240,68 @@ export class MemoryHub implements Hub {
     return `${this.#run}-${seq}`;
   }
 
+  /** The channel of that name, made if need be; throws `HubFullError` when no room can be made. */
   #channel(name: string): Channel {
     let channel = this.#channels.get(name);
     if (!channel) {
-      channel = { history: new History(this.#historyLimit), waiters: new Set(), keys: new Map() };
+      while (this.#channels.size >= this.#limits.maxChannels) {
+        if (!this.#evictOldest()) throw new HubFullError('too many channels are in use');
+      }
+      channel = { name, history: new History(this.#limits.historyLimit, this.#lostBefore(name)), waiters: new Set(), keys: new Map() };
+      this.#forgotten.delete(name);
       this.#channels.set(name, channel);
     }
     return channel;
   }
 
-  #dropIfIdle(name: string, channel: Channel): void {
-    if (channel.waiters.size === 0 && channel.history.size === 0) this.#channels.delete(name);
+  #keep(channel: Channel, entry: Entry): void {
+    const evicted = channel.history.push(entry);
+    this.#bytes += entry.bytes - (evicted?.bytes ?? 0);
+    if (!evicted) this.#keptCount++;
+    this.#kept.push({ channel, seq: entry.seq });
+    const queued = this.#kept.length - this.#keptStart;
+    // Sweep once the queue is mostly slots already taken from its front, or entries of
+    // messages evicted by their channel's own limit: either would otherwise grow for ever.
+    if (this.#keptStart > queued + 1024 || queued > 2 * this.#keptCount + 1024) {
+      this.#kept = this.#kept.slice(this.#keptStart).filter((kept) => kept !== undefined && this.#isKept(kept));
+      this.#keptStart = 0;
+    }
+  }
+
+  /** Evicts the oldest message of all channels; false when nothing is kept. */
+  #evictOldest(): boolean {
+    while (this.#keptStart < this.#kept.length) {
+      const kept = this.#kept[this.#keptStart]!;
+      this.#kept[this.#keptStart++] = undefined;
+      if (!this.#isKept(kept)) continue;
+      const entry = kept.channel.history.shift()!;
+      this.#bytes -= entry.bytes;
+      this.#keptCount--;
+      this.#dropIfIdle(kept.channel);
+      return true;
+    }
+    return false;
+  }
+
+  #isKept({ channel, seq }: Kept): boolean {
+    const oldest = channel.history.oldest;
+    return this.#channels.get(channel.name) === channel && oldest !== undefined && oldest.seq <= seq;
+  }
+
+  #dropIfIdle(channel: Channel): void {
+    if (channel.waiters.size > 0 || channel.history.size > 0) return;
+    this.#channels.delete(channel.name);
+    if (channel.history.droppedThrough <= this.#forgottenFloor) return;
+    this.#forgotten.set(channel.name, channel.history.droppedThrough);
+    if (this.#forgotten.size > this.#limits.maxChannels) {
+      const [name, droppedThrough] = this.#forgotten.entries().next().value!;
+      this.#forgotten.delete(name);
+      this.#forgottenFloor = Math.max(this.#forgottenFloor, droppedThrough);
+    }
+  }
+
+  /** How far a channel that is not kept now had lost messages. */
+  #lostBefore(name: string): number {
+    return this.#forgotten.get(name) ?? this.#forgottenFloor;
   }
 }

@@ -8,10 +8,32 @@ export interface PollcastOptions {
   host: string;
   /** Messages kept per channel for clients that resume. Default 1000. */
   historyLimit: number;
+  /** UTF-8 bytes of message text kept across all channels; the oldest messages go first. Default 64 MiB. */
+  historyBytes: number;
+  /** Channels kept at once; a new one pushes out the least recently used. Default 10 000. */
+  maxChannels: number;
   /** How long an idle long poll is held before it answers 204, in ms. Default 25 000 (RFC 6202 §5.5: under common proxy timeouts). */
   pollTimeoutMs: number;
+  /** Polls held at once; beyond it, 503 with `Retry-After`. Default 10 000. */
+  maxWaiting: number;
+  /** Polls held at once for one client address. Default 100. */
+  maxWaitingPerClient: number;
   /** Largest message body accepted, in bytes. Default 65 536 (64 KiB). */
   maxBodyBytes: number;
+  /** Publishes per second one client address may sustain; 0 for no limit. Default 20. */
+  publishRate: number;
+  /** Publishes one client address may send in a burst above the rate. Default 40. */
+  publishBurst: number;
+  /** A client must send all its request headers within this, in ms. Default 15 000. */
+  headersTimeoutMs: number;
+  /** A client must send its whole request (headers and body) within this, in ms. Default 30 000. */
+  requestTimeoutMs: number;
+  /** When set, `POST /publish` needs `Authorization: Bearer <token>`. Default none. */
+  publishToken: string;
+  /** When set, `GET /subscribe` needs the token (header, or `?access_token=`). Default none. */
+  subscribeToken: string;
+  /** Origins allowed to call the API from other sites (CORS); `*` for any. Default none. */
+  corsOrigins: readonly string[];
   /** Folder of the page and its scripts. Default the package's `public/`. */
   publicDir: string;
   /** On shutdown, how long in-flight requests may take before their sockets are cut, in ms. Default 5 000. */
@@ -23,20 +45,43 @@ export const DEFAULTS: Readonly<PollcastOptions> = Object.freeze({
   port: 8080,
   host: '127.0.0.1',
   historyLimit: 1000,
+  historyBytes: 64 * 1024 * 1024,
+  maxChannels: 10_000,
   pollTimeoutMs: 25_000,
+  maxWaiting: 10_000,
+  maxWaitingPerClient: 100,
   maxBodyBytes: 64 * 1024,
+  publishRate: 20,
+  publishBurst: 40,
+  headersTimeoutMs: 15_000,
+  requestTimeoutMs: 30_000,
+  publishToken: '',
+  subscribeToken: '',
+  corsOrigins: Object.freeze([]),
   publicDir: fileURLToPath(new URL('../public', import.meta.url)),
   shutdownGraceMs: 5_000,
 });
 
-/** Whole-number options and the smallest and largest value each may take. */
-const RANGES = {
+type NumberKey = { [K in keyof PollcastOptions]: PollcastOptions[K] extends number ? K : never }[keyof PollcastOptions];
+
+/** Every whole-number option, with the smallest and largest value it may take. */
+const RANGES: Record<NumberKey, readonly [number, number]> = {
   port: [0, 65_535],
   historyLimit: [1, 10_000_000],
+  historyBytes: [1, 2 ** 40],
+  maxChannels: [1, 10_000_000],
   pollTimeoutMs: [10, 3_600_000],
+  maxWaiting: [1, 10_000_000],
+  maxWaitingPerClient: [1, 10_000_000],
   maxBodyBytes: [1, 1024 * 1024 * 1024],
+  publishRate: [0, 1_000_000],
+  publishBurst: [1, 1_000_000],
+  headersTimeoutMs: [100, 600_000],
+  requestTimeoutMs: [100, 3_600_000],
   shutdownGraceMs: [0, 600_000],
-} as const satisfies Partial<Record<keyof PollcastOptions, readonly [number, number]>>;
+};
+
+const ORIGIN = /^(\*|https?:\/\/[^/\s]+)$/;
 
 /**
  * Merges `overrides` over the defaults and rejects bad values now, so a
@@ -50,13 +95,20 @@ export function resolveOptions(overrides: Partial<PollcastOptions> = {}): Pollca
     (options as unknown as Record<string, unknown>)[key] = value;
   }
   for (const [key, [min, max]] of Object.entries(RANGES)) {
-    const value = options[key as keyof typeof RANGES];
+    const value = options[key as NumberKey];
     if (!Number.isSafeInteger(value) || value < min || value > max) {
       throw new RangeError(`${key} must be a whole number from ${min} to ${max}, got ${String(value)}`);
     }
   }
   for (const key of ['host', 'publicDir'] as const) {
     if (typeof options[key] !== 'string' || options[key] === '') throw new TypeError(`${key} must be a non-empty string`);
+  }
+  for (const key of ['publishToken', 'subscribeToken'] as const) {
+    if (typeof options[key] !== 'string' || /[^\x21-\x7e]/.test(options[key])) throw new TypeError(`${key} must be visible ASCII`);
+  }
+  if (options.headersTimeoutMs > options.requestTimeoutMs) throw new RangeError('headersTimeoutMs must not exceed requestTimeoutMs');
+  if (!Array.isArray(options.corsOrigins) || !options.corsOrigins.every((origin) => ORIGIN.test(origin))) {
+    throw new TypeError('corsOrigins must be origins like https://example.com, or *');
   }
   return options;
 }

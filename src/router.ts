@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClientGoneError } from './body.js';
 import type { Context } from './context.js';
 import { HttpError, sendError } from './errors.js';
-import { HubClosedError, InvalidCursorError, KeyReusedError } from './hub.js';
+import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from './hub.js';
 import { CHANNEL_NAME, DEFAULT_CHANNEL } from './protocol.js';
 import { publish } from './routes/publish.js';
 import { createStatic } from './routes/static.js';
@@ -54,6 +54,10 @@ export function createRouter(ctx: Context): (req: IncomingMessage, res: ServerRe
         serveStatic(req, res);
         return;
       }
+      if (ctx.cors.enabled) {
+        if (req.method === 'OPTIONS') return ctx.cors.preflight(req, res, found.allow);
+        ctx.cors.allow(req, res);
+      }
       allowMethod(req, found);
       const done = found.handle(req, res, ctx, checkChannel(channel), query);
       if (done) done.catch((error: unknown) => answerError(res, error));
@@ -104,5 +108,6 @@ function toHttpError(error: unknown): unknown {
   if (error instanceof InvalidCursorError) return new HttpError('bad_cursor', error.message);
   if (error instanceof KeyReusedError) return new HttpError('key_reused', error.message);
   if (error instanceof HubClosedError) return SHUTTING_DOWN;
+  if (error instanceof HubFullError) return new HttpError('too_many_channels', 'too many channels are in use; try again later', { 'retry-after': '5' });
   return error;
 }

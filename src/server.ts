@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { createContext } from './context.js';
 import type { Context } from './context.js';
 import type { Hub } from './hub.js';
 import { MemoryHub } from './memory-hub.js';
@@ -37,8 +38,9 @@ export class PollcastServer {
 
   constructor(options: Partial<PollcastOptions> = {}, hub?: Hub) {
     this.options = resolveOptions(options);
-    this.hub = hub ?? new MemoryHub({ historyLimit: this.options.historyLimit });
-    this.#context = { hub: this.hub, options: this.options, closing: false };
+    const { historyLimit, historyBytes, maxChannels } = this.options;
+    this.hub = hub ?? new MemoryHub({ historyLimit, historyBytes, maxChannels });
+    this.#context = createContext(this.hub, this.options);
     this.handle = createRouter(this.#context);
   }
 
@@ -54,7 +56,12 @@ export class PollcastServer {
   /** Binds `options.host:options.port`; resolves with the address actually bound. */
   listen(): Promise<AddressInfo> {
     if (this.#state !== 'new') return Promise.reject(new Error(`cannot listen when ${this.#state}`));
-    const server = createServer(this.handle);
+    const server = createServer({
+      headersTimeout: this.options.headersTimeoutMs,
+      requestTimeout: this.options.requestTimeoutMs,
+      // Node checks the two timeouts above only this often (30 s by default): a slowloris would outlast them.
+      connectionsCheckingInterval: Math.min(1_000, this.options.headersTimeoutMs),
+    }, this.handle);
     server.on('clientError', answerClientError);
     this.#server = server;
     return new Promise((resolve, reject) => {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { History } from '../src/history.js';
 
-const entry = (seq: number) => ({ seq, message: { id: `r-${seq}`, text: `m${seq}`, time: 0 } });
+const entry = (seq: number) => ({ seq, message: { id: `r-${seq}`, text: `m${seq}`, time: 0 }, bytes: 2 });
 
 t.test('after() returns the entries past a sequence number, oldest first', async (t) => {
   const history = new History(10);
@@ -28,4 +28,22 @@ t.test('a ring of one keeps the newest', async (t) => {
   history.push(entry(2));
   t.same(history.after(0).map((m) => m.text), ['m2']);
   t.equal(history.droppedThrough, 1);
+});
+
+t.test('push() returns what it evicted; shift() evicts the oldest on demand', async (t) => {
+  const history = new History(2, 7);
+  t.equal(history.droppedThrough, 7, 'starts from what a former channel of the name lost');
+  t.equal(history.oldest, undefined);
+  t.equal(history.shift(), undefined);
+  t.equal(history.push(entry(10)), undefined);
+  t.equal(history.push(entry(11)), undefined);
+  t.equal(history.push(entry(12))?.seq, 10);
+  t.equal(history.oldest?.seq, 11);
+  t.equal(history.shift()?.seq, 11);
+  t.equal(history.droppedThrough, 11);
+  t.same(history.after(0).map((m) => m.text), ['m12']);
+  t.equal(history.shift()?.seq, 12);
+  t.equal(history.size, 0);
+  t.equal(history.push(entry(13)), undefined, 'a ring emptied by shift() fills again');
+  t.same(history.after(0).map((m) => m.text), ['m13']);
 });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { HubClosedError, InvalidCursorError, KeyReusedError } from '../src/hub.js';
+import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from '../src/hub.js';
 import type { Waiter } from '../src/hub.js';
 import { MemoryHub } from '../src/memory-hub.js';
 import type { Batch } from '../src/protocol.js';
@@ -36,7 +36,7 @@ t.test('publish() wakes every waiter of its channel, and only of its channel', a
   t.equal(a.batches[0], b.batches[0], 'one batch object serves every waiter');
   t.equal(a.batches[0]!.cursor, message.id);
   t.same(other.batches, []);
-  t.same(hub.stats(), { waiting: 1, channels: 2, published: 1, delivered: 2 });
+  t.same(hub.stats(), { waiting: 1, channels: 2, published: 1, delivered: 2, bytes: 5 });
 });
 
 t.test('subscribe() from a cursor answers at once, never synchronously', async (t) => {
@@ -130,10 +130,10 @@ t.test('cancel() un-parks a waiter, drops an idle channel, and is idempotent', a
   const hub = new MemoryHub();
   const probe = new Probe();
   const subscription = hub.subscribe('room', undefined, probe);
-  t.same(hub.stats(), { waiting: 1, channels: 1, published: 0, delivered: 0 });
+  t.same(hub.stats(), { waiting: 1, channels: 1, published: 0, delivered: 0, bytes: 0 });
   subscription.cancel();
   subscription.cancel();
-  t.same(hub.stats(), { waiting: 0, channels: 0, published: 0, delivered: 0 });
+  t.same(hub.stats(), { waiting: 0, channels: 0, published: 0, delivered: 0, bytes: 0 });
   await hub.publish('room', 'after');
   t.same(probe.batches, []);
 });
@@ -182,6 +182,8 @@ t.test('close() releases every waiter once and refuses further work', async (t) 
 t.test('rejects a bad history limit', async (t) => {
   t.throws(() => new MemoryHub({ historyLimit: 0 }), RangeError);
   t.throws(() => new MemoryHub({ historyLimit: 1.5 }), RangeError);
+  t.throws(() => new MemoryHub({ historyBytes: 0 }), /historyBytes/);
+  t.throws(() => new MemoryHub({ maxChannels: -1 }), /maxChannels/);
 });
 
 t.test('a repeated idempotency key stores nothing and answers the first message', async (t) => {
@@ -207,4 +209,68 @@ t.test('keys are remembered for as many publishes as the history holds', async (
   t.equal((await hub.publish('room', 'a', 'ka')).repeated, true);
   await hub.publish('room', 'c', 'kc');
   t.equal((await hub.publish('room', 'a', 'ka')).repeated, false, 'the oldest key was forgotten');
+});
+
+t.test('history is bounded in bytes across channels: the oldest messages go first, and are reported missed', async (t) => {
+  const hub = new MemoryHub({ historyBytes: 10 });
+  const { message: a1 } = await hub.publish('a', 'aaaa');
+  await hub.publish('b', 'bbbb');
+  t.equal(hub.stats().bytes, 8);
+  await hub.publish('a', 'cccc');
+  t.equal(hub.stats().bytes, 8, 'the oldest message of all was evicted');
+  const fromA = new Probe();
+  hub.subscribe('a', '0', fromA);
+  const resumeA = new Probe();
+  hub.subscribe('a', a1.id, resumeA);
+  await tick();
+  t.same(fromA.texts, ['cccc']);
+  t.equal(resumeA.batches[0]!.missed, false, 'a1 itself was delivered before it was evicted');
+  await hub.publish('c', 'dddddddd');
+  t.equal(hub.stats().channels, 1, 'channels a and b lost their last message and were dropped');
+  const fromB = new Probe();
+  hub.subscribe('b', a1.id, fromB);
+  t.equal(hub.stats().waiting, 0, 'not parked: there is news');
+  await tick();
+  t.same(fromB.batches[0]!.messages, []);
+  t.equal(fromB.batches[0]!.missed, true, 'a dropped channel is remembered to have lost messages');
+  const quiet = new Probe();
+  hub.subscribe('never-used', a1.id, quiet);
+  t.equal(hub.stats().waiting, 1, 'the losses of other channels are not reported for this one');
+});
+
+t.test('a message larger than the whole budget still reaches those waiting', async (t) => {
+  const hub = new MemoryHub({ historyBytes: 4 });
+  const probe = new Probe();
+  hub.subscribe('a', undefined, probe);
+  await hub.publish('a', 'too big to keep');
+  t.same(probe.texts, ['too big to keep']);
+  t.equal(hub.stats().bytes, 0);
+  t.equal(hub.stats().channels, 0);
+});
+
+t.test('channels are bounded: a new one pushes out the least recently used, unless all have waiters', async (t) => {
+  const hub = new MemoryHub({ maxChannels: 2 });
+  await hub.publish('old', 'x');
+  await hub.publish('recent', 'y');
+  await hub.publish('new', 'z');
+  t.equal(hub.stats().channels, 2);
+  const probe = new Probe();
+  hub.subscribe('old', '0', probe);
+  await tick();
+  t.same(probe.texts, [], 'the oldest channel went');
+
+  const full = new MemoryHub({ maxChannels: 1 });
+  full.subscribe('busy', undefined, new Probe());
+  await t.rejects(full.publish('other', 'x'), HubFullError);
+  t.throws(() => full.subscribe('other', undefined, new Probe()), HubFullError);
+});
+
+t.test('entries evicted by a channel\'s own limit do not pile up', async (t) => {
+  const hub = new MemoryHub({ historyLimit: 1 });
+  for (let i = 0; i < 5000; i++) await hub.publish('one', `m${i}`);
+  t.equal(hub.stats().bytes, 5);
+  const probe = new Probe();
+  hub.subscribe('one', '0', probe);
+  await tick();
+  t.same(probe.texts, ['m4999']);
 });

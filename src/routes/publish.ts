@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readText, UNREAD } from '../body.js';
+import { readText } from '../body.js';
+import { clientKey } from '../client-address.js';
 import { HttpError } from '../errors.js';
 import type { Context } from '../context.js';
 import { wantsJson } from '../negotiate.js';
@@ -11,7 +12,7 @@ import type { Published } from '../protocol.js';
  * text (for curl) or as `{"id", "time"}` JSON.
  */
 export async function publish(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string): Promise<void> {
-  const key = idempotencyKey(req);
+  const key = admit(req, res, ctx);
   const text = await readText(req, ctx.options.maxBodyBytes);
   const { message, repeated } = await ctx.hub.publish(channel, text, key);
   const published: Published = { id: message.id, time: message.time };
@@ -28,6 +29,25 @@ export async function publish(req: IncomingMessage, res: ServerResponse, ctx: Co
   res.end(body);
 }
 
+/**
+ * The checks made before the body is read: token, rate, key. A refusal
+ * leaves the body unread, so the connection cannot carry another request.
+ */
+function admit(req: IncomingMessage, res: ServerResponse, ctx: Context): string | undefined {
+  try {
+    ctx.requirePublishToken(req);
+    const wait = ctx.publishRate.take(clientKey(req));
+    if (wait > 0) {
+      const seconds = String(Math.ceil(wait / 1000));
+      throw new HttpError('rate_limited', `too many messages; try again in ${seconds} s`, { 'retry-after': seconds });
+    }
+    return idempotencyKey(req);
+  } catch (error) {
+    res.setHeader('connection', 'close');
+    throw error;
+  }
+}
+
 /** Visible ASCII, at most 128 characters: room for a UUID or any client's own scheme. */
 const KEY = /^[\x21-\x7e]{1,128}$/;
 
@@ -35,7 +55,7 @@ function idempotencyKey(req: IncomingMessage): string | undefined {
   const key = req.headers['idempotency-key'];
   if (key === undefined) return undefined;
   if (typeof key !== 'string' || !KEY.test(key)) {
-    throw new HttpError('bad_idempotency_key', 'Idempotency-Key must be 1 to 128 visible ASCII characters', UNREAD);
+    throw new HttpError('bad_idempotency_key', 'Idempotency-Key must be 1 to 128 visible ASCII characters');
   }
   return key;
 }

@@ -1,12 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { clientKey } from '../client-address.js';
 import type { Context } from '../context.js';
 import { HttpError, sendError } from '../errors.js';
 import type { Subscription, Waiter } from '../hub.js';
 import { wantsJson } from '../negotiate.js';
 import { encodeBatch, HEADER } from '../protocol.js';
 import type { Batch } from '../protocol.js';
+import type { WaitingRoom } from '../waiting-room.js';
 
 const SHUTTING_DOWN = new HttpError('shutting_down', 'server is shutting down', { 'retry-after': '1', connection: 'close' });
+const FULL = new HttpError('too_many_waiting', 'too many subscribers are waiting; try again later', { 'retry-after': '5' });
 
 /** Polls end up to this fraction early, so thousands parked together do not all come back at once. */
 const JITTER = 0.1;
@@ -22,24 +25,37 @@ const encoded = new WeakMap<Batch, Buffer>();
  * messages after `since` (or the next one), `204` when the poll times out.
  */
 export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void {
-  const poll = new LongPoll(res, wantsJson(req));
-  poll.start(ctx, channel, query.get('since') ?? undefined);
+  ctx.requireSubscribeToken(req, query);
+  const client = clientKey(req);
+  if (!ctx.room.enter(client)) throw FULL;
+  const poll = new LongPoll(res, wantsJson(req), ctx.room, client);
+  try {
+    poll.start(ctx, channel, query.get('since') ?? undefined);
+  } catch (error) {
+    poll.abandon();
+    throw error;
+  }
 }
 
 class LongPoll implements Waiter {
   readonly #res: ServerResponse;
   readonly #json: boolean;
+  readonly #room: WaitingRoom;
+  readonly #client: string;
   #subscription: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
-  readonly #abandon = (): void => {
-    // The client left before an answer: forget it now, not at the timeout.
+  #held = true;
+  /** The client left before an answer (or the poll never started): forget it now, not at the timeout. */
+  readonly abandon = (): void => {
     this.#stop();
     this.#subscription?.cancel();
   };
 
-  constructor(res: ServerResponse, json: boolean) {
+  constructor(res: ServerResponse, json: boolean, room: WaitingRoom, client: string) {
     this.#res = res;
     this.#json = json;
+    this.#room = room;
+    this.#client = client;
   }
 
   start(ctx: Context, channel: string, since: string | undefined): void {
@@ -48,7 +64,7 @@ class LongPoll implements Waiter {
     this.#subscription = ctx.hub.subscribe(channel, since, this);
     const timeout = ctx.options.pollTimeoutMs * (1 - Math.random() * JITTER);
     this.#timer = setTimeout(expire, timeout, this);
-    this.#res.once('close', this.#abandon);
+    this.#res.once('close', this.abandon);
   }
 
   deliver(batch: Batch): void {
@@ -72,7 +88,11 @@ class LongPoll implements Waiter {
 
   #stop(): void {
     clearTimeout(this.#timer);
-    this.#res.off('close', this.#abandon);
+    this.#res.off('close', this.abandon);
+    if (this.#held) {
+      this.#held = false;
+      this.#room.leave(this.#client);
+    }
   }
 }
 
