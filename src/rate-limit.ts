@@ -30,7 +30,8 @@ export class RateLimiter {
     const bucket = this.#buckets.get(client) ?? this.#add(client, now);
     bucket.tokens = Math.min(this.#burst, bucket.tokens + ((now - bucket.at) / 1000) * this.#rate);
     bucket.at = now;
-    if (bucket.tokens < 1) return Math.ceil(((1 - bucket.tokens) / this.#rate) * 1000);
+    // The epsilon keeps float dust (1.0000000000000009 ms) from rounding a wait up by a whole ms.
+    if (bucket.tokens < 1) return Math.ceil(((1 - bucket.tokens) / this.#rate) * 1000 - 1e-9);
     bucket.tokens -= 1;
     return 0;
   }
