@@ -102,6 +102,12 @@ function setup(t: Tap, options: PollerOptions = {}) {
 const since = (call: Call) => call.url.searchParams.get('since');
 
 t.test('requests', async (t) => {
+  t.test('sends a bearer token when given one', async (t) => {
+    const { fake } = setup(t, { token: 'reader' });
+    const call = await fake.next();
+    t.same(call.init.headers, { accept: 'application/json', authorization: 'Bearer reader' });
+  });
+
   t.test('asks for JSON, uncached, abortable, from the oldest message', async (t) => {
     const { fake } = setup(t);
     const call = await fake.next();

@@ -17,13 +17,18 @@ document.title = `#${channel} · pollcast`;
 const picker = document.forms.namedItem('channel')?.elements.namedItem('channel');
 if (picker instanceof HTMLInputElement) picker.value = channel;
 
+// A token travels in the fragment (#token=…), which the browser never sends to any server.
+const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? undefined;
+
 new PublishForm(find(HTMLFormElement, 'form[name=publish]'), {
   channel,
+  token,
   status: find(HTMLElement, '#publish-status'),
 });
 
 new SubscribePane(find(HTMLElement, '#subscribe'), {
   channel,
+  token,
   status: find(HTMLElement, '#state'),
   notice: find(HTMLElement, '#notice'),
 });

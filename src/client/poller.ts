@@ -63,6 +63,8 @@ export interface PollerOptions {
   base?: string;
   /** Channel to follow, `[A-Za-z0-9_-]{1,64}`. Default `'default'` (the bare `/subscribe`). */
   channel?: string;
+  /** Bearer token, for a server started with `--subscribe-token`. Default none. */
+  token?: string;
   /** Cursor to start from. Default `OLDEST` (`'0'`): the history first. */
   since?: string;
   /** Called once per message, in order. */
@@ -127,6 +129,7 @@ export class Poller {
   #state: PollerState;
   #cursor: string;
   #url: string;
+  #headers: Record<string, string>;
   #fetch: PollFetch;
   #options: Required<Pick<PollerOptions, 'retryBase' | 'retryCap' | 'liveAfter' | 'random' | 'now'>>;
   #listeners: Pick<PollerOptions, 'onMessage' | 'onMissed' | 'onState'>;
@@ -154,6 +157,7 @@ export class Poller {
     const path = channel === DEFAULT_CHANNEL ? '/subscribe' : `/subscribe/${channel}`;
     this.#url = base.replace(/\/+$/, '') + path + '?since=';
     this.#cursor = since;
+    this.#headers = withToken({ accept: 'application/json' }, options.token);
     this.#fetch = fetcher;
     this.#options = { retryBase, retryCap, liveAfter, random, now };
     this.#listeners = { onMessage: options.onMessage, onMissed: options.onMissed, onState: options.onState };
@@ -225,7 +229,7 @@ export class Poller {
     const parked = this.#state === CONNECTING ? setTimeout(this.#onParked, this.#options.liveAfter) : undefined;
     try {
       const response = await this.#fetch(this.#url + encodeURIComponent(this.#cursor), {
-        headers: { accept: 'application/json' },
+        headers: this.#headers,
         cache: 'no-store',
         signal: controller.signal,
       });
@@ -368,6 +372,11 @@ function retryAfterMs(value: string | null, now: number): number {
   if (value.trim() !== '' && Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const date = Date.parse(value);
   return Number.isNaN(date) ? 0 : Math.max(0, date - now);
+}
+
+/** Adds `Authorization: Bearer <token>` when there is a token. */
+export function withToken(headers: Record<string, string>, token: string | undefined): Record<string, string> {
+  return token ? { ...headers, authorization: `Bearer ${token}` } : headers;
 }
 
 function defined<T extends object>(options: T): Partial<T> {

@@ -7,6 +7,7 @@
 
 import { DEFAULT_CHANNEL, CHANNEL_NAME } from '../protocol.js';
 import type { Published } from '../protocol.js';
+import { withToken } from './poller.js';
 
 /** The part of `fetch` a publish uses; the global `fetch` fits. */
 export type PublishFetch = (url: string, init: {
@@ -22,6 +23,8 @@ export interface PublishFormOptions {
   base?: string;
   /** Channel to publish to. Default `'default'` (the bare `/publish`). */
   channel?: string;
+  /** Bearer token, for a server started with `--publish-token`. Default none. */
+  token?: string;
   /** Where progress and errors are written. Default: a new `<p role="status">` at the end of the form. */
   status?: HTMLElement;
   /** How long to wait for an answer before calling it a failure, in ms. Default 15000. */
@@ -59,6 +62,7 @@ export class PublishForm {
   #status: HTMLElement;
   #url: string;
   #timeout: number;
+  #token: string | undefined;
   #fetch: PublishFetch;
   #onPublished: PublishFormOptions['onPublished'];
   /** Submitted texts not yet accepted; the first is the one being sent (or that failed). */
@@ -84,6 +88,7 @@ export class PublishForm {
     this.#button = form.querySelector<HTMLButtonElement | HTMLInputElement>('button:not([type]), button[type=submit], input[type=submit]');
     this.#status = options.status ?? defaultStatus(form);
     this.#timeout = timeout;
+    this.#token = options.token;
     this.#fetch = fetcher;
     this.#onPublished = options.onPublished;
 
@@ -160,11 +165,11 @@ export class PublishForm {
     try {
       const response = await this.#fetch(this.#url, {
         method: 'POST',
-        headers: {
+        headers: withToken({
           accept: 'application/json',
           'content-type': 'text/plain;charset=utf-8',
           'idempotency-key': entry.key,
-        },
+        }, this.#token),
         body: entry.text,
         cache: 'no-store',
         signal: controller.signal,

@@ -37,7 +37,7 @@ export interface FeedPoller {
  * and the backoff), where `since` only counts when no other tab knows better
  * and the listeners hear every message whichever tab polled it.
  */
-export interface SharedFeedOptions extends Pick<PollerOptions, 'base' | 'channel' | 'since' | 'onMessage' | 'onMissed' | 'onState' | 'fetch' | 'retryBase' | 'retryCap'> {
+export interface SharedFeedOptions extends Pick<PollerOptions, 'base' | 'channel' | 'token' | 'since' | 'onMessage' | 'onMissed' | 'onState' | 'fetch' | 'retryBase' | 'retryCap'> {
   /** Ids already shown (when a page comes back from the back/forward cache). Default empty. */
   seen?: RecentIds;
   /** Messages each tab keeps to hand to a tab opened later. Default 500. */
@@ -147,10 +147,10 @@ export class SharedFeed {
   #lead(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#flushWaiting();
-    const { base, channel, fetch, retryBase, retryCap } = this.#options;
+    const { base, channel, token, fetch, retryBase, retryCap } = this.#options;
     const create = this.#options.createPoller ?? ((options: PollerOptions) => new Poller(options));
     this.#poller = create({
-      base, channel, fetch, retryBase, retryCap,
+      base, channel, token, fetch, retryBase, retryCap,
       since: this.#cursor,
       onMessage: (message) => this.#polled(message),
       onMissed: () => {

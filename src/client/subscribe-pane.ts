@@ -15,6 +15,8 @@ export interface SubscribePaneOptions {
   base?: string;
   /** Channel to show. Default `'default'`. */
   channel?: string;
+  /** Bearer token, for a server started with `--subscribe-token`. Default none. */
+  token?: string;
   /** Shows the connection state (`data-state` is set on it). Default: a new element before the pane. */
   status?: HTMLElement;
   /** Unhidden when messages were missed; a button inside hides it again. Default: a new element before the pane. */
@@ -79,6 +81,7 @@ export class SubscribePane {
     this.#feedOptions = {
       base: options.base,
       channel: options.channel,
+      token: options.token,
       fetch: options.fetch,
       retryBase: options.retryBase,
       retryCap: options.retryCap,
