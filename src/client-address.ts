@@ -1,4 +1,3 @@
-import { isIPv6 } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 
 /**
@@ -8,7 +7,9 @@ import type { IncomingMessage } from 'node:http';
  */
 export function clientKey(req: IncomingMessage): string {
   const address = req.socket.remoteAddress ?? '';
-  if (address.startsWith('::ffff:') || !isIPv6(address)) return address.replace(/^::ffff:/, '');
+  // Node gives a valid address or none: a colon is all it takes to tell IPv6.
+  if (!address.includes(':')) return address;
+  if (address.startsWith('::ffff:') && address.includes('.')) return address.slice(7);
   return `${expandIPv6(address).slice(0, 4).join(':')}::/64`;
 }
 

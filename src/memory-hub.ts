@@ -31,7 +31,16 @@ interface Channel {
   waiters: Set<Parked>;
   /** Idempotency keys of recent publishes, oldest first, as many as the history holds. */
   readonly keys: Map<string, Message>;
+  /**
+   * Batches answered from history since the channel last changed, by
+   * position: clients resuming from the same cursor share one batch, and so
+   * one encoding of it.
+   */
+  readonly batches: Map<number, Batch>;
 }
+
+/** Distinct positions a channel remembers batches for before it starts over. */
+const BATCH_CACHE = 64;
 
 /** One kept message in the order of all channels, so the oldest of them all can be evicted first. */
 interface Kept {
@@ -132,6 +141,7 @@ export class MemoryHub implements Hub {
     const seq = ++this.#seq;
     const message: Message = { id: this.#cursor(seq), text, time: Date.now() };
     this.#keep(channel, { seq, message, bytes: Buffer.byteLength(text) });
+    channel.batches.clear();
     if (key !== undefined) this.#remember(channel, key, message);
     this.#published++;
     this.#wake(channel, { messages: [message], missed: false, cursor: message.id });
@@ -217,6 +227,19 @@ export class MemoryHub implements Hub {
    */
   #batchAfter(channelName: string, position: Position): Batch | undefined {
     const channel = this.#channels.get(channelName);
+    if (!channel) return this.#freshBatch(undefined, channelName, position);
+    const key = position.lost ? -1 : position.oldest ? -2 : position.seq;
+    let batch = channel.batches.get(key);
+    if (!batch) {
+      batch = this.#freshBatch(channel, channelName, position);
+      if (!batch) return undefined;
+      if (channel.batches.size >= BATCH_CACHE) channel.batches.clear();
+      channel.batches.set(key, batch);
+    }
+    return batch;
+  }
+
+  #freshBatch(channel: Channel | undefined, channelName: string, position: Position): Batch | undefined {
     const messages = channel?.history.after(position.seq) ?? [];
     const droppedThrough = channel?.history.droppedThrough ?? this.#lostBefore(channelName);
     const missed = position.lost || (!position.oldest && position.seq < droppedThrough);
@@ -247,7 +270,7 @@ export class MemoryHub implements Hub {
       while (this.#channels.size >= this.#limits.maxChannels) {
         if (!this.#evictOldest()) throw new HubFullError('too many channels are in use');
       }
-      channel = { name, history: new History(this.#limits.historyLimit, this.#lostBefore(name)), waiters: new Set(), keys: new Map() };
+      channel = { name, history: new History(this.#limits.historyLimit, this.#lostBefore(name)), waiters: new Set(), keys: new Map(), batches: new Map() };
       this.#forgotten.delete(name);
       this.#channels.set(name, channel);
     }
@@ -275,6 +298,7 @@ export class MemoryHub implements Hub {
       this.#kept[this.#keptStart++] = undefined;
       if (!this.#isKept(kept)) continue;
       const entry = kept.channel.history.shift()!;
+      kept.channel.batches.clear();
       this.#bytes -= entry.bytes;
       this.#keptCount--;
       this.#dropIfIdle(kept.channel);

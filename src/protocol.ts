@@ -59,9 +59,25 @@ export interface Published {
   readonly time: number;
 }
 
-/** Serialises a batch for the wire. */
+/**
+ * Each message's JSON, made once: a message in history goes out in many
+ * batches (every client catching up from another cursor), and a fan-out
+ * hands the same message to every waiter.
+ */
+const encodedMessages = new WeakMap<Message, string>();
+
+/** Serialises a batch for the wire: `JSON.stringify(batch)`, reusing each message's encoding. */
 export function encodeBatch(batch: Batch): string {
-  return JSON.stringify(batch);
+  const parts: string[] = [];
+  for (const message of batch.messages) {
+    let json = encodedMessages.get(message);
+    if (json === undefined) {
+      json = JSON.stringify(message);
+      encodedMessages.set(message, json);
+    }
+    parts.push(json);
+  }
+  return `{"messages":[${parts.join(',')}],"missed":${batch.missed},"cursor":${JSON.stringify(batch.cursor)}}`;
 }
 
 /**

@@ -13,6 +13,12 @@ const FULL = new HttpError('too_many_waiting', 'too many subscribers are waiting
 
 /** Polls end up to this fraction early, so thousands parked together do not all come back at once. */
 const JITTER = 0.1;
+/**
+ * The jitter takes this many distinct values. Node keeps one timer list per
+ * duration: a few shared durations make each poll's timer an O(1) append,
+ * where a random duration each would cost a priority-queue insert.
+ */
+const JITTER_STEPS = 16;
 
 /**
  * A fan-out hands the same batch to every waiter of a channel: encode it once
@@ -62,7 +68,8 @@ class LongPoll implements Waiter {
     // The hub never answers from inside subscribe(), so the timer and the
     // close listener are in place before any answer can come.
     this.#subscription = ctx.hub.subscribe(channel, since, this);
-    const timeout = ctx.options.pollTimeoutMs * (1 - Math.random() * JITTER);
+    const step = Math.floor(Math.random() * JITTER_STEPS) / JITTER_STEPS;
+    const timeout = Math.round(ctx.options.pollTimeoutMs * (1 - step * JITTER));
     this.#timer = setTimeout(expire, timeout, this);
     this.#res.once('close', this.abandon);
   }
