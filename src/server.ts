@@ -106,9 +106,11 @@ const PARSE_ERRORS: Record<string, readonly [status: string, reason: string]> = 
 };
 const MALFORMED = ['400 Bad Request', 'malformed HTTP request'] as const;
 
-function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
-  // ECONNRESET and friends: the client is gone, there is nobody to answer.
-  if (!socket.writable || error.code === 'ECONNRESET') {
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: unknown }): void {
+  // ECONNRESET and friends: the client is gone, there is nobody to answer. And
+  // behind an answer still under way (or a poll still held) an error answer
+  // would land inside that answer, or out of order: the connection can only end.
+  if (!socket.writable || error.code === 'ECONNRESET' || socket._httpMessage) {
     socket.destroy();
     return;
   }

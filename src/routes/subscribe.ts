@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { clientKey } from '../client-address.js';
 import type { Context } from '../context.js';
 import { HttpError, sendError } from '../errors.js';
@@ -34,7 +35,7 @@ export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Contex
   ctx.requireSubscribeToken(req, query);
   const client = clientKey(req);
   if (!ctx.room.enter(client)) throw FULL;
-  const poll = new LongPoll(res, wantsJson(req), ctx.room, client);
+  const poll = new LongPoll(req.socket, res, wantsJson(req), ctx.room, client);
   try {
     poll.start(ctx, channel, query.get('since') ?? undefined);
   } catch (error) {
@@ -43,7 +44,32 @@ export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Contex
   }
 }
 
+/**
+ * The polls held on each connection. A poll pipelined behind another has no
+ * response socket of its own yet (its `res` never sees `'close'`), so
+ * hang-ups are watched on the connection: one listener per socket, however
+ * many polls it carries.
+ */
+const pollsBySocket = new WeakMap<Socket, Set<LongPoll>>();
+
+function watch(socket: Socket, poll: LongPoll): void {
+  let polls = pollsBySocket.get(socket);
+  if (!polls) {
+    polls = new Set();
+    pollsBySocket.set(socket, polls);
+    socket.once('close', abandonAll);
+  }
+  polls.add(poll);
+}
+
+function abandonAll(this: Socket): void {
+  const polls = pollsBySocket.get(this);
+  pollsBySocket.delete(this);
+  for (const poll of polls ?? []) poll.abandon();
+}
+
 class LongPoll implements Waiter {
+  readonly #socket: Socket;
   readonly #res: ServerResponse;
   readonly #json: boolean;
   readonly #room: WaitingRoom;
@@ -51,13 +77,9 @@ class LongPoll implements Waiter {
   #subscription: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
   #held = true;
-  /** The client left before an answer (or the poll never started): forget it now, not at the timeout. */
-  readonly abandon = (): void => {
-    this.#stop();
-    this.#subscription?.cancel();
-  };
 
-  constructor(res: ServerResponse, json: boolean, room: WaitingRoom, client: string) {
+  constructor(socket: Socket, res: ServerResponse, json: boolean, room: WaitingRoom, client: string) {
+    this.#socket = socket;
     this.#res = res;
     this.#json = json;
     this.#room = room;
@@ -71,7 +93,13 @@ class LongPoll implements Waiter {
     const step = Math.floor(Math.random() * JITTER_STEPS) / JITTER_STEPS;
     const timeout = Math.round(ctx.options.pollTimeoutMs * (1 - step * JITTER));
     this.#timer = setTimeout(expire, timeout, this);
-    this.#res.once('close', this.abandon);
+    watch(this.#socket, this);
+  }
+
+  /** The client left before an answer (or the poll never started): forget it now, not at the timeout. */
+  abandon(): void {
+    this.#stop();
+    this.#subscription?.cancel();
   }
 
   deliver(batch: Batch): void {
@@ -95,7 +123,7 @@ class LongPoll implements Waiter {
 
   #stop(): void {
     clearTimeout(this.#timer);
-    this.#res.off('close', this.abandon);
+    pollsBySocket.get(this.#socket)?.delete(this);
     if (this.#held) {
       this.#held = false;
       this.#room.leave(this.#client);
