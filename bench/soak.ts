@@ -18,6 +18,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { seededRandom } from './random.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
@@ -60,16 +61,6 @@ const DRAIN_MS = 10_000; // at most, for followers to catch up with the last mes
 const CHURN_MS = SECONDS * 1000 - SETTLE_MS - 2_000; // the rest: warm-up, drain, settle
 const REQUEST_TIMEOUT_MS = POLL_TIMEOUT_MS * 3;
 const MB = 1024 * 1024;
-
-/** A small seeded generator (as in test/random.ts): a failing run can be replayed with its seed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -358,15 +349,15 @@ async function main(): Promise<boolean> {
   for (let i = 0; i < FOLLOWERS + RESUMERS; i++) {
     const ch = i % CHANNELS;
     const first = JSON.parse((await call(`/subscribe/${channelName(ch)}?since=0`, { headers: { accept: 'application/json' } })).body) as Batch;
-    followers.push(follow(ch, i < FOLLOWERS ? 'follower' : 'resumer', first.cursor, random(SEED + 1 + i), hardStop));
+    followers.push(follow(ch, i < FOLLOWERS ? 'follower' : 'resumer', first.cursor, seededRandom(SEED + 1 + i), hardStop));
   }
 
   const sampler = setInterval(() => void sample().catch((error: Error) => problems.push(`stats: ${error.message}`)), 1_000);
   phase = 'churn';
   const churnEnd = Date.now() + CHURN_MS;
   const stopChurn = new AbortController();
-  const publishers = Array.from({ length: CHANNELS }, (_, ch) => publisher(ch, RATE / CHANNELS, churnEnd, random(SEED * 3 + ch)));
-  const churners = Array.from({ length: CHURNERS }, (_, i) => churner(random(SEED * 7 + i), sources[i % sources.length]!, churnEnd, stopChurn.signal));
+  const publishers = Array.from({ length: CHANNELS }, (_, ch) => publisher(ch, RATE / CHANNELS, churnEnd, seededRandom(SEED * 3 + ch)));
+  const churners = Array.from({ length: CHURNERS }, (_, i) => churner(seededRandom(SEED * 7 + i), sources[i % sources.length]!, churnEnd, stopChurn.signal));
   await Promise.all(publishers);
   stopChurn.abort(); // whatever is still parked is dropped now
   await Promise.all(churners);

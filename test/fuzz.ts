@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import t from 'tap';
 import { CLI } from './fixtures/server.js';
 import { poll, publish, request, waitForWaiting } from './fixtures/http.js';
+import { seededRandom } from '../bench/random.js';
 
 /**
  * Hostile input over raw sockets: a few hundred malformed, truncated,
@@ -19,16 +20,6 @@ const CONCURRENCY = 16;
 const CONNECTION_MS = 2_000;
 const MAX_BODY = 8_192;
 const POLL_TIMEOUT_MS = 1_000;
-
-/** A small seeded generator (the same as test/random.ts), so a failing run can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -395,7 +386,7 @@ t.test('hostile input leaves the server answering, well-formed, with nothing par
   const limits = ['--publish-rate', '0', '--max-waiting-per-client', '1000000'];
   const server = await forkCapturing(t, [...limits, '--poll-timeout', String(POLL_TIMEOUT_MS), '--max-body', String(MAX_BODY)]);
   const port = Number(new URL(server.origin).port);
-  const g = new Gen(random(seed));
+  const g = new Gen(seededRandom(seed));
   const cases = Array.from({ length: CASES }, () => makeCase(g));
 
   const started = Date.now();

@@ -2,21 +2,12 @@ import t from 'tap';
 import type { Batch } from '../src/protocol.js';
 import { forkServer } from './fixtures/server.js';
 import { poll, publish, request } from './fixtures/http.js';
+import { seededRandom } from '../bench/random.js';
 
 const PUBLISHERS = 3;
 const PER_PUBLISHER = 100;
 const SUBSCRIBERS = 6;
 const DEADLINE_MS = 60_000;
-
-/** A small seeded generator, so a failing run can be replayed with its seed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -70,8 +61,8 @@ t.test('subscribers that reconnect at random get every message once, in one orde
   const total = PUBLISHERS * PER_PUBLISHER;
   const deadline = Date.now() + DEADLINE_MS;
 
-  const subscribers = Array.from({ length: SUBSCRIBERS }, (_, i) => subscriber(origin, i % 3 === 0, random(seed + i + 1), total, deadline));
-  await Promise.all(Array.from({ length: PUBLISHERS }, (_, i) => publisher(origin, `p${i}`, random(seed * 7 + i))));
+  const subscribers = Array.from({ length: SUBSCRIBERS }, (_, i) => subscriber(origin, i % 3 === 0, seededRandom(seed + i + 1), total, deadline));
+  await Promise.all(Array.from({ length: PUBLISHERS }, (_, i) => publisher(origin, `p${i}`, seededRandom(seed * 7 + i))));
   const results = await Promise.all(subscribers);
 
   const reference = results[0]!.texts;
