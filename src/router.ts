@@ -11,17 +11,24 @@ import { subscribe } from './routes/subscribe.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams) => void | Promise<void>;
 
-interface Endpoint {
-  /** The `Allow` header value, and the methods it names. */
+/** The methods a path accepts: the `Allow` header value, and the set it names. */
+interface Methods {
   readonly allow: string;
   readonly methods: ReadonlySet<string>;
+}
+
+interface Endpoint extends Methods {
   /** Whether a `/<endpoint>/<channel>` form exists. */
   readonly channels: boolean;
   readonly handle: Handler;
 }
 
+function accepting(methods: string[]): Methods {
+  return { allow: methods.join(', '), methods: new Set(methods) };
+}
+
 function endpoint(methods: string[], channels: boolean, handle: Handler): Endpoint {
-  return { allow: methods.join(', '), methods: new Set(methods), channels, handle };
+  return { ...accepting(methods), channels, handle };
 }
 
 const ENDPOINTS = new Map<string, Endpoint>([
@@ -30,7 +37,7 @@ const ENDPOINTS = new Map<string, Endpoint>([
   ['stats', endpoint(['GET', 'HEAD'], false, stats)],
 ]);
 
-const STATIC_METHODS = endpoint(['GET', 'HEAD'], false, () => {});
+const STATIC_METHODS = accepting(['GET', 'HEAD']);
 
 const SHUTTING_DOWN = new HttpError('shutting_down', 'server is shutting down', { 'retry-after': '1', connection: 'close' });
 const BAD_TARGET = new HttpError('bad_request', 'request target is not a path');
@@ -92,7 +99,7 @@ function checkChannel(channel: string | undefined): string {
   return channel;
 }
 
-function allowMethod(req: IncomingMessage, target: Endpoint): void {
+function allowMethod(req: IncomingMessage, target: Methods): void {
   if (!target.methods.has(req.method ?? '')) {
     throw new HttpError('method_not_allowed', `method ${req.method} is not allowed here; use ${target.allow}`, { allow: target.allow });
   }
