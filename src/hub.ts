@@ -57,6 +57,13 @@ export interface Hub {
    * would be one too many.
    */
   subscribe(channel: string, since: string | undefined, waiter: Waiter): Subscription;
+  /**
+   * The messages of `channel` after `since`, at once, never waiting: an
+   * empty batch (whose cursor is where to ask from next) when there are
+   * none. For clients that poll on an interval. Throws `InvalidCursorError`
+   * like `subscribe()`.
+   */
+  read(channel: string, since: string | undefined): Promise<Batch>;
   stats(): HubStats;
   /** Releases every waiter and refuses further work. Idempotent. */
   close(): void;

@@ -168,6 +168,12 @@ export class MemoryHub implements Hub {
     return parked;
   }
 
+  read(channelName: string, since: string | undefined): Promise<Batch> {
+    const position = this.#parse(since);
+    const batch = this.#batchAfter(channelName, position);
+    return Promise.resolve(batch ?? { messages: [], missed: false, cursor: this.#cursor(position.seq) });
+  }
+
   stats(): HubStats {
     return { waiting: this.#waiting, channels: this.#channels.size, published: this.#published, delivered: this.#delivered, bytes: this.#bytes };
   }

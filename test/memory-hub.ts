@@ -274,3 +274,19 @@ t.test('entries evicted by a channel\'s own limit do not pile up', async (t) => 
   await tick();
   t.same(probe.texts, ['m4999']);
 });
+
+t.test('read() answers at once, with an empty batch and the place to ask from when there is nothing', async (t) => {
+  const hub = new MemoryHub({ historyLimit: 2 });
+  const empty = await hub.read('room', undefined);
+  t.same(empty.messages, []);
+  t.equal(hub.stats().waiting, 0);
+  const { message: first } = await hub.publish('room', 'a');
+  t.same((await hub.read('room', empty.cursor)).messages.map((m) => m.text), ['a']);
+  const idle = await hub.read('room', first.id);
+  t.same(idle, { messages: [], missed: false, cursor: first.id });
+  await hub.publish('room', 'b');
+  await hub.publish('room', 'c');
+  const late = await hub.read('room', empty.cursor);
+  t.equal(late.missed, true);
+  t.throws(() => hub.read('room', 'nonsense'), InvalidCursorError);
+});

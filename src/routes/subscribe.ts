@@ -135,7 +135,8 @@ function expire(poll: LongPoll): void {
   poll.expire();
 }
 
-function writeBatch(res: ServerResponse, batch: Batch): void {
+/** Answers `200` with a JSON batch, encoded once however many clients it goes to. */
+export function writeBatch(res: ServerResponse, batch: Batch): void {
   let body = encoded.get(batch);
   if (!body) {
     body = Buffer.from(encodeBatch(batch));
