@@ -19,6 +19,8 @@ const USAGE = `usage: pollcast [options]
   --max-waiting N            polls held at once                    (POLLCAST_MAX_WAITING, default 10000)
   --max-waiting-per-client N polls held at once per client address (POLLCAST_MAX_WAITING_PER_CLIENT, default 100)
   --max-body BYTES           largest message accepted              (POLLCAST_MAX_BODY, default 65536)
+  --heartbeat MS             comment on event streams this often   (POLLCAST_HEARTBEAT, default 15000)
+  --stream-buffer BYTES      unsent bytes before a stream is cut   (POLLCAST_STREAM_BUFFER, default 1048576)
   --publish-rate N           publishes per second per client, 0=off (POLLCAST_PUBLISH_RATE, default 20)
   --publish-burst N          publishes in a burst per client       (POLLCAST_PUBLISH_BURST, default 40)
   --headers-timeout MS       time to send the request headers      (POLLCAST_HEADERS_TIMEOUT, default 15000)
@@ -42,6 +44,8 @@ const SETTINGS = [
   ['max-waiting', 'POLLCAST_MAX_WAITING', 'maxWaiting'],
   ['max-waiting-per-client', 'POLLCAST_MAX_WAITING_PER_CLIENT', 'maxWaitingPerClient'],
   ['max-body', 'POLLCAST_MAX_BODY', 'maxBodyBytes'],
+  ['heartbeat', 'POLLCAST_HEARTBEAT', 'heartbeatMs'],
+  ['stream-buffer', 'POLLCAST_STREAM_BUFFER', 'streamBufferBytes'],
   ['publish-rate', 'POLLCAST_PUBLISH_RATE', 'publishRate'],
   ['publish-burst', 'POLLCAST_PUBLISH_BURST', 'publishBurst'],
   ['headers-timeout', 'POLLCAST_HEADERS_TIMEOUT', 'headersTimeoutMs'],

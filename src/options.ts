@@ -20,6 +20,10 @@ export interface PollcastOptions {
   maxWaitingPerClient: number;
   /** Largest message body accepted, in bytes. Default 65 536 (64 KiB). */
   maxBodyBytes: number;
+  /** Server-sent event streams write a comment this often, so proxies keep them open, in ms. Default 15 000. */
+  heartbeatMs: number;
+  /** Bytes a stream may have waiting for a slow reader before it is cut (it resumes from its cursor). Default 1 MiB. */
+  streamBufferBytes: number;
   /** Publishes per second one client address may sustain; 0 for no limit. Default 20. */
   publishRate: number;
   /** Publishes one client address may send in a burst above the rate. Default 40. */
@@ -51,6 +55,8 @@ export const DEFAULTS: Readonly<PollcastOptions> = Object.freeze({
   maxWaiting: 10_000,
   maxWaitingPerClient: 100,
   maxBodyBytes: 64 * 1024,
+  heartbeatMs: 15_000,
+  streamBufferBytes: 1024 * 1024,
   publishRate: 20,
   publishBurst: 40,
   headersTimeoutMs: 15_000,
@@ -74,6 +80,8 @@ const RANGES: Record<NumberKey, readonly [number, number]> = {
   maxWaiting: [1, 10_000_000],
   maxWaitingPerClient: [1, 10_000_000],
   maxBodyBytes: [1, 1024 * 1024 * 1024],
+  heartbeatMs: [10, 3_600_000],
+  streamBufferBytes: [1024, 1024 * 1024 * 1024],
   publishRate: [0, 1_000_000],
   publishBurst: [1, 1_000_000],
   headersTimeoutMs: [100, 600_000],

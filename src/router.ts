@@ -4,6 +4,7 @@ import type { Context } from './context.js';
 import { HttpError, sendError } from './errors.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from './hub.js';
 import { CHANNEL_NAME, DEFAULT_CHANNEL } from './protocol.js';
+import { events } from './routes/events.js';
 import { messages } from './routes/messages.js';
 import { publish } from './routes/publish.js';
 import { createStatic } from './routes/static.js';
@@ -36,6 +37,7 @@ const ENDPOINTS = new Map<string, Endpoint>([
   ['publish', endpoint(['POST'], true, publish)],
   ['subscribe', endpoint(['GET'], true, subscribe)],
   ['messages', endpoint(['GET', 'HEAD'], true, messages)],
+  ['events', endpoint(['GET'], true, events)],
   ['stats', endpoint(['GET', 'HEAD'], false, stats)],
 ]);
 

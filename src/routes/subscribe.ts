@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { clientKey } from '../client-address.js';
+import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Context } from '../context.js';
 import { HttpError, sendError } from '../errors.js';
+import type { Held } from '../hangups.js';
 import type { Subscription, Waiter } from '../hub.js';
 import { wantsJson } from '../negotiate.js';
 import { encodeBatch, HEADER } from '../protocol.js';
@@ -44,31 +46,7 @@ export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Contex
   }
 }
 
-/**
- * The polls held on each connection. A poll pipelined behind another has no
- * response socket of its own yet (its `res` never sees `'close'`), so
- * hang-ups are watched on the connection: one listener per socket, however
- * many polls it carries.
- */
-const pollsBySocket = new WeakMap<Socket, Set<LongPoll>>();
-
-function watch(socket: Socket, poll: LongPoll): void {
-  let polls = pollsBySocket.get(socket);
-  if (!polls) {
-    polls = new Set();
-    pollsBySocket.set(socket, polls);
-    socket.once('close', abandonAll);
-  }
-  polls.add(poll);
-}
-
-function abandonAll(this: Socket): void {
-  const polls = pollsBySocket.get(this);
-  pollsBySocket.delete(this);
-  for (const poll of polls ?? []) poll.abandon();
-}
-
-class LongPoll implements Waiter {
+class LongPoll implements Waiter, Held {
   readonly #socket: Socket;
   readonly #res: ServerResponse;
   readonly #json: boolean;
@@ -93,7 +71,7 @@ class LongPoll implements Waiter {
     const step = Math.floor(Math.random() * JITTER_STEPS) / JITTER_STEPS;
     const timeout = Math.round(ctx.options.pollTimeoutMs * (1 - step * JITTER));
     this.#timer = setTimeout(expire, timeout, this);
-    watch(this.#socket, this);
+    watchHangup(this.#socket, this);
   }
 
   /** The client left before an answer (or the poll never started): forget it now, not at the timeout. */
@@ -123,7 +101,7 @@ class LongPoll implements Waiter {
 
   #stop(): void {
     clearTimeout(this.#timer);
-    pollsBySocket.get(this.#socket)?.delete(this);
+    releaseHangup(this.#socket, this);
     if (this.#held) {
       this.#held = false;
       this.#room.leave(this.#client);

@@ -1,0 +1,49 @@
+import type { Batch, Message } from './protocol.js';
+
+/**
+ * Server-sent events framing (WHATWG HTML, "Server-sent events"). Pure. CR,
+ * LF and CRLF all end a line there, so each line of a message becomes a
+ * `data:` field of its own, and fields the server writes itself (`id:`) are
+ * kept free of line ends.
+ */
+
+const LINE_END = /\r\n|\r|\n/;
+
+/** A comment line: ignored by clients, it keeps proxies from closing an idle stream. */
+export const HEARTBEAT = ':\n\n';
+
+/** The stream's first bytes: how long to wait before reconnecting, and where it starts. */
+export function openingFrame(retryMs: number, cursor: string): string {
+  return `retry: ${retryMs}\n${cursorFrame(cursor)}`;
+}
+
+/**
+ * The frames of a batch: a `missed` event first when messages were missed,
+ * then one `message` event per message, its id the message's cursor. A
+ * batch with no message still moves the client's `Last-Event-ID` on.
+ */
+export function batchFrames(batch: Batch): string {
+  let frames = batch.missed ? `event: missed\ndata: ${JSON.stringify({ cursor: batch.cursor })}\n\n` : '';
+  for (const message of batch.messages) frames += messageFrame(message);
+  if (batch.messages.length === 0) frames += cursorFrame(batch.cursor);
+  return frames;
+}
+
+function messageFrame(message: Message): string {
+  let frame = `id: ${field(message.id)}\n`;
+  for (const line of message.text.split(LINE_END)) frame += `data: ${line}\n`;
+  return `${frame}\n`;
+}
+
+/**
+ * An `id:` with no data: clients take the id (the spec sets the last event
+ * ID before it drops an event without data) and dispatch nothing.
+ */
+function cursorFrame(cursor: string): string {
+  return `id: ${field(cursor)}\n\n`;
+}
+
+/** Cursors are plain, but a field must never smuggle a line end or a NUL. */
+function field(value: string): string {
+  return value.replace(/[\r\n\0]/g, '');
+}
