@@ -3,13 +3,13 @@ import { ClientGoneError } from './body.js';
 import type { Context } from './context.js';
 import { HttpError, sendError } from './errors.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from './hub.js';
-import { CHANNEL_NAME, DEFAULT_CHANNEL } from './protocol.js';
 import { events } from './routes/events.js';
 import { messages } from './routes/messages.js';
 import { publish } from './routes/publish.js';
 import { createStatic } from './routes/static.js';
 import { stats } from './routes/stats.js';
 import { subscribe } from './routes/subscribe.js';
+import { checkChannel, splitPath, splitTarget } from './target.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams) => void | Promise<void>;
 
@@ -44,8 +44,6 @@ const ENDPOINTS = new Map<string, Endpoint>([
 const STATIC_METHODS = accepting(['GET', 'HEAD']);
 
 const SHUTTING_DOWN = new HttpError('shutting_down', 'server is shutting down', { 'retry-after': '1', connection: 'close' });
-const BAD_TARGET = new HttpError('bad_request', 'request target is not a path');
-const BAD_CHANNEL = new HttpError('bad_channel', 'channel names are 1 to 64 of A-Z a-z 0-9 _ -');
 
 /**
  * The request listener: `(method, path)` → endpoint, static files for the
@@ -76,31 +74,6 @@ export function createRouter(ctx: Context): (req: IncomingMessage, res: ServerRe
       answerError(res, error);
     }
   };
-}
-
-function splitTarget(target: string): { path: string; query: URLSearchParams } {
-  if (!target.startsWith('/')) {
-    // absolute-form ("GET http://host/path"), which HTTP/1.1 servers must accept
-    if (!URL.canParse(target)) throw BAD_TARGET;
-    const url = new URL(target);
-    return { path: url.pathname, query: url.searchParams };
-  }
-  const mark = target.indexOf('?');
-  if (mark === -1) return { path: target, query: new URLSearchParams() };
-  return { path: target.slice(0, mark), query: new URLSearchParams(target.slice(mark + 1)) };
-}
-
-/** `/publish/room` → `['publish', 'room']`; `/publish` → `['publish', undefined]`. */
-function splitPath(path: string): [string, string | undefined] {
-  const slash = path.indexOf('/', 1);
-  if (slash === -1) return [path.slice(1), undefined];
-  return [path.slice(1, slash), path.slice(slash + 1)];
-}
-
-function checkChannel(channel: string | undefined): string {
-  if (channel === undefined) return DEFAULT_CHANNEL;
-  if (!CHANNEL_NAME.test(channel)) throw BAD_CHANNEL;
-  return channel;
 }
 
 function allowMethod(req: IncomingMessage, target: Methods): void {

@@ -9,6 +9,7 @@ import { MemoryHub } from './memory-hub.js';
 import { resolveOptions } from './options.js';
 import type { PollcastOptions } from './options.js';
 import { createRouter } from './router.js';
+import { createUpgrade } from './routes/websocket.js';
 
 /** `new` → `listening` → `closing` → `closed`; `close()` may come at any point. */
 export type PollcastState = 'new' | 'listening' | 'closing' | 'closed';
@@ -31,6 +32,11 @@ export class PollcastServer {
    * `http.createServer(pollcast.handle)`.
    */
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * The `'upgrade'` listener for WebSockets at `/ws[/CHANNEL]`, for a server
+   * of your own: `server.on('upgrade', pollcast.handleUpgrade)`.
+   */
+  readonly handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   readonly #context: Context;
   #server: Server | undefined;
   #state: PollcastState = 'new';
@@ -42,6 +48,7 @@ export class PollcastServer {
     this.hub = hub ?? new MemoryHub({ historyLimit, historyBytes, maxChannels });
     this.#context = createContext(this.hub, this.options);
     this.handle = createRouter(this.#context);
+    this.handleUpgrade = createUpgrade(this.#context);
   }
 
   get state(): PollcastState {
@@ -63,6 +70,7 @@ export class PollcastServer {
       connectionsCheckingInterval: Math.min(1_000, this.options.headersTimeoutMs),
     }, this.handle);
     server.on('clientError', answerClientError);
+    server.on('upgrade', this.handleUpgrade);
     this.#server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);

@@ -49,12 +49,12 @@ function admit(req: IncomingMessage, res: ServerResponse, ctx: Context): string 
 }
 
 /** Visible ASCII, at most 128 characters: room for a UUID or any client's own scheme. */
-const KEY = /^[\x21-\x7e]{1,128}$/;
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
 function idempotencyKey(req: IncomingMessage): string | undefined {
   const key = req.headers['idempotency-key'];
   if (key === undefined) return undefined;
-  if (typeof key !== 'string' || !KEY.test(key)) {
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
     throw new HttpError('bad_idempotency_key', 'Idempotency-Key must be 1 to 128 visible ASCII characters');
   }
   return key;

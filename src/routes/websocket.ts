@@ -1,0 +1,209 @@
+import { STATUS_CODES } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
+import { clientKey } from '../client-address.js';
+import type { Context } from '../context.js';
+import { HttpError } from '../errors.js';
+import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from '../hub.js';
+import type { Subscription, Waiter } from '../hub.js';
+import type { Batch } from '../protocol.js';
+import { checkChannel, splitPath, splitTarget } from '../target.js';
+import { IDEMPOTENCY_KEY } from './publish.js';
+
+const NOT_FOUND = new HttpError('not_found', 'not found');
+const SHUTTING_DOWN = new HttpError('shutting_down', 'server is shutting down', { 'retry-after': '1' });
+const FULL = new HttpError('too_many_waiting', 'too many subscribers are waiting; try again later', { 'retry-after': '5' });
+
+/** Close codes (RFC 6455 §7.4.1). */
+const GOING_AWAY = 1001;
+const POLICY = 1008;
+const TRY_AGAIN_LATER = 1013;
+/** How long a closing peer has to answer before its socket is cut. */
+const CLOSE_WAIT_MS = 1_000;
+
+/**
+ * `GET /ws[/CHANNEL][?since=CURSOR]` upgraded to a WebSocket: the channel's
+ * messages as JSON frames from the cursor on, and publishing in the other
+ * direction. The `ws` library is loaded on the first upgrade only, so long
+ * polling stays free of it. Returns the `'upgrade'` listener.
+ */
+export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  let server: Promise<WebSocketServer> | undefined;
+  return function upgrade(req, socket, head) {
+    let client: string | undefined;
+    try {
+      if (ctx.closing) throw SHUTTING_DOWN;
+      const { path, query } = splitTarget(req.url ?? '');
+      const [name, channelPath] = splitPath(path);
+      if (name !== 'ws') throw NOT_FOUND;
+      const channel = checkChannel(channelPath);
+      ctx.requireSubscribeToken(req, query);
+      const canPublish = mayPublish(ctx, req);
+      const since = query.get('since') ?? undefined;
+      client = clientKey(req);
+      if (!ctx.room.enter(client)) {
+        client = undefined;
+        throw FULL;
+      }
+      const held = client;
+      server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + 1024 }));
+      server.then(
+        (wss) => wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, channel, held, canPublish).start(since)),
+        (error: unknown) => {
+          ctx.room.leave(held);
+          refuse(socket, error);
+        },
+      );
+    } catch (error) {
+      refuse(socket, error);
+    }
+  };
+}
+
+function mayPublish(ctx: Context, req: IncomingMessage): boolean {
+  try {
+    ctx.requirePublishToken(req);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Answers an upgrade that cannot be: a plain HTTP error on the raw socket. */
+function refuse(socket: Duplex, error: unknown): void {
+  const answer = error instanceof HttpError ? error : new HttpError('internal', 'internal server error');
+  const body = `${answer.message}\n`;
+  const headers = Object.entries({ ...answer.headers, 'content-type': 'text/plain;charset=utf-8', 'content-length': Buffer.byteLength(body), 'pollcast-error': answer.code, connection: 'close' })
+    .map(([name, value]) => `${name}: ${String(value)}\r\n`).join('');
+  socket.end(`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\n${headers}\r\n${body}`);
+}
+
+/** Every open connection in this process, for the one ping timer they share. */
+const open = new Set<Connection>();
+let pinger: NodeJS.Timeout | undefined;
+
+function pingAll(): void {
+  for (const connection of open) connection.ping();
+}
+
+/** What a client may send. */
+interface PublishFrame {
+  readonly type: 'publish';
+  readonly text: string;
+  readonly key?: string;
+}
+
+class Connection implements Waiter {
+  readonly #ws: WebSocket;
+  readonly #ctx: Context;
+  readonly #channel: string;
+  readonly #client: string;
+  readonly #canPublish: boolean;
+  #subscription: Subscription | undefined;
+  #alive = true;
+  #ended = false;
+
+  constructor(ws: WebSocket, ctx: Context, channel: string, client: string, canPublish: boolean) {
+    this.#ws = ws;
+    this.#ctx = ctx;
+    this.#channel = channel;
+    this.#client = client;
+    this.#canPublish = canPublish;
+  }
+
+  start(since: string | undefined): void {
+    this.#ws.on('close', () => this.#end());
+    this.#ws.on('pong', () => (this.#alive = true));
+    this.#ws.on('message', (data, isBinary) => void this.#received(data, isBinary));
+    open.add(this);
+    pinger ??= setInterval(pingAll, this.#ctx.options.heartbeatMs).unref();
+    try {
+      this.#subscription = this.#ctx.hub.subscribe(this.#channel, since, this);
+    } catch (error) {
+      const reason = error instanceof InvalidCursorError ? `bad cursor: ${error.message}` : 'too many channels are in use';
+      this.#ws.close(error instanceof InvalidCursorError ? POLICY : TRY_AGAIN_LATER, reason);
+    }
+  }
+
+  deliver(batch: Batch): void {
+    if (this.#ended) return;
+    if (batch.missed) this.#send({ type: 'missed', cursor: batch.cursor });
+    for (const { id, text, time } of batch.messages) this.#send({ type: 'message', id, text, time });
+    if (batch.messages.length === 0) this.#send({ type: 'cursor', cursor: batch.cursor });
+    // A reader this far behind is dropped: it reconnects from its last id instead of costing the server memory.
+    if (this.#ws.bufferedAmount > this.#ctx.options.streamBufferBytes) {
+      this.#ws.terminate();
+      return;
+    }
+    this.#subscription = this.#ctx.hub.subscribe(this.#channel, batch.cursor, this);
+  }
+
+  release(): void {
+    this.#ws.close(GOING_AWAY, 'server shutting down');
+    // A peer that never answers the close must not hold the shutdown up.
+    setTimeout(() => this.#ws.terminate(), CLOSE_WAIT_MS).unref();
+  }
+
+  /** Called by the shared timer: a peer that did not answer the last ping is gone. */
+  ping(): void {
+    if (!this.#alive) {
+      this.#ws.terminate();
+      return;
+    }
+    this.#alive = false;
+    this.#ws.ping();
+  }
+
+  async #received(data: RawData, isBinary: boolean): Promise<void> {
+    const frame = isBinary ? undefined : parsePublish(data.toString());
+    if (!frame) return this.#send({ type: 'error', code: 'bad_request', reason: 'send {"type": "publish", "text": "...", "key": "..."}' });
+    const key = frame.key;
+    if (!this.#canPublish) return this.#send({ type: 'error', code: 'unauthorized', reason: 'a valid bearer token is required', key });
+    if (this.#ctx.publishRate.take(this.#client) > 0) return this.#send({ type: 'error', code: 'rate_limited', reason: 'too many messages', key });
+    try {
+      const { message } = await this.#ctx.hub.publish(this.#channel, frame.text, key);
+      this.#send({ type: 'published', id: message.id, time: message.time, key });
+    } catch (error) {
+      this.#send({ type: 'error', ...publishError(error), key });
+    }
+  }
+
+  #send(frame: Record<string, unknown>): void {
+    this.#ws.send(JSON.stringify(frame));
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#subscription?.cancel();
+    open.delete(this);
+    if (open.size === 0) {
+      clearInterval(pinger);
+      pinger = undefined;
+    }
+    this.#ctx.room.leave(this.#client);
+  }
+}
+
+function parsePublish(raw: string): PublishFrame | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { type, text, key } = value as Record<string, unknown>;
+  if (type !== 'publish' || typeof text !== 'string' || text === '') return undefined;
+  if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) return undefined;
+  return { type, text, ...(key !== undefined && { key }) };
+}
+
+function publishError(error: unknown): { code: string; reason: string } {
+  if (error instanceof KeyReusedError) return { code: 'key_reused', reason: error.message };
+  if (error instanceof HubFullError) return { code: 'too_many_channels', reason: error.message };
+  if (error instanceof HubClosedError) return { code: 'shutting_down', reason: 'server is shutting down' };
+  console.error('pollcast: unexpected error', error);
+  return { code: 'internal', reason: 'internal server error' };
+}

@@ -1,0 +1,32 @@
+import { HttpError } from './errors.js';
+import { CHANNEL_NAME, DEFAULT_CHANNEL } from './protocol.js';
+
+/** Reading a request target: `/endpoint[/channel][?query]`. */
+
+const BAD_TARGET = new HttpError('bad_request', 'request target is not a path');
+const BAD_CHANNEL = new HttpError('bad_channel', 'channel names are 1 to 64 of A-Z a-z 0-9 _ -');
+
+export function splitTarget(target: string): { path: string; query: URLSearchParams } {
+  if (!target.startsWith('/')) {
+    // absolute-form ("GET http://host/path"), which HTTP/1.1 servers must accept
+    if (!URL.canParse(target)) throw BAD_TARGET;
+    const url = new URL(target);
+    return { path: url.pathname, query: url.searchParams };
+  }
+  const mark = target.indexOf('?');
+  if (mark === -1) return { path: target, query: new URLSearchParams() };
+  return { path: target.slice(0, mark), query: new URLSearchParams(target.slice(mark + 1)) };
+}
+
+/** `/publish/room` → `['publish', 'room']`; `/publish` → `['publish', undefined]`. */
+export function splitPath(path: string): [string, string | undefined] {
+  const slash = path.indexOf('/', 1);
+  if (slash === -1) return [path.slice(1), undefined];
+  return [path.slice(1, slash), path.slice(slash + 1)];
+}
+
+export function checkChannel(channel: string | undefined): string {
+  if (channel === undefined) return DEFAULT_CHANNEL;
+  if (!CHANNEL_NAME.test(channel)) throw BAD_CHANNEL;
+  return channel;
+}
