@@ -41,6 +41,12 @@ export class HttpError extends Error {
 
 const INTERNAL = new HttpError('internal', 'internal server error');
 
+/** The server is closing: try again shortly, elsewhere or after a restart. */
+export const SHUTTING_DOWN = new HttpError('shutting_down', 'server is shutting down', { 'retry-after': '1', connection: 'close' });
+
+/** The waiting room (`maxWaiting`, `maxWaitingPerClient`) is full. */
+export const TOO_MANY_WAITING = new HttpError('too_many_waiting', 'too many subscribers are waiting; try again later', { 'retry-after': '5' });
+
 /**
  * Turns anything thrown into an answer. Unknown errors become a bare 500 that
  * leaks nothing; a response already under way can only be cut.

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClientGoneError } from './body.js';
 import type { Context } from './context.js';
-import { HttpError, sendError } from './errors.js';
+import { HttpError, SHUTTING_DOWN, sendError } from './errors.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from './hub.js';
 import { events } from './routes/events.js';
 import { messages } from './routes/messages.js';
@@ -43,7 +43,6 @@ const ENDPOINTS = new Map<string, Endpoint>([
 
 const STATIC_METHODS = accepting(['GET', 'HEAD']);
 
-const SHUTTING_DOWN = new HttpError('shutting_down', 'server is shutting down', { 'retry-after': '1', connection: 'close' });
 
 /**
  * The request listener: `(method, path)` → endpoint, static files for the

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { clientKey } from '../client-address.js';
 import type { Context } from '../context.js';
-import { HttpError } from '../errors.js';
+import { TOO_MANY_WAITING } from '../errors.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Held } from '../hangups.js';
 import type { Hub, Subscription, Waiter } from '../hub.js';
@@ -10,7 +10,6 @@ import type { Batch } from '../protocol.js';
 import { batchFrames, HEARTBEAT, openingFrame } from '../sse.js';
 import type { WaitingRoom } from '../waiting-room.js';
 
-const FULL = new HttpError('too_many_waiting', 'too many subscribers are waiting; try again later', { 'retry-after': '5' });
 
 /** How long a client waits before reconnecting (the `retry:` hint), in ms. */
 const RETRY_MS = 2_000;
@@ -30,7 +29,7 @@ const HEADERS = {
 export function events(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void {
   ctx.requireSubscribeToken(req, query);
   const client = clientKey(req);
-  if (!ctx.room.enter(client)) throw FULL;
+  if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
   const lastEventId = req.headers['last-event-id'];
   const since = (typeof lastEventId === 'string' && lastEventId) || query.get('since') || undefined;
   const stream = new EventStream(req.socket, res, ctx, channel, client);

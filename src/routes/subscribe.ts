@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { clientKey } from '../client-address.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Context } from '../context.js';
-import { HttpError, sendError } from '../errors.js';
+import { SHUTTING_DOWN, TOO_MANY_WAITING, sendError } from '../errors.js';
 import type { Held } from '../hangups.js';
 import type { Subscription, Waiter } from '../hub.js';
 import { wantsJson } from '../negotiate.js';
@@ -11,8 +11,6 @@ import { encodeBatch, HEADER } from '../protocol.js';
 import type { Batch } from '../protocol.js';
 import type { WaitingRoom } from '../waiting-room.js';
 
-const SHUTTING_DOWN = new HttpError('shutting_down', 'server is shutting down', { 'retry-after': '1', connection: 'close' });
-const FULL = new HttpError('too_many_waiting', 'too many subscribers are waiting; try again later', { 'retry-after': '5' });
 
 /** Polls end up to this fraction early, so thousands parked together do not all come back at once. */
 const JITTER = 0.1;
@@ -36,7 +34,7 @@ const encoded = new WeakMap<Batch, Buffer>();
 export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void {
   ctx.requireSubscribeToken(req, query);
   const client = clientKey(req);
-  if (!ctx.room.enter(client)) throw FULL;
+  if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
   const poll = new LongPoll(req.socket, res, wantsJson(req), ctx.room, client);
   try {
     poll.start(ctx, channel, query.get('since') ?? undefined);

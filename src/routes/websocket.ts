@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import { clientKey } from '../client-address.js';
 import type { Context } from '../context.js';
-import { HttpError } from '../errors.js';
+import { HttpError, SHUTTING_DOWN, TOO_MANY_WAITING } from '../errors.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from '../hub.js';
 import type { Subscription, Waiter } from '../hub.js';
 import type { Batch } from '../protocol.js';
@@ -12,8 +12,6 @@ import { checkChannel, splitPath, splitTarget } from '../target.js';
 import { IDEMPOTENCY_KEY } from './publish.js';
 
 const NOT_FOUND = new HttpError('not_found', 'not found');
-const SHUTTING_DOWN = new HttpError('shutting_down', 'server is shutting down', { 'retry-after': '1' });
-const FULL = new HttpError('too_many_waiting', 'too many subscribers are waiting; try again later', { 'retry-after': '5' });
 
 /** Close codes (RFC 6455 §7.4.1). */
 const GOING_AWAY = 1001;
@@ -44,7 +42,7 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
       client = clientKey(req);
       if (!ctx.room.enter(client)) {
         client = undefined;
-        throw FULL;
+        throw TOO_MANY_WAITING;
       }
       const held = client;
       server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + 1024 }));
