@@ -10,6 +10,10 @@
  * B  paced latency: 1000 subscribers, 50 messages/s for 10 s.
  * C  idle capacity: 5000 and 10000 held polls: memory per poll, time for one message to reach all.
  *
+ * Targets: pollcast (JSON long poll), the baseline, nchan and nchan-multipart, and pollcast again
+ * over its other transports: pollcast-sse (/events), pollcast-ws (/ws), pollcast-poll (/messages
+ * every --poll-interval ms), compared with pollcast's long poll in a table of their own.
+ *
  * Writes bench/results/<timestamp>.jsonl and bench/results/report.html; prints a table.
  * Every loop is bounded in count and time; all traffic stays on 127.0.0.0/8.
  */
@@ -56,6 +60,7 @@ const { values: flags } = parseArgs({
     'b-seconds': { type: 'string' },
     'c-polls': { type: 'string' },
     'c-rounds': { type: 'string' },
+    'poll-interval': { type: 'string', default: '250' },
     png: { type: 'boolean', default: false },
     from: { type: 'string' },
     'server-node-options': { type: 'string', default: '' },
@@ -103,6 +108,7 @@ const B_RATE = whole('b-rate', flags['b-rate'], 1, 10_000);
 const B_SECONDS = whole('b-seconds', flags['b-seconds'] ?? (QUICK ? '2' : '10'), 1, 600);
 const C_POLLS = list('c-polls', flags['c-polls'] ?? (QUICK ? '500,1000' : '5000,10000'), 1, 16_000);
 const C_ROUNDS = whole('c-rounds', flags['c-rounds'] ?? (QUICK ? '2' : '3'), 1, 20);
+const POLL_INTERVAL_MS = whole('poll-interval', flags['poll-interval'], 10, 60_000);
 
 setNodeServerOptions({
   execArgv: flags['server-node-options'].split(' ').filter((arg) => arg !== ''),
@@ -229,8 +235,12 @@ async function waiting(server: Server): Promise<number> {
   }
 }
 
-/** Polls the server's count of parked polls until it is `n`; returns the last count seen. */
+/**
+ * Polls the server's count of parked polls until it is `n`; returns the last count seen.
+ * Interval polls hold nothing on the server: for them there is nothing to wait for.
+ */
 async function untilParked(server: Server, n: number, ms: number): Promise<number> {
+  if (ADAPTERS[server.target].transport === 'poll') return n;
   const until = Date.now() + ms;
   let seen = NaN;
   // Bounded by time.
@@ -510,6 +520,7 @@ async function runCase(target: TargetName, spec: Case, addresses: string[], run:
       generator.send({
         type: 'start', target, port: server.port, channel: CHANNEL, first, count,
         addresses: useAddresses, capacity: spec.messages, deadlineMs: deadline, client: CLIENT,
+        pollIntervalMs: POLL_INTERVAL_MS,
       });
       first += count;
     }
@@ -634,7 +645,7 @@ async function runCase(target: TargetName, spec: Case, addresses: string[], run:
       serverPeakRssBytes: peakRss,
       idleRssBytes: idleRss,
       heldRssBytes: heldRss,
-      bytesPerHeldPoll: spec.scenario === 'C' ? (heldRss - idleRss) / spec.subscribers : null,
+      bytesPerHeldPoll: spec.scenario === 'C' && ADAPTERS[target].transport !== 'poll' ? (heldRss - idleRss) / spec.subscribers : null,
       fanoutMs,
       generatorCpuSeconds: genCpu,
       generatorCores,
@@ -693,10 +704,12 @@ export interface Ratio {
 export function ratios(records: CaseResult[]): Ratio[] {
   const out: Ratio[] = [];
   const mid = (xs: number[]) => median([...xs].sort((a, b) => a - b));
-  for (const against of ['baseline', 'nchan-multipart'] as const) {
+  for (const against of ['baseline', 'nchan-multipart', 'pollcast'] as const) {
     for (const r of records) {
       const ref = records.find((x) => x.case === r.case && x.target === against);
       if (!ref || ref === r) continue;
+      // The transports are compared with pollcast's long poll, and only they.
+      if (against === 'pollcast' && ADAPTERS[r.target].transport === 'longpoll') continue;
       out.push({
         case: r.case, target: r.target, against,
         deliveriesPerSecond: r.scenario === 'C' ? NaN : r.deliveriesPerSecond / ref.deliveriesPerSecond,
@@ -802,7 +815,11 @@ for (const spec of cases) {
 }
 
 const ratioList = ratios(records);
-process.stdout.write(`\n${table(records)}\n\npollcast as ratios (pollcast ÷ reference, same run; >1 means more of it; all targets in the report):\n${ratioTable(ratioList.filter((r) => r.target === 'pollcast'))}\n`);
+process.stdout.write(`\n${table(records)}\n`);
+const ours = ratioList.filter((r) => r.target === 'pollcast');
+if (ours.length > 0) process.stdout.write(`\npollcast as ratios (pollcast ÷ reference, same run; >1 means more of it; all targets in the report):\n${ratioTable(ours)}\n`);
+const transports = ratioList.filter((r) => r.against === 'pollcast');
+if (transports.length > 0) process.stdout.write(`\npollcast's other transports ÷ its long poll (same run):\n${ratioTable(transports)}\n`);
 process.stdout.write('\ndeliv/s: messages received by all subscribers together per second, from the first publish to the last delivery.\n');
 process.stdout.write('µs/deliv: server CPU (user+sys, /proc) per delivered message; srv cores: that CPU over the run. RSS: server peak.\n');
 process.stdout.write('KB/poll: (RSS with N held − RSS idle)/N. fan-out: one publish until all N held polls have it, per round. ooo: against the server\'s own order.\n');

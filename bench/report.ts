@@ -11,6 +11,9 @@ const COLORS: { [K in TargetName]: string } = {
   baseline: '#8b95a5',
   nchan: '#e69b00',
   'nchan-multipart': '#16a34a',
+  'pollcast-sse': '#7c3aed',
+  'pollcast-ws': '#db2777',
+  'pollcast-poll': '#0891b2',
 };
 
 const escape = (text: string): string =>
@@ -266,6 +269,8 @@ ${notes.length ? `<p class="muted">Notes:</p><ul class="muted">${notes.join('')}
 ${ratioTable(ratioList, 'nchan-multipart')}
 <h2>Ratios against the baseline (the classic demo)</h2>
 ${ratioTable(ratioList, 'baseline')}
+<h2>pollcast's other transports against its long poll</h2>
+${ratioTable(ratioList, 'pollcast')}
 <p class="muted">Green: at least as good as the reference; red: worse. pollcast runs as <code>dist/cli.js ${escape(info.pollcastArgs.join(' '))}</code>; nchan as nginx with one worker, <code>bench/nchan.conf</code>.</p>
 </body></html>
 `;

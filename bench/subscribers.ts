@@ -7,6 +7,7 @@
 import { Agent } from 'node:http';
 import { NodeClient, RawClient } from './http1.js';
 import type { Client, TimedAnswer } from './http1.js';
+import { Stream } from './streams.js';
 import { ADAPTERS, BUCKETS, bucketOf, nowMs, readMessage } from './wire.js';
 import type { FromSubscribers, Parsed, PollState, StartJob, SubscriberResult, ToSubscribers } from './wire.js';
 
@@ -22,7 +23,10 @@ function send(message: FromSubscribers): void {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Subscriber {
+  /** The connection of a polling subscriber (streams open their own). */
   client: Client;
+  /** The loopback address it connects from (undefined: the system's choice). */
+  address: string | undefined;
   state: PollState;
   seen: Uint8Array;
   /** Sequence numbers in the order received (first receipt only). */
@@ -36,6 +40,7 @@ interface Subscriber {
 let job: StartJob | undefined;
 let stopped = false;
 const subscribers: Subscriber[] = [];
+const streams: Stream[] = [];
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 100_000, scheduling: 'lifo' });
 
 // Totals of this process.
@@ -97,7 +102,9 @@ function receive(sub: Subscriber, texts: string[], at: number): void {
 /** One subscriber's long-poll loop; bounded by 'stop', the deadline and its error budget. */
 async function loop(sub: Subscriber, start: StartJob, connected: () => void): Promise<void> {
   const adapter = ADAPTERS[start.target];
-  const parksAtOnce = start.target !== 'pollcast'; // pollcast's since=0 answers at once
+  // pollcast answers since=0 at once, and interval polls always do
+  const parksAtOnce = adapter.name === 'baseline' || adapter.name.startsWith('nchan');
+  const pause = adapter.transport === 'poll' ? start.pollIntervalMs : 0;
   try {
     await sub.client.connect();
   } catch {
@@ -134,8 +141,37 @@ async function loop(sub: Subscriber, start: StartJob, connected: () => void): Pr
       errors++;
       sub.errors++;
       await sleep(RETRY_MS);
+    } else if (pause > 0) {
+      await sleep(pause);
     }
   }
+}
+
+/** A streaming subscriber: one event stream or WebSocket, resumed from its last id after a drop. */
+async function follow(sub: Subscriber, start: StartJob, connected: () => void): Promise<void> {
+  const transport = ADAPTERS[start.target].transport;
+  const stream = new Stream({
+    kind: transport === 'ws' ? 'ws' : 'sse',
+    port: start.port,
+    channel: start.channel,
+    localAddress: sub.address,
+    deadlineMs: start.deadlineMs,
+    maxErrors: MAX_ERRORS_PER_SUBSCRIBER,
+  }, {
+    ready() {
+      if (!sub.ready) connected();
+      markReady(sub);
+    },
+    texts: (texts, at) => receive(sub, texts, at),
+    missed: () => missedFlags++,
+    error() {
+      errors++;
+      sub.errors++;
+    },
+  });
+  streams.push(stream);
+  await stream.run();
+  if (!sub.ready) connected();
 }
 
 /** Starts the subscribers' loops, at most CONNECT_WINDOW connecting at once. */
@@ -148,6 +184,7 @@ function launch(start: StartJob): void {
     const address = start.addresses.length > 0 ? start.addresses[index % start.addresses.length] : undefined;
     subscribers.push({
       client: start.client === 'node' ? new NodeClient(agent, start.port, address) : new RawClient(start.port, address),
+      address,
       state: ADAPTERS[start.target].start(),
       seen: new Uint8Array(start.capacity),
       order: new Int32Array(start.capacity),
@@ -163,10 +200,12 @@ function launch(start: StartJob): void {
     while (!stopped && connecting < CONNECT_WINDOW && next < subscribers.length) {
       const sub = subscribers[next++]!;
       connecting++;
-      void loop(sub, start, () => {
+      const connected = (): void => {
         connecting--;
         setImmediate(openMore);
-      });
+      };
+      const transport = ADAPTERS[start.target].transport;
+      void (transport === 'sse' || transport === 'ws' ? follow(sub, start, connected) : loop(sub, start, connected));
     }
   };
   openMore();
@@ -212,6 +251,7 @@ function result(): SubscriberResult {
 function stop(): void {
   stopped = true;
   for (const sub of subscribers) sub.client.destroy();
+  for (const stream of streams) stream.close();
   agent.destroy();
 }
 

@@ -105,7 +105,8 @@ async function forkNode(target: TargetName, script: string, args: string[]): Pro
   };
 }
 
-export const startPollcast = (): Promise<Server> => forkNode('pollcast', POLLCAST_CLI, POLLCAST_ARGS);
+/** pollcast, named after the transport its subscribers will use: the server is the same. */
+export const startPollcast = (target: TargetName): Promise<Server> => forkNode(target, POLLCAST_CLI, POLLCAST_ARGS);
 export const startBaseline = (): Promise<Server> => forkNode('baseline', BASELINE, ['--port', '0']);
 
 // ---------------------------------------------------------------------------
@@ -206,7 +207,10 @@ export async function startNchan(target: TargetName): Promise<Server> {
 export function startServer(target: TargetName): Promise<Server> {
   switch (target) {
     case 'pollcast':
-      return startPollcast();
+    case 'pollcast-sse':
+    case 'pollcast-ws':
+    case 'pollcast-poll':
+      return startPollcast(target);
     case 'baseline':
       return startBaseline();
     case 'nchan':

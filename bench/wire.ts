@@ -8,7 +8,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 // ---------------------------------------------------------------------------
 // Targets and their protocols
 
-export const TARGETS = ['pollcast', 'baseline', 'nchan', 'nchan-multipart'] as const;
+export const TARGETS = ['pollcast', 'baseline', 'nchan', 'nchan-multipart', 'pollcast-sse', 'pollcast-ws', 'pollcast-poll'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 export function isTarget(name: string): name is TargetName {
@@ -37,9 +37,17 @@ export interface Parsed {
   next: PollState;
 }
 
+/**
+ * How a target's subscribers follow the channel: a long poll (one request per answer), an
+ * interval poll (`/messages`, a request every `--poll-interval` ms that answers at once), or a
+ * stream (server-sent events, WebSocket) that stays open.
+ */
+export type Transport = 'longpoll' | 'poll' | 'sse' | 'ws';
+
 /** One target's subscribe and publish requests, and how its answers read. */
 export interface Adapter {
   readonly name: TargetName;
+  readonly transport: Transport;
   start(): PollState;
   subscribePath(channel: string, state: PollState): string;
   subscribeHeaders(state: PollState): Record<string, string>;
@@ -70,6 +78,7 @@ interface PollcastBatch {
 
 const pollcast: Adapter = {
   name: 'pollcast',
+  transport: 'longpoll',
   start: () => ({ cursor: '0', etag: '' }),
   subscribePath: (channel, state) => `/subscribe/${channel}?since=${encodeURIComponent(state.cursor)}`,
   subscribeHeaders: () => ({ accept: 'application/json' }),
@@ -100,6 +109,7 @@ const pollcast: Adapter = {
 
 const baseline: Adapter = {
   name: 'baseline',
+  transport: 'longpoll',
   start: () => ({ cursor: '', etag: '' }),
   subscribePath: () => '/subscribe',
   subscribeHeaders: () => ({}),
@@ -139,6 +149,7 @@ export function multipartBodies(body: Buffer, boundary: string): string[] {
 function nchan(multipart: boolean): Adapter {
   return {
     name: multipart ? 'nchan-multipart' : 'nchan',
+    transport: 'longpoll',
     start: () => ({ cursor: '', etag: '' }),
     subscribePath: (channel) => `/${multipart ? 'subm' : 'sub'}/${channel}`,
     subscribeHeaders: (state): Record<string, string> =>
@@ -168,11 +179,20 @@ function nchan(multipart: boolean): Adapter {
   };
 }
 
+/** The same pollcast server followed over another of its transports; publishing is the same. */
+const pollcastOver = (name: TargetName, transport: Transport): Adapter => ({ ...pollcast, name, transport });
+
 export const ADAPTERS: Record<TargetName, Adapter> = {
   pollcast,
   baseline,
   nchan: nchan(false),
   'nchan-multipart': nchan(true),
+  'pollcast-sse': pollcastOver('pollcast-sse', 'sse'),
+  'pollcast-ws': pollcastOver('pollcast-ws', 'ws'),
+  'pollcast-poll': {
+    ...pollcastOver('pollcast-poll', 'poll'),
+    subscribePath: (channel, state) => `/messages/${channel}?since=${encodeURIComponent(state.cursor)}`,
+  },
 };
 
 // ---------------------------------------------------------------------------
@@ -217,6 +237,8 @@ export interface StartJob {
   deadlineMs: number;
   /** The bench's small HTTP/1.1 client, or Node's http.request with a keep-alive Agent. */
   client: ClientKind;
+  /** For interval polling: ms from one answer to the next request. */
+  pollIntervalMs: number;
 }
 
 export type ClientKind = 'raw' | 'node';
