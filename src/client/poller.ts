@@ -366,7 +366,7 @@ function errorMessage(error: unknown): string {
 }
 
 /** `Retry-After` as ms from now: delta-seconds or an HTTP date; 0 when absent or unreadable. */
-function retryAfterMs(value: string | null, now: number): number {
+export function retryAfterMs(value: string | null, now: number): number {
   if (value === null) return 0;
   const seconds = Number(value.trim());
   if (value.trim() !== '' && Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
@@ -388,7 +388,8 @@ function globalFetch(): PollFetch | undefined {
 }
 
 function globalNetwork(): NetworkEvents | null {
-  const target: Partial<NetworkEvents> = globalThis;
+  // Through `object`: under Node's types `globalThis` shares no member with NetworkEvents, which TypeScript refuses.
+  const target: Partial<NetworkEvents> = globalThis as object;
   return typeof target.addEventListener === 'function' && typeof target.removeEventListener === 'function' ? target as NetworkEvents : null;
 }
 
