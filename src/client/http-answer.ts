@@ -4,7 +4,8 @@
  * error answer or a network error becomes a failure of the `Reconnector`.
  */
 
-import { CHANNEL_NAME, DEFAULT_CHANNEL } from '../protocol.js';
+import { CHANNEL_NAME, DEFAULT_CHANNEL, decodeBatch } from '../protocol.js';
+import type { Batch } from '../protocol.js';
 import { errorMessage } from './reconnect.js';
 import type { Reconnector } from './reconnect.js';
 
@@ -73,6 +74,24 @@ export async function failedAnswer(link: Reconnector, response: PollResponse, si
 /** A thrown `fetch` or read as a failure; `null` when it was our own abort (close, offline): not a failure. */
 export function failedRequest(link: Reconnector, error: unknown, signal: AbortSignal): number | null {
   return signal.aborted ? null : link.fail({ status: null, reason: errorMessage(error) }, null);
+}
+
+/**
+ * Reads a `200`'s batch and hands it to `take`. A body that is no batch (a
+ * proxy's HTML page, a cut-off body) is a failure, and `take` is not called,
+ * so the cursor stays and nothing is skipped.
+ */
+export async function receiveBatch(link: Reconnector, response: PollResponse, signal: AbortSignal, take: (batch: Batch) => void): Promise<number | null> {
+  const body = await response.text();
+  if (signal.aborted) return null;
+  let batch;
+  try {
+    batch = decodeBatch(body);
+  } catch (error) {
+    return link.fail({ status: 200, reason: errorMessage(error) }, null);
+  }
+  take(batch);
+  return null;
 }
 
 /** The first line of an error body, or the status text: servers answer errors with one line of text. */

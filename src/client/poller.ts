@@ -6,12 +6,13 @@
  * `Reconnector` it shares with the other transports).
  */
 
-import { HEADER, OLDEST, decodeBatch } from '../protocol.js';
+import { HEADER, OLDEST } from '../protocol.js';
+import type { Batch } from '../protocol.js';
 import { Delivery } from './delivery.js';
 import type { DeliveryListeners } from './delivery.js';
-import { endpointUrl, failedAnswer, failedRequest, requireFetch, withToken } from './http-answer.js';
+import { endpointUrl, failedAnswer, failedRequest, receiveBatch, requireFetch, withToken } from './http-answer.js';
 import type { PollFetch } from './http-answer.js';
-import { CLOSED, CONNECTING, Reconnector, errorMessage } from './reconnect.js';
+import { CLOSED, CONNECTING, Reconnector } from './reconnect.js';
 import type { PollerState, ReconnectOptions } from './reconnect.js';
 
 export { CLOSED, CONNECTING, LIVE, OFFLINE, RECONNECTING } from './reconnect.js';
@@ -93,10 +94,7 @@ export class Poller {
         cache: 'no-store',
         signal,
       });
-      if (response.status === 200) {
-        const text = await response.text();
-        return signal.aborted ? null : this.#deliver(text);
-      }
+      if (response.status === 200) return await receiveBatch(this.#link, response, signal, this.#take);
       if (response.status === 204) {
         if (signal.aborted) return null;
         // [protocol] an empty answer after the poll timeout; the cursor may have moved (e.g. history trimmed).
@@ -112,17 +110,9 @@ export class Poller {
     }
   }
 
-  #deliver(body: string): number | null {
-    let batch;
-    try {
-      batch = decodeBatch(body);
-    } catch (error) {
-      // A proxy's HTML page or a cut-off body: the cursor stays, so nothing is skipped.
-      return this.#link.fail({ status: 200, reason: errorMessage(error) }, null);
-    }
+  #take = (batch: Batch): void => {
     this.#cursor = batch.cursor;
     this.#link.succeed();
     this.#delivery.batch(batch);
-    return null;
-  }
+  };
 }
