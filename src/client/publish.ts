@@ -7,7 +7,8 @@
 
 import { CHANNEL_NAME, DEFAULT_CHANNEL } from '../protocol.js';
 import type { Published } from '../protocol.js';
-import { retryAfterMs, withToken } from './poller.js';
+import { withToken } from './http-answer.js';
+import { retryAfterMs } from './reconnect.js';
 
 /** The part of `fetch` a publish uses; the global `fetch` fits. */
 export type PublishFetch = (url: string, init: {
