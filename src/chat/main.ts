@@ -13,7 +13,7 @@ import type { ChatOptions } from './args.js';
 import { explainedFetch } from './fetch.js';
 import { Outbox } from './outbox.js';
 import { openFeed } from './receive.js';
-import type { Receiver } from './receive.js';
+import type { Feed } from './receive.js';
 import { MISSED, describeState, formatMessage, notice } from './render.js';
 import { Terminal } from './terminal.js';
 import type { TerminalStreams } from './terminal.js';
@@ -21,7 +21,7 @@ import type { TerminalStreams } from './terminal.js';
 /** How long the end of input waits for queued lines to be accepted. */
 const DRAIN_MS = 10_000;
 /** Exit codes: 130 is what shells report for a program ended by Ctrl-C. */
-const EXIT = { done: 0, unsent: 1, usage: 2, interrupted: 130 } as const;
+const EXIT = { done: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 /** How much of a refused line its error shows. */
 const PREVIEW = 40;
 
@@ -67,7 +67,7 @@ function run(options: ChatOptions, io: ChatProcess): Promise<number> {
       finished = true;
       io.off('SIGINT', interrupt);
       io.off('SIGTERM', interrupt);
-      feed.close();
+      void feed.then((opened) => opened.close(), () => undefined);
       outbox.close();
       terminal.close();
       resolve(code);
@@ -81,7 +81,7 @@ function run(options: ChatOptions, io: ChatProcess): Promise<number> {
         ending = true;
         void outbox.drain(DRAIN_MS).then((drained) => {
           if (!drained) terminal.tell(notice(`gave up after ${DRAIN_MS / 1000}s: ${outbox.pending} line(s) not sent`));
-          finish(drained ? EXIT.done : EXIT.unsent);
+          finish(drained ? EXIT.done : EXIT.failed);
         });
       },
       onInterrupt: interrupt,
@@ -89,6 +89,10 @@ function run(options: ChatOptions, io: ChatProcess): Promise<number> {
     terminal.tell(notice(`connecting to ${options.base}, channel ${options.channel} (${options.transport})`));
     const outbox = openOutbox(options, terminal);
     const feed = openReceiver(options, terminal);
+    feed.catch((error: Error) => {
+      terminal.tell(notice(`cannot follow the channel: ${error.message}`));
+      finish(EXIT.failed);
+    });
     io.once('SIGINT', interrupt);
     io.once('SIGTERM', interrupt);
   });
@@ -104,7 +108,7 @@ function openOutbox(options: ChatOptions, terminal: Terminal): Outbox {
   });
 }
 
-function openReceiver(options: ChatOptions, terminal: Terminal): Receiver {
+function openReceiver(options: ChatOptions, terminal: Terminal): Promise<Feed> {
   let last = '';
   // A feed that keeps failing the same way would repeat its line at every retry.
   const onState = (state: PollerState, detail: StateDetail): void => {

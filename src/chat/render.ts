@@ -40,8 +40,13 @@ function standIn(char: string): string {
   return '\ufffd';
 }
 
-/** `HH:MM:SS` of a time in ms since the epoch, in the local time zone. */
+/**
+ * `HH:MM:SS` of a time in ms since the epoch, in the local time zone;
+ * `--:--:--` for none (server-sent events carry no publish time, and the
+ * time of arrival would misdate the history).
+ */
 export function clock(time: number): string {
+  if (!Number.isFinite(time)) return '--:--:--';
   const date = new Date(time);
   return [date.getHours(), date.getMinutes(), date.getSeconds()].map((part) => String(part).padStart(2, '0')).join(':');
 }
