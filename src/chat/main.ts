@@ -20,8 +20,8 @@ import type { TerminalStreams } from './terminal.js';
 
 /** How long the end of input waits for queued lines to be accepted. */
 const DRAIN_MS = 10_000;
-/** Exit codes: 130 is what shells report for a program ended by Ctrl-C. */
-const EXIT = { done: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+/** Exit codes: 130 and 143 are what shells report for a program ended by SIGINT (Ctrl-C) and SIGTERM. */
+const EXIT = { done: 0, failed: 1, usage: 2, interrupted: 130, terminated: 143 } as const;
 /** How much of a refused line its error shows. */
 const PREVIEW = 40;
 
@@ -36,8 +36,8 @@ export interface ChatProcess {
 
 /**
  * Runs `pollcast chat` with the words after `chat`, until the input ends or
- * Ctrl-C; resolves with the exit code (0, 1 when lines were left unsent, 2
- * for bad flags, 130 after Ctrl-C).
+ * Ctrl-C; resolves with the exit code: 0, 1 when lines were left unsent (or
+ * stdout went away), 2 for bad flags, 130 after Ctrl-C, 143 after SIGTERM.
  *
  * @example
  * process.exit(await chat(['--channel', 'news'], process.env, process));
@@ -59,43 +59,72 @@ export async function chat(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
 }
 
 function run(options: ChatOptions, io: ChatProcess): Promise<number> {
-  return new Promise((resolve) => {
-    let ending = false;
-    let finished = false;
-    const finish = (code: number): void => {
-      if (finished) return;
-      finished = true;
-      io.off('SIGINT', interrupt);
-      io.off('SIGTERM', interrupt);
-      void feed.then((opened) => opened.close(), () => undefined);
-      outbox.close();
-      terminal.close();
-      resolve(code);
-    };
-    const interrupt = (): void => finish(EXIT.interrupted);
-    const terminal = new Terminal({ input: io.stdin, output: io.stdout, errors: io.stderr }, {
-      onLine: (line) => {
-        if (line !== '' && !ending) outbox.push(options.name ? `${options.name}: ${line}` : line);
-      },
-      onEnd: () => {
-        ending = true;
-        void outbox.drain(DRAIN_MS).then((drained) => {
-          if (!drained) terminal.tell(notice(`gave up after ${DRAIN_MS / 1000}s: ${outbox.pending} line(s) not sent`));
-          finish(drained ? EXIT.done : EXIT.failed);
-        });
-      },
-      onInterrupt: interrupt,
+  return new Promise((resolve) => new Session(options, io, resolve));
+}
+
+/** One chat from start to exit: the terminal, the outbox and the feed, and how they end. */
+class Session {
+  readonly #options: ChatOptions;
+  readonly #io: ChatProcess;
+  readonly #done: (code: number) => void;
+  readonly #terminal: Terminal;
+  readonly #outbox: Outbox;
+  readonly #feed: Promise<Feed>;
+  /** The input ended: lines still queued go, nothing new comes. */
+  #ending = false;
+  #finished = false;
+
+  constructor(options: ChatOptions, io: ChatProcess, done: (code: number) => void) {
+    this.#options = options;
+    this.#io = io;
+    this.#done = done;
+    this.#terminal = new Terminal({ input: io.stdin, output: io.stdout, errors: io.stderr }, {
+      onLine: this.#onLine,
+      onEnd: this.#onEnd,
+      onInterrupt: this.#onInterrupt,
     });
-    terminal.tell(notice(`connecting to ${options.base}, channel ${options.channel} (${options.transport})`));
-    const outbox = openOutbox(options, terminal);
-    const feed = openReceiver(options, terminal);
-    feed.catch((error: Error) => {
-      terminal.tell(notice(`cannot follow the channel: ${error.message}`));
-      finish(EXIT.failed);
+    this.#terminal.tell(notice(`connecting to ${options.base}, channel ${options.channel} (${options.transport})`));
+    this.#outbox = openOutbox(options, this.#terminal);
+    this.#feed = openReceiver(options, this.#terminal);
+    this.#feed.catch((error: Error) => this.#fail(`cannot follow the channel: ${error.message}`));
+    io.once('SIGINT', this.#onInterrupt);
+    io.once('SIGTERM', this.#onTerminate);
+    // A reader that went away (`pollcast chat | head -1`): stop, rather than die of EPIPE.
+    io.stdout.once('error', this.#onOutputError);
+  }
+
+  #onLine = (line: string): void => {
+    if (line === '' || this.#ending) return;
+    this.#outbox.push(this.#options.name ? `${this.#options.name}: ${line}` : line);
+  };
+
+  #onEnd = (): void => {
+    this.#ending = true;
+    void this.#outbox.drain(DRAIN_MS).then((drained) => {
+      if (drained) this.#finish(EXIT.done);
+      else this.#fail(`gave up after ${DRAIN_MS / 1000}s: ${this.#outbox.pending} line(s) not sent`);
     });
-    io.once('SIGINT', interrupt);
-    io.once('SIGTERM', interrupt);
-  });
+  };
+
+  #onInterrupt = (): void => this.#finish(EXIT.interrupted);
+  #onTerminate = (): void => this.#finish(EXIT.terminated);
+  #onOutputError = (): void => this.#finish(EXIT.failed);
+
+  #fail(reason: string): void {
+    this.#terminal.tell(notice(reason));
+    this.#finish(EXIT.failed);
+  }
+
+  #finish(code: number): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#io.off('SIGINT', this.#onInterrupt);
+    this.#io.off('SIGTERM', this.#onTerminate);
+    void this.#feed.then((feed) => feed.close(), () => undefined);
+    this.#outbox.close();
+    this.#terminal.close();
+    this.#done(code);
+  }
 }
 
 function openOutbox(options: ChatOptions, terminal: Terminal): Outbox {
