@@ -57,7 +57,9 @@ export class Terminal {
       events.onLine(line);
     });
     // `close` also follows our own close(): only an input that ended by itself counts.
-    this.#rl.on('close', () => this.#closed || events.onEnd());
+    this.#rl.on('close', () => {
+      if (!this.#closed) events.onEnd();
+    });
     this.#rl.on('SIGINT', () => events.onInterrupt());
     if (this.#interactive) this.#rl.prompt();
   }
