@@ -44,6 +44,12 @@ t.test('on a terminal: a hostile message cannot move the cursor, recolour or ret
   for (const [what, raw] of [['OSC title', '\x1b]0;'], ['bell', '\x07'], ['clear screen', '\x1b[2J'], ['colour', '\x1b[31m'], ['cursor up', '\x1b[1A'], ['C1 CSI', '\u009b']]) {
     t.notOk(screen.includes(raw!), `no raw ${what}`);
   }
+
+  const before = chat.stdout.text.length;
+  await publish(server.origin, 'first line\nsecond line');
+  const shown = visible((await chat.stdout.waitFor(/second line/, 10_000, before)).slice(before));
+  t.match(shown, /\[\d\d:\d\d:\d\d\] first line\r\n {11}second line\r\n/, 'a multi-line message prints all its lines');
+
   chat.type('\x04');
   t.equal(await chat.exited, 0, 'Ctrl-D on an empty line ends the chat');
 });
