@@ -2,7 +2,7 @@ import t from 'tap';
 import { TRANSPORTS } from '../src/client/feed.js';
 import { forkServer } from './fixtures/server.js';
 import { publish } from './fixtures/http.js';
-import { historyTexts, spawnChat, texts } from './fixtures/chat.js';
+import { historyTexts, spawnChat, startAnswerEater, texts } from './fixtures/chat.js';
 
 const ESC = '\x1b';
 
@@ -76,6 +76,21 @@ for (const transport of TRANSPORTS) {
     });
   });
 }
+
+t.test('a publish whose answer is lost is retried with its key and stored once', async (t) => {
+  const server = await forkServer(t);
+  const proxy = await startAnswerEater(t, server.port, 2);
+  const chat = spawnChat(t, [proxy.origin, '--name', 'ann']);
+  chat.type('said once\n');
+  chat.type('said after\n');
+  await chat.stdout.waitFor(/ann: said after\n/);
+  t.equal(proxy.lost, 2, 'two answers were lost on the way');
+  t.match(chat.stderr.text, /^-- sending again in \d+s: network error/m);
+  t.same(await historyTexts(server.origin), ['ann: said once', 'ann: said after'], 'stored once each, in order');
+  t.same(texts(chat.stdout.text), ['ann: said once', 'ann: said after'], 'and shown once each');
+  chat.child.stdin.end();
+  t.equal(await chat.exited, 0);
+});
 
 t.test('end of input sends every queued line, in order, then exits 0; $USER names the lines', async (t) => {
   const server = await forkServer(t);
