@@ -3,9 +3,8 @@ import type { Test as Tap } from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventStreamFeed } from '../src/client/event-stream-feed.js';
 import { CLOSED, CONNECTING, LIVE, RECONNECTING } from '../src/client/reconnect.js';
-import type { PollerState, StateDetail } from '../src/client/reconnect.js';
 import type { PollerOptions } from '../src/client/poller.js';
-import { NOW, eventStream, fakeFetch, status, until } from './fixtures/fakes.js';
+import { NOW, eventStream, fakeFetch, recorder, timersClearedBy, status, until } from './fixtures/fakes.js';
 import type { Call } from './fixtures/fakes.js';
 
 const BASE = 'http://pollcast.test';
@@ -13,23 +12,9 @@ const since = (call: Call) => call.url.searchParams.get('since');
 
 function setup(t: Tap, options: PollerOptions = {}) {
   const fake = fakeFetch();
-  const log: string[] = [];
-  const states: Array<{ state: PollerState; detail: StateDetail }> = [];
-  const feed = new EventStreamFeed({
-    base: BASE,
-    fetch: fake.fetch,
-    network: null,
-    now: () => NOW,
-    random: () => 0,
-    retryBase: 10,
-    retryCap: 80,
-    onMessage: (m) => log.push(`${m.id}:${m.text}`),
-    onMissed: () => log.push('missed'),
-    onState: (state, detail) => states.push({ state, detail }),
-    ...options,
-  });
+  const { log, states, retry, options: quick } = recorder((m) => `${m.id}:${m.text}`);
+  const feed = new EventStreamFeed({ base: BASE, fetch: fake.fetch, ...quick, ...options });
   t.teardown(() => feed.close());
-  const retry = (n: number) => until(() => states.filter((s) => s.state === RECONNECTING)[n]?.detail);
   return { feed, fake, log, states, retry };
 }
 
@@ -126,10 +111,7 @@ t.test('close()', async (t) => {
     const { fake, feed, retry } = setup(t, { retryBase: 60_000, retryCap: 60_000 });
     (await fake.next()).fail(new TypeError('fetch failed'));
     await retry(0);
-    const timers = () => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
-    const before = timers();
-    feed.close();
-    t.equal(timers(), before - 1);
+    t.equal(timersClearedBy(() => feed.close()), 1, 'the pending timer no longer holds the event loop');
     t.equal(fake.calls.length, 1);
   });
 

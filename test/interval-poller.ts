@@ -3,9 +3,8 @@ import type { Test as Tap } from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IntervalPoller } from '../src/client/interval-poller.js';
 import type { IntervalPollerOptions } from '../src/client/interval-poller.js';
-import { CLOSED, LIVE, RECONNECTING } from '../src/client/reconnect.js';
-import type { PollerState, StateDetail } from '../src/client/reconnect.js';
-import { NOW, batch, fakeFetch, message, status, until } from './fixtures/fakes.js';
+import { CLOSED, LIVE } from '../src/client/reconnect.js';
+import { NOW, batch, fakeFetch, message, recorder, timersClearedBy, status, until } from './fixtures/fakes.js';
 import type { Call } from './fixtures/fakes.js';
 
 const BASE = 'http://pollcast.test';
@@ -13,24 +12,9 @@ const since = (call: Call) => call.url.searchParams.get('since');
 
 function setup(t: Tap, options: IntervalPollerOptions = {}) {
   const fake = fakeFetch();
-  const log: string[] = [];
-  const states: Array<{ state: PollerState; detail: StateDetail }> = [];
-  const feed = new IntervalPoller({
-    base: BASE,
-    fetch: fake.fetch,
-    network: null,
-    now: () => NOW,
-    random: () => 0,
-    retryBase: 10,
-    retryCap: 80,
-    pollInterval: 30,
-    onMessage: (m) => log.push(m.id),
-    onMissed: () => log.push('missed'),
-    onState: (state, detail) => states.push({ state, detail }),
-    ...options,
-  });
+  const { log, states, retry, options: quick } = recorder();
+  const feed = new IntervalPoller({ base: BASE, fetch: fake.fetch, ...quick, pollInterval: 30, ...options });
   t.teardown(() => feed.close());
-  const retry = (n: number) => until(() => states.filter((s) => s.state === RECONNECTING)[n]?.detail);
   return { feed, fake, log, states, retry };
 }
 
@@ -101,10 +85,7 @@ t.test('close()', async (t) => {
     (await fake.next()).respond(batch([], 'c'));
     await until(() => (feed.state === LIVE ? true : undefined));
     await sleep(5);
-    const timers = () => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
-    const before = timers();
-    feed.close();
-    t.equal(timers(), before - 1);
+    t.equal(timersClearedBy(() => feed.close()), 1, 'the pending timer no longer holds the event loop');
     t.equal(fake.calls.length, 1);
   });
 
@@ -112,9 +93,6 @@ t.test('close()', async (t) => {
     const { fake, feed, retry } = setup(t, { retryBase: 60_000, retryCap: 60_000 });
     (await fake.next()).fail(new TypeError('fetch failed'));
     await retry(0);
-    const timers = () => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
-    const before = timers();
-    feed.close();
-    t.equal(timers(), before - 1);
+    t.equal(timersClearedBy(() => feed.close()), 1, 'the pending timer no longer holds the event loop');
   });
 });

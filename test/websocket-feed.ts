@@ -3,9 +3,8 @@ import type { Test as Tap } from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocketFeed, parseFrame } from '../src/client/websocket-feed.js';
 import type { WebSocketFeedOptions } from '../src/client/websocket-feed.js';
-import { CLOSED, CONNECTING, LIVE, OFFLINE, RECONNECTING } from '../src/client/reconnect.js';
-import type { PollerState, StateDetail } from '../src/client/reconnect.js';
-import { NOW, fakeWebSockets, message, until } from './fixtures/fakes.js';
+import { CLOSED, CONNECTING, LIVE, OFFLINE } from '../src/client/reconnect.js';
+import { NOW, fakeWebSockets, message, recorder, timersClearedBy } from './fixtures/fakes.js';
 import type { FakeSocket } from './fixtures/fakes.js';
 
 const BASE = 'http://pollcast.test/app/';
@@ -14,23 +13,9 @@ const frame = (n: number) => ({ type: 'message', ...message(n) });
 
 function setup(t: Tap, options: WebSocketFeedOptions = {}) {
   const fake = fakeWebSockets();
-  const log: string[] = [];
-  const states: Array<{ state: PollerState; detail: StateDetail }> = [];
-  const feed = new WebSocketFeed({
-    base: BASE,
-    WebSocket: fake.WebSocket,
-    network: null,
-    now: () => NOW,
-    random: () => 0,
-    retryBase: 10,
-    retryCap: 80,
-    onMessage: (m) => log.push(m.id),
-    onMissed: () => log.push('missed'),
-    onState: (state, detail) => states.push({ state, detail }),
-    ...options,
-  });
+  const { log, states, retry, options: quick } = recorder();
+  const feed = new WebSocketFeed({ base: BASE, WebSocket: fake.WebSocket, ...quick, ...options });
   t.teardown(() => feed.close());
-  const retry = (n: number) => until(() => states.filter((s) => s.state === RECONNECTING)[n]?.detail);
   return { feed, fake, log, states, retry };
 }
 
@@ -146,10 +131,7 @@ t.test('close()', async (t) => {
     const { fake, feed, retry } = setup(t, { retryBase: 60_000, retryCap: 60_000 });
     (await fake.next()).drop();
     await retry(0);
-    const timers = () => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
-    const before = timers();
-    feed.close();
-    t.equal(timers(), before - 1);
+    t.equal(timersClearedBy(() => feed.close()), 1, 'the pending timer no longer holds the event loop');
   });
 });
 
