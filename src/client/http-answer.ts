@@ -52,13 +52,33 @@ export function endpointUrl(base: string | undefined, endpoint: string, channel:
   return (base ?? '.').replace(/\/+$/, '') + path;
 }
 
+/** Where a fetch-based feed asks, and how. */
+export interface CursorRequestOptions {
+  base?: string;
+  channel?: string;
+  token?: string;
+  fetch?: PollFetch;
+}
+
+/**
+ * The one request a fetch-based feed makes, from a cursor: `GET
+ * base/endpoint[/channel]?since=CURSOR`, uncached, with the token as a
+ * header. Bad options (channel, no fetch) throw here, at once.
+ */
+export function cursorRequest(options: CursorRequestOptions, endpoint: string, accept: string): (cursor: string, signal: AbortSignal) => Promise<PollResponse> {
+  const url = endpointUrl(options.base, endpoint, options.channel) + '?since=';
+  const fetcher = requireFetch(options.fetch);
+  const headers = withToken({ accept }, options.token);
+  return (cursor, signal) => fetcher(url + encodeURIComponent(cursor), { headers, cache: 'no-store', signal });
+}
+
 /** Adds `Authorization: Bearer <token>` when there is a token. */
 export function withToken(headers: Record<string, string>, token: string | undefined): Record<string, string> {
   return token ? { ...headers, authorization: `Bearer ${token}` } : headers;
 }
 
 /** The `fetch` to use: the option, else the global one; throws when there is neither. */
-export function requireFetch(fetcher: PollFetch | undefined): PollFetch {
+function requireFetch(fetcher: PollFetch | undefined): PollFetch {
   const found = fetcher ?? (typeof globalThis.fetch === 'function' ? globalThis.fetch.bind(globalThis) : undefined);
   if (typeof found !== 'function') throw new TypeError('no fetch: pass options.fetch');
   return found;

@@ -5,13 +5,10 @@
  * browser's WebSocket cannot send headers. DOM-free.
  */
 
-import { OLDEST } from '../protocol.js';
 import type { Message } from '../protocol.js';
-import { Delivery } from './delivery.js';
+import { CursorFeed } from './cursor-feed.js';
 import { endpointUrl, failedRequest } from './http-answer.js';
 import type { PollerOptions } from './poller.js';
-import { CLOSED, Reconnector } from './reconnect.js';
-import type { PollerState } from './reconnect.js';
 
 // Method syntax makes the event parameter bivariant, so that classes whose events carry more
 // (the DOM's MessageEvent, ws's) still fit these handler slots.
@@ -49,48 +46,28 @@ type Frame =
  * @example
  * const feed = new WebSocketFeed({ base: 'http://127.0.0.1:8080', WebSocket, onMessage: show });
  */
-export class WebSocketFeed {
-  #cursor: string;
+export class WebSocketFeed extends CursorFeed {
   readonly #url: URL;
   readonly #WebSocket: WebSocketConstructor;
-  readonly #link: Reconnector;
-  readonly #delivery: Delivery;
 
   constructor(options: WebSocketFeedOptions = {}) {
+    super(options);
     this.#url = socketUrl(endpointUrl(options.base, 'ws', options.channel), options.token);
     const Socket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (typeof Socket !== 'function') throw new TypeError('no WebSocket: pass options.WebSocket');
     this.#WebSocket = Socket;
-    this.#cursor = options.since ?? OLDEST;
-    this.#link = new Reconnector(options, (signal) => this.#connect(signal));
-    this.#delivery = new Delivery(options, () => this.#link.state === CLOSED);
-    this.#link.start();
-  }
-
-  /** One of `connecting`, `live`, `reconnecting`, `offline`, `closed`. */
-  get state(): PollerState {
-    return this.#link.state;
-  }
-
-  /** The last message's id or the last cursor frame: where the next socket starts. */
-  get cursor(): string {
-    return this.#cursor;
-  }
-
-  /** Closes the socket, clears the retry timer and stops for good. Idempotent. */
-  close(): void {
-    this.#link.close();
+    this.start();
   }
 
   /** One socket, until it closes; resolves with the delay before the next. */
-  #connect(signal: AbortSignal): Promise<number | null> {
+  protected attempt(signal: AbortSignal): Promise<number | null> {
     const url = new URL(this.#url);
-    url.searchParams.set('since', this.#cursor);
+    url.searchParams.set('since', this.cursor);
     let socket: WebSocketLike;
     try {
       socket = new this.#WebSocket(url.href);
     } catch (error) {
-      return Promise.resolve(failedRequest(this.#link, error, signal));
+      return Promise.resolve(failedRequest(this.link, error, signal));
     }
     return new Promise((resolve) => {
       const finish = (delay: number | null): void => {
@@ -105,10 +82,10 @@ export class WebSocketFeed {
         finish(null);
       };
       signal.addEventListener('abort', onAbort);
-      socket.onopen = () => this.#link.connected();
+      socket.onopen = () => this.link.connected();
       socket.onmessage = (event) => this.#receive(event.data);
       // A refused upgrade (401, 503) shows as a close without a status: the API hides the answer.
-      socket.onclose = (event) => finish(this.#link.fail({ status: null, reason: closeReason(event) }, null));
+      socket.onclose = (event) => finish(this.link.fail({ status: null, reason: closeReason(event) }, null));
       socket.onerror = ignore;
     });
   }
@@ -116,18 +93,18 @@ export class WebSocketFeed {
   #receive(data: unknown): void {
     const frame = typeof data === 'string' ? parseFrame(data) : null;
     if (!frame) return;
-    this.#link.succeed();
+    this.link.succeed();
     switch (frame.type) {
       case 'message':
-        this.#cursor = frame.message.id;
-        this.#delivery.message(frame.message);
+        this.moveTo(frame.message.id);
+        this.delivery.message(frame.message);
         break;
       case 'missed':
         // [protocol] its cursor is past the messages that follow it: moving there now could skip them.
-        this.#delivery.missed();
+        this.delivery.missed();
         break;
       case 'cursor':
-        this.#cursor = frame.cursor;
+        this.moveTo(frame.cursor);
         break;
     }
   }
