@@ -131,3 +131,10 @@ t.test('drain() gives up after its timeout while the server keeps failing; close
   t.throws(() => box.push('late'), /closed/);
   await failing;
 });
+
+t.test('bad options are refused when the outbox is made', async (t) => {
+  const { fetch } = fakeFetch();
+  t.throws(() => new Outbox({ url: URL, fetch, timeout: 0 }), RangeError);
+  t.throws(() => new Outbox({ url: URL, fetch, retryBase: -1 }), RangeError);
+  t.throws(() => new Outbox({ url: URL, fetch, retryBase: 100, retryCap: 10 }), RangeError);
+});

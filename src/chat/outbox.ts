@@ -48,7 +48,8 @@ const JITTER = 0.25;
  */
 export class Outbox {
   #queue: Entry[] = [];
-  #options: Required<Omit<OutboxOptions, 'token' | 'onRefused' | 'onRetry'>> & Pick<OutboxOptions, 'token' | 'onRefused' | 'onRetry'>;
+  /** The options with every default filled in; only the token and the listeners may stay unset. */
+  #options: OutboxOptions & Required<Pick<OutboxOptions, 'fetch' | 'timeout' | 'retryBase' | 'retryCap' | 'random'>>;
   #sending = false;
   #closed = new AbortController();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -65,6 +66,10 @@ export class Outbox {
       retryCap: options.retryCap ?? 10_000,
       random: options.random ?? Math.random,
     };
+    const { timeout, retryBase, retryCap } = this.#options;
+    if (!(timeout > 0)) throw new RangeError('timeout must be a positive number of ms');
+    if (!(retryBase > 0 && Number.isFinite(retryBase))) throw new RangeError('retryBase must be a positive number of ms');
+    if (!(retryCap >= retryBase && Number.isFinite(retryCap))) throw new RangeError('retryCap must be at least retryBase');
   }
 
   /** Lines not yet accepted, the one in flight included. */
