@@ -53,3 +53,20 @@ t.test('on a terminal: a hostile message cannot move the cursor, recolour or ret
   chat.type('\x04');
   t.equal(await chat.exited, 0, 'Ctrl-D on an empty line ends the chat');
 });
+
+t.test('on a terminal: Ctrl-D with a line still unsent waits for it, without a prompt, then exits 0', async (t) => {
+  const first = await forkServer(t);
+  const chat = spawnChatTty(t, [first.origin]);
+  await chat.stdout.waitFor(/-- live/);
+  await first.stop();
+  chat.type('sent late\r');
+  await chat.stdout.waitFor(/-- sending again in \d+s[^\n]*\n[^]*> /);
+  const mark = chat.stdout.text.length;
+  chat.type('\x04');
+  await chat.stdout.waitFor(/-- (sending again|reconnecting) in/, 20_000, mark);
+  const second = await forkServer(t, ['--port', String(first.port)]);
+  t.equal(await chat.exited, 0);
+  t.same(await historyTexts(second.origin), ['sent late'], 'published once, after the restart');
+  const after = visible(chat.stdout.text.slice(mark));
+  t.notMatch(after, /\n> /, 'notices went on while it waited, with no prompt redrawn under them');
+});

@@ -39,17 +39,18 @@ const PROMPT = '> ';
 export class Terminal {
   readonly #streams: TerminalStreams;
   readonly #rl: Interface;
-  /** Both ends are a terminal: prompt, redraws and wiping apply. */
-  readonly #interactive: boolean;
+  /** Both ends are a terminal and the input is open: prompt, redraws and wiping apply. */
+  #prompting: boolean;
   #closed = false;
 
   constructor(streams: TerminalStreams, events: TerminalEvents) {
     this.#streams = streams;
-    this.#interactive = Boolean(streams.input.isTTY && streams.output.isTTY);
+    const interactive = Boolean(streams.input.isTTY && streams.output.isTTY);
+    this.#prompting = interactive;
     this.#rl = createInterface({
       input: streams.input,
-      output: this.#interactive ? streams.output : undefined,
-      terminal: this.#interactive,
+      output: interactive ? streams.output : undefined,
+      terminal: interactive,
       prompt: PROMPT,
     });
     this.#rl.on('line', (line) => {
@@ -58,10 +59,12 @@ export class Terminal {
     });
     // `close` also follows our own close(): only an input that ended by itself counts.
     this.#rl.on('close', () => {
-      if (!this.#closed) events.onEnd();
+      if (this.#closed) return;
+      this.#stopPrompting();
+      events.onEnd();
     });
     this.#rl.on('SIGINT', () => events.onInterrupt());
-    if (this.#interactive) this.#rl.prompt();
+    if (this.#prompting) this.#rl.prompt();
   }
 
   /** Writes lines of the conversation to stdout. */
@@ -78,20 +81,22 @@ export class Terminal {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#interactive) this.#clearInput();
+    this.#stopPrompting();
     this.#rl.close();
   }
 
   #above(stream: Writable, lines: readonly string[]): void {
-    if (this.#closed && this.#interactive) return;
-    if (!this.#interactive) {
-      stream.write(lines.map((line) => `${line}\n`).join(''));
-      return;
-    }
-    this.#clearInput();
+    if (this.#closed) return;
+    if (this.#prompting) this.#clearInput();
     stream.write(lines.map((line) => `${line}\n`).join(''));
     // `true`: the cursor stays where it was within what is typed.
-    this.#rl.prompt(true);
+    if (this.#prompting) this.#rl.prompt(true);
+  }
+
+  /** The input is over (or never was a terminal): the prompt goes, and lines print plainly from now on. */
+  #stopPrompting(): void {
+    if (this.#prompting) this.#clearInput();
+    this.#prompting = false;
   }
 
   /** Moves to the start of the prompt and clears it and whatever is typed, over as many rows as they wrap. */
@@ -104,7 +109,7 @@ export class Terminal {
 
   // readline has echoed the line and moved below it; it comes back as a message, so it goes.
   #wipeEntered(line: string): void {
-    if (!this.#interactive) return;
+    if (!this.#prompting) return;
     const output = this.#streams.output;
     const width = PROMPT.length + [...line].length;
     moveCursor(output, 0, -(Math.floor(width / (output.columns || 80)) + 1));
