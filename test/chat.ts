@@ -42,6 +42,25 @@ t.test('a publish whose answer is lost is retried with its key and stored once',
   t.equal(await chat.exited, 0);
 });
 
+t.test('--token and POLLCAST_TOKEN open a server that requires tokens; without one, 401 is said plainly', async (t) => {
+  const server = await forkServer(t, ['--publish-token', 'sesame', '--subscribe-token', 'sesame']);
+  const withFlag = spawnChat(t, [server.origin, '--token', 'sesame', '--name', 'flag']);
+  withFlag.type('by flag\n');
+  await withFlag.stdout.waitFor(/flag: by flag\n/);
+  const withEnv = spawnChat(t, [server.origin, '--name', 'env'], { POLLCAST_TOKEN: 'sesame' });
+  withEnv.child.stdin.end('by env\n');
+  t.equal(await withEnv.exited, 0);
+  await withFlag.stdout.waitFor(/env: by env\n/);
+  const without = spawnChat(t, [server.origin, '--name', 'none']);
+  without.child.stdin.end('refused\n');
+  t.equal(await without.exited, 0, 'a refusal is final: nothing left to wait for');
+  t.match(without.stderr.text, /^-- not sent: 401 [^\n]*: none: refused$/m);
+  t.match(without.stderr.text, /^-- reconnecting in \d+s: 401 /m);
+  t.same(await historyTexts(server.origin, undefined, 'sesame'), ['flag: by flag', 'env: by env']);
+  withFlag.child.stdin.end();
+  t.equal(await withFlag.exited, 0);
+});
+
 t.test('end of input sends every queued line, in order, then exits 0; $USER names the lines', async (t) => {
   const server = await forkServer(t);
   const chat = spawnChat(t, [server.origin], { USER: 'carol' });

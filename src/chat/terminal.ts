@@ -108,6 +108,7 @@ export class Terminal {
   }
 
   // readline has echoed the line and moved below it; it comes back as a message, so it goes.
+  // Code points stand in for display columns: a wrapping line of wide characters may leave a row.
   #wipeEntered(line: string): void {
     if (!this.#prompting) return;
     const output = this.#streams.output;
