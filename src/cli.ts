@@ -9,6 +9,7 @@ import { createPollcast } from './server.js';
 import type { PollcastServer } from './server.js';
 
 const USAGE = `usage: pollcast [options]
+       pollcast chat [URL] [options]   (a terminal client: pollcast chat --help)
 
   --port N                   TCP port, 0 for any free one         (PORT, default 8080)
   --host H                   interface to bind                     (HOST, default 127.0.0.1)
@@ -140,4 +141,10 @@ async function main(): Promise<void> {
   process.send?.({ type: 'ready', port });
 }
 
-void main();
+/** `pollcast chat …` is the terminal client, loaded only when asked for; the server never loads it. */
+async function chat(): Promise<void> {
+  const { chat: run } = await import('./chat/main.js');
+  process.exit(await run(process.argv.slice(3), process.env, process));
+}
+
+void (process.argv[2] === 'chat' ? chat() : main());

@@ -78,6 +78,14 @@ t.test('the page ships a Content-Security-Policy, nosniff and a Referrer-Policy'
   t.match(page.headers['content-security-policy'], /default-src 'self'/);
   t.match(page.headers['content-security-policy'], /frame-ancestors 'none'/);
   t.notMatch(page.headers['content-security-policy'], /unsafe-inline|unsafe-eval/);
+  const host = new URL(origin).host;
+  t.match(page.headers['content-security-policy'], `connect-src 'self' ws://${host} wss://${host};`, 'the page may open its WebSocket');
+  for (const hostile of ["x; script-src *", "x'", 'a b', '']) {
+    const reply = await rawExchange(origin, `GET / HTTP/1.1\r\nHost: ${hostile}\r\nConnection: close\r\n\r\n`);
+    const policy = /^content-security-policy: (.*)$/im.exec(reply)?.[1]?.trim();
+    t.equal(policy, "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+      + "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'", `Host ${JSON.stringify(hostile)} stays out of the policy`);
+  }
   t.equal(page.headers['x-content-type-options'], 'nosniff');
   t.equal(page.headers['referrer-policy'], 'no-referrer');
   t.notMatch(page.body, /<script>|\sstyle=|\son[a-z]+=/i, 'no inline script, style or handler that the policy would block');

@@ -1,11 +1,15 @@
-/** The end-to-end scenarios (test/fixtures/e2e.ts) in Debian's Chromium, plus ten tabs of one browser. */
+/** The end-to-end scenarios (test/fixtures/e2e.ts) in Debian's Chromium, for every transport, plus ten tabs of one browser. */
 
 import t from 'tap';
 import { launchChromium } from './fixtures/browser.js';
 import { e2eScenarios } from './fixtures/e2e.js';
+import { TRANSPORTS } from '../src/client/feed.js';
 
-// Real browsers and short outages with client backoff: more than tap's default per-file time.
-t.setTimeout(300_000);
+// Real browsers, four transports and short outages with client backoff: more than tap's default per-file time.
+t.setTimeout(900_000);
 const launched = await launchChromium();
 t.teardown(() => launched.close());
-e2eScenarios(t, launched, { tenTabs: true });
+// Every scenario for the long poll; for the others, those where a transport can differ (see e2eScenarios).
+for (const transport of TRANSPORTS) {
+  t.test(transport, async (t) => e2eScenarios(t, launched, { transport, full: transport === 'longpoll' }));
+}

@@ -2,68 +2,12 @@ import t from 'tap';
 import type { Test as Tap } from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLOSED, CONNECTING, LIVE, OFFLINE, Poller, RECONNECTING } from '../src/client/poller.js';
-import type { PollerOptions, PollerState, PollFetch, StateDetail } from '../src/client/poller.js';
+import type { PollerOptions, PollerState, StateDetail } from '../src/client/poller.js';
 import type { Message } from '../src/protocol.js';
+import { NOW, batch, fakeFetch, message, status, until } from './fixtures/fakes.js';
+import type { Call } from './fixtures/fakes.js';
 
 const BASE = 'http://pollcast.test';
-const NOW = 1_700_000_000_000;
-
-type Init = Parameters<PollFetch>[1];
-
-/** One request the poller made; the test answers it. */
-interface Call {
-  readonly url: URL;
-  readonly init: Init;
-  respond(response: Response): void;
-  fail(error: Error): void;
-}
-
-/** A `fetch` whose answers the test writes by hand, aborting like the real one. */
-function fakeFetch() {
-  const calls: Call[] = [];
-  const waiters: Array<() => void> = [];
-  let read = 0;
-  const fetch: PollFetch = (url, init) => new Promise<Response>((resolve, reject) => {
-    init.signal.addEventListener('abort', () => reject(new DOMException('This operation was aborted', 'AbortError')));
-    calls.push({ url: new URL(url), init, respond: resolve, fail: reject });
-    for (const wake of waiters.splice(0)) wake();
-  });
-  /** The next request not yet handed out, waiting for it if need be. */
-  async function next(within = 2000): Promise<Call> {
-    const deadline = Date.now() + within;
-    while (calls.length <= read) {
-      if (Date.now() > deadline) throw new Error(`no request #${read + 1} within ${within} ms`);
-      await Promise.race([new Promise<void>((resolve) => waiters.push(resolve)), sleep(within)]);
-    }
-    return calls[read++]!;
-  }
-  return { fetch, calls, next };
-}
-
-/** Waits until `probe` returns something. */
-async function until<T>(probe: () => T | undefined, within = 1000): Promise<T> {
-  const deadline = Date.now() + within;
-  for (let value = probe(); ; value = probe()) {
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`not within ${within} ms`);
-    await sleep(1);
-  }
-}
-
-function message(n: number): Message {
-  return { id: `m${n}`, text: `text ${n}`, time: NOW + n };
-}
-
-function batch(messages: Message[], cursor: string, missed = false): Response {
-  return new Response(JSON.stringify({ messages, missed, cursor }), {
-    status: 200,
-    headers: { 'content-type': 'application/json' },
-  });
-}
-
-function status(code: number, body = '', headers: Record<string, string> = {}): Response {
-  return new Response(code === 204 ? null : body, { status: code, headers });
-}
 
 /** A poller on a fake fetch that logs everything it reports. */
 function setup(t: Tap, options: PollerOptions = {}) {

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { SharedFeed } from '../src/client/shared-feed.js';
 import type { FeedPoller, Locks } from '../src/client/shared-feed.js';
-import type { PollerOptions, PollerState, StateDetail } from '../src/client/poller.js';
+import type { FeedOptions } from '../src/client/feed.js';
+import type { PollerState, StateDetail } from '../src/client/poller.js';
 import type { Message } from '../src/protocol.js';
 
 /** Web Locks as a browser does them: one holder per name, the rest queued in order. */
@@ -35,8 +36,8 @@ class FakeLocks implements Locks {
 class FakePoller implements FeedPoller {
   cursor: string;
   closed = false;
-  readonly options: PollerOptions;
-  constructor(options: PollerOptions) {
+  readonly options: FeedOptions;
+  constructor(options: FeedOptions) {
     this.options = options;
     this.cursor = options.since ?? '0';
   }
@@ -169,4 +170,20 @@ t.test('a tab that closes before it ever polled gives up its place in line', asy
 
 t.test('refuses a bad channel name', async (t) => {
   t.throws(() => new SharedFeed({ channel: 'no spaces', locks: null }), TypeError);
+});
+
+t.test('the transport and its options reach the feed; tabs share per transport', async (t) => {
+  const { open, pollers } = setup(t);
+  const fetch = async () => new Response(null, { status: 204 });
+  const socket = open({ transport: 'websocket', pollInterval: 123, fetch });
+  open({ transport: 'websocket' });
+  await settle();
+  t.equal(pollers.length, 1, 'two websocket tabs: one feed');
+  t.ok(socket.feed.leading);
+  t.match(pollers[0]!.options, { transport: 'websocket', pollInterval: 123, fetch });
+  const polling = open({ transport: 'poll' });
+  await settle();
+  t.equal(pollers.length, 2, 'a tab on another transport follows on its own');
+  t.ok(polling.feed.leading);
+  t.equal(pollers[1]!.options.transport, 'poll');
 });

@@ -5,18 +5,11 @@
  * neither a double submit nor a lost answer publishes it twice.
  */
 
-import { DEFAULT_CHANNEL, CHANNEL_NAME } from '../protocol.js';
 import type { Published } from '../protocol.js';
-import { withToken } from './poller.js';
+import { publishOnce, publishUrl, uuid } from './publish.js';
+import type { PublishFetch, PublishOutcome } from './publish.js';
 
-/** The part of `fetch` a publish uses; the global `fetch` fits. */
-export type PublishFetch = (url: string, init: {
-  method: 'POST';
-  headers: Record<string, string>;
-  body: string;
-  cache: 'no-store';
-  signal: AbortSignal;
-}) => Promise<{ readonly status: number; readonly statusText: string; text(): Promise<string> }>;
+export type { PublishFetch } from './publish.js';
 
 export interface PublishFormOptions {
   /** Server root the paths hang off. Default `'.'` (the page's directory). */
@@ -39,14 +32,6 @@ interface Entry {
   readonly text: string;
   /** Made once per text, so that retries of it are recognisable as one publish. */
   readonly key: string;
-}
-
-interface Outcome {
-  readonly ok: boolean;
-  /** A failure that sending the same text again cannot fix (e.g. 413). */
-  readonly final: boolean;
-  readonly problem: string;
-  readonly published: Published | null;
 }
 
 /**
@@ -75,14 +60,12 @@ export class PublishForm {
     if (!(input instanceof HTMLInputElement || input instanceof HTMLTextAreaElement)) {
       throw new TypeError('the form needs a text field named "message"');
     }
-    const channel = options.channel ?? DEFAULT_CHANNEL;
-    if (!CHANNEL_NAME.test(channel)) throw new TypeError(`invalid channel name: ${JSON.stringify(channel)}`);
+    const url = publishUrl(options.base ?? '.', options.channel);
     const timeout = options.timeout ?? 15_000;
     if (!(timeout > 0)) throw new RangeError('timeout must be a positive number of ms');
     const fetcher = options.fetch ?? globalThis.fetch.bind(globalThis);
 
-    const base = (options.base ?? '.').replace(/\/+$/, '');
-    this.#url = channel === DEFAULT_CHANNEL ? `${base}/publish` : `${base}/publish/${channel}`;
+    this.#url = url;
     this.#form = form;
     this.#input = input;
     this.#button = form.querySelector<HTMLButtonElement | HTMLInputElement>('button:not([type]), button[type=submit], input[type=submit]');
@@ -158,35 +141,15 @@ export class PublishForm {
     }
   }
 
-  async #send(entry: Entry): Promise<Outcome> {
+  async #send(entry: Entry): Promise<PublishOutcome> {
     const controller = new AbortController();
     this.#controller = controller;
-    const timer = setTimeout(() => controller.abort(new DOMException('no answer in time', 'TimeoutError')), this.#timeout);
     try {
-      const response = await this.#fetch(this.#url, {
-        method: 'POST',
-        headers: withToken({
-          accept: 'application/json',
-          'content-type': 'text/plain;charset=utf-8',
-          'idempotency-key': entry.key,
-        }, this.#token),
-        body: entry.text,
-        cache: 'no-store',
-        signal: controller.signal,
+      return await publishOnce({
+        url: this.#url, text: entry.text, key: entry.key, token: this.#token,
+        timeout: this.#timeout, fetch: this.#fetch, signal: controller.signal,
       });
-      const body = await response.text();
-      if (response.status === 200) return { ok: true, final: true, problem: '', published: parsePublished(body) };
-      const reason = body.split(/\r?\n/, 1)[0]?.trim() || response.statusText;
-      const status = response.status;
-      // 4xx means this text will never do (too large, empty, bad channel), except for the ones that are about timing.
-      const final = status >= 400 && status < 500 && status !== 408 && status !== 429;
-      return { ok: false, final, problem: `${status} ${reason}`.trim(), published: null };
-    } catch (error) {
-      const signal = controller.signal;
-      const problem = signal.aborted && signal.reason instanceof Error ? signal.reason.message : errorMessage(error);
-      return { ok: false, final: false, problem, published: null };
     } finally {
-      clearTimeout(timer);
       if (this.#controller === controller) this.#controller = null;
     }
   }
@@ -206,34 +169,6 @@ export class PublishForm {
     if (this.#status.textContent !== text) this.#status.textContent = text;
     this.#status.dataset.kind = problem ? 'error' : this.#sending ? 'pending' : '';
   }
-}
-
-function parsePublished(body: string): Published | null {
-  try {
-    const value: unknown = JSON.parse(body);
-    if (typeof value === 'object' && value !== null && 'id' in value && 'time' in value
-      && typeof value.id === 'string' && typeof value.time === 'number') {
-      return { id: value.id, time: value.time };
-    }
-  } catch {
-    // Accepted all the same: the status said so.
-  }
-  return null;
-}
-
-function errorMessage(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return `network error (${message || 'no answer'})`;
-}
-
-/** A v4 UUID; `crypto.randomUUID` exists only on https and localhost, `getRandomValues` everywhere. */
-function uuid(): string {
-  if (typeof crypto.randomUUID === 'function' && globalThis.isSecureContext !== false) return crypto.randomUUID();
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 function defaultStatus(form: HTMLFormElement): HTMLElement {

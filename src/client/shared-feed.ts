@@ -1,8 +1,8 @@
 /**
- * One long poll per channel for all the tabs of a browser. Browsers allow six
- * HTTP/1.1 connections per host: with a poll parked per tab, the seventh tab
- * (and every publish) would hang. So the tab that holds the channel's Web Lock
- * polls, and tells the others over a BroadcastChannel; when it closes or
+ * One feed per channel for all the tabs of a browser, whatever its transport. Browsers allow six
+ * HTTP/1.1 connections per host: with a poll or a stream held per tab, the
+ * seventh tab (and every publish) would hang. So the tab that holds the
+ * channel's Web Lock follows it, and tells the others over a BroadcastChannel; when it closes or
  * crashes the browser hands the lock to another tab, which carries on from
  * the last cursor it heard. Without Web Locks or BroadcastChannel every tab
  * polls for itself. DOM-free, so it runs under tap with fakes.
@@ -10,8 +10,10 @@
 
 import { CHANNEL_NAME, DEFAULT_CHANNEL, OLDEST } from '../protocol.js';
 import type { Message } from '../protocol.js';
-import { CONNECTING, Poller } from './poller.js';
-import type { PollerOptions, PollerState, StateDetail } from './poller.js';
+import { createFeed } from './feed.js';
+import type { FeedOptions } from './feed.js';
+import { CONNECTING } from './poller.js';
+import type { PollerState, StateDetail } from './poller.js';
 import { RecentIds } from './recent-ids.js';
 
 /** The part of `navigator.locks` used here. */
@@ -26,18 +28,19 @@ export interface Bus {
   close(): void;
 }
 
-/** The part of a `Poller` used here. */
+/** The part of a `Feed` used here. */
 export interface FeedPoller {
   readonly cursor: string;
   close(): void;
 }
 
 /**
- * The poller's options (`base`, `channel`, `since`, the listeners, `fetch`
- * and the backoff), where `since` only counts when no other tab knows better
- * and the listeners hear every message whichever tab polled it.
+ * The feed's options (`base`, `channel`, `since`, the listeners, the
+ * transport, `fetch`, `WebSocket` and the backoff), where `since` only counts
+ * when no other tab knows better and the listeners hear every message
+ * whichever tab received it. Tabs share per channel and transport.
  */
-export interface SharedFeedOptions extends Pick<PollerOptions, 'base' | 'channel' | 'token' | 'since' | 'onMessage' | 'onMissed' | 'onState' | 'fetch' | 'retryBase' | 'retryCap'> {
+export interface SharedFeedOptions extends Pick<FeedOptions, 'base' | 'channel' | 'token' | 'since' | 'onMessage' | 'onMissed' | 'onState' | 'fetch' | 'retryBase' | 'retryCap' | 'transport' | 'WebSocket' | 'pollInterval'> {
   /** Ids already shown (when a page comes back from the back/forward cache). Default empty. */
   seen?: RecentIds;
   /** Messages each tab keeps to hand to a tab opened later. Default 500. */
@@ -46,8 +49,8 @@ export interface SharedFeedOptions extends Pick<PollerOptions, 'base' | 'channel
   locks?: Locks | null;
   /** Opens a bus; default `new BroadcastChannel(name)`; `null` polls in this tab alone. */
   openBus?: ((name: string) => Bus) | null;
-  /** Default `new Poller(options)`. */
-  createPoller?: (options: PollerOptions) => FeedPoller;
+  /** Default `createFeed(options)`. */
+  createPoller?: (options: FeedOptions) => FeedPoller;
 }
 
 /** What tabs tell each other. */
@@ -104,12 +107,13 @@ export class SharedFeed {
       void this.#lead();
       return;
     }
-    this.#bus = openBus(`pollcast ${options.base ?? '.'} ${channel}`);
+    const name = `pollcast ${options.base ?? '.'} ${channel} ${options.transport ?? 'longpoll'}`;
+    this.#bus = openBus(name);
     this.#bus.onmessage = (event) => this.#hear(event.data as Note);
     this.#post({ type: 'hello', from: this.#id });
     this.#syncTimer = setTimeout(() => this.#flushWaiting(), SYNC_WAIT_MS);
     // The lock is held for as long as the promise from #lead() is pending: until close(), or until the tab dies.
-    locks.request(`pollcast ${options.base ?? '.'} ${channel}`, { signal: this.#lockAbort.signal }, () => this.#lead()).catch(() => {
+    locks.request(name, { signal: this.#lockAbort.signal }, () => this.#lead()).catch(() => {
       // Aborted by close() before it was granted.
     });
   }
@@ -147,10 +151,10 @@ export class SharedFeed {
   #lead(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#flushWaiting();
-    const { base, channel, token, fetch, retryBase, retryCap } = this.#options;
-    const create = this.#options.createPoller ?? ((options: PollerOptions) => new Poller(options));
+    const { base, channel, token, fetch, retryBase, retryCap, transport, WebSocket, pollInterval } = this.#options;
+    const create = this.#options.createPoller ?? createFeed;
     this.#poller = create({
-      base, channel, token, fetch, retryBase, retryCap,
+      base, channel, token, fetch, retryBase, retryCap, transport, WebSocket, pollInterval,
       since: this.#cursor,
       onMessage: (message) => this.#polled(message),
       onMissed: () => {

@@ -9,6 +9,7 @@ import type { PollFetch, PollerState, StateDetail } from './poller.js';
 import { SharedFeed } from './shared-feed.js';
 import type { SharedFeedOptions } from './shared-feed.js';
 import type { Message } from '../protocol.js';
+import type { Transport } from './feed.js';
 
 export interface SubscribePaneOptions {
   /** Server root, as for `Poller`. Default `'.'`. */
@@ -23,7 +24,11 @@ export interface SubscribePaneOptions {
   notice?: HTMLElement;
   /** Most messages kept on screen; the oldest go first. Default 500. */
   limit?: number;
-  /** Passed to the `Poller`; for tests and embedding. */
+  /** How to follow the channel (see `createFeed`). Default `'longpoll'`. */
+  transport?: Transport;
+  /** For `poll`: ms from one answer to the next request. Default 2000. */
+  pollInterval?: number;
+  /** Passed to the feed; for tests and embedding. */
   fetch?: PollFetch;
   retryBase?: number;
   retryCap?: number;
@@ -47,7 +52,7 @@ const fullTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeSty
 
 /**
  * Follows a channel and shows its messages in `elem`, one child per message.
- * The tabs of a browser share one poll (see `SharedFeed`). Stops when the
+ * The tabs of a browser share one feed (see `SharedFeed`). Stops when the
  * page goes away (`pagehide`, which also hands the poll to another tab) and,
  * if the page comes back from the back/forward cache, carries on from where
  * it stopped.
@@ -82,6 +87,8 @@ export class SubscribePane {
       base: options.base,
       channel: options.channel,
       token: options.token,
+      transport: options.transport,
+      pollInterval: options.pollInterval,
       fetch: options.fetch,
       retryBase: options.retryBase,
       retryCap: options.retryCap,

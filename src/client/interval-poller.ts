@@ -1,0 +1,50 @@
+/**
+ * Interval polling: `GET /messages?since=` every `pollInterval` ms, for
+ * networks where a held request does not survive. The next request goes
+ * out only after the previous answer, so they never overlap. DOM-free.
+ */
+
+import { CursorFeed } from './cursor-feed.js';
+import { cursorRequest, failedAnswer, failedRequest, receiveBatch } from './http-answer.js';
+import type { PollResponse } from './http-answer.js';
+import type { PollerOptions } from './poller.js';
+
+/** The Poller's options (its `liveAfter` aside) and the interval. */
+export interface IntervalPollerOptions extends PollerOptions {
+  /** Ms from one answer to the next request. Default 2000. */
+  pollInterval?: number;
+}
+
+/**
+ * Follows one channel by asking for what is new on an interval, until `close()`.
+ *
+ * @example
+ * const feed = new IntervalPoller({ channel: 'news', pollInterval: 5000, onMessage: show });
+ */
+export class IntervalPoller extends CursorFeed {
+  readonly #request: (cursor: string, signal: AbortSignal) => Promise<PollResponse>;
+  readonly #interval: number;
+
+  constructor(options: IntervalPollerOptions = {}) {
+    super(options);
+    const interval = options.pollInterval ?? 2000;
+    if (!(interval >= 0 && Number.isFinite(interval))) throw new RangeError('pollInterval must be a number of ms');
+    this.#request = cursorRequest(options, 'messages', 'application/json');
+    this.#interval = interval;
+    this.start();
+  }
+
+  /** One request; after an answer, the interval passes before the loop asks again. */
+  protected async attempt(signal: AbortSignal): Promise<number | null> {
+    try {
+      const response = await this.#request(this.cursor, signal);
+      if (response.status !== 200) return await failedAnswer(this.link, response, signal);
+      const failed = await receiveBatch(this.link, response, signal, this.take);
+      if (failed !== null) return failed;
+    } catch (error) {
+      return failedRequest(this.link, error, signal);
+    }
+    await this.link.pause(this.#interval);
+    return null;
+  }
+}
