@@ -8,6 +8,7 @@ import type { TargetName } from './wire.js';
 
 const COLORS: { [K in TargetName]: string } = {
   pollcast: '#2563eb',
+  'pollcast-redis': '#7c3aed',
   baseline: '#8b95a5',
   nchan: '#e69b00',
   'nchan-multipart': '#16a34a',

@@ -97,7 +97,7 @@ function receive(sub: Subscriber, texts: string[], at: number): void {
 /** One subscriber's long-poll loop; bounded by 'stop', the deadline and its error budget. */
 async function loop(sub: Subscriber, start: StartJob, connected: () => void): Promise<void> {
   const adapter = ADAPTERS[start.target];
-  const parksAtOnce = start.target !== 'pollcast'; // pollcast's since=0 answers at once
+  const parksAtOnce = !start.target.startsWith('pollcast'); // pollcast's since=0 answers at once (on Redis too)
   try {
     await sub.client.connect();
   } catch {
