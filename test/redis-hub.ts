@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Test } from 'tap';
-import { HubClosedError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../src/hub.js';
+import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../src/hub.js';
 import { interpret, RedisHub } from '../src/redis-hub.js';
 import type { RedisHubOptions } from '../src/redis-hub.js';
 import { Probe } from './fixtures/probe.js';
@@ -191,6 +191,22 @@ t.test('without a connection, publish and read fail as storage unavailable', asy
   await t.rejects(hub.publish('any', 'x'), StorageUnavailableError, 'before open()');
   await t.rejects(hub.read('any', '0'), StorageUnavailableError);
   t.same(hub.stats().storage, { kind: 'redis', up: false });
+});
+
+t.test('channels watched at once are bounded: an idle one makes room, a busy one does not', async (t) => {
+  const hub = await openHub(t, { maxChannels: 1 });
+  const [a, b] = [fresh(), fresh()];
+  const first = hub.subscribe(a, undefined, new Probe());
+  await waitFor(() => hub.stats().waiting === 1);
+  const refused = new Probe();
+  hub.subscribe(b, undefined, refused);
+  await refused.answered();
+  t.type(refused.failures[0], HubFullError, 'every watched channel has waiters');
+  first.cancel();
+  const admitted = new Probe();
+  hub.subscribe(b, undefined, admitted);
+  await waitFor(() => hub.stats().waiting === 1);
+  t.same([admitted.failures, hub.stats().channels], [[], 1], 'the idle channel gave way');
 });
 
 t.test('rejects bad options', async (t) => {
