@@ -149,7 +149,8 @@ async function startRedis(): Promise<{ url: string; pid: number; version: string
   };
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process of that PID still runs. */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -202,7 +203,8 @@ function nginxVersion(): string {
   return /nginx\/[\d.]+/.exec(probe.stderr)?.[0] ?? 'nginx';
 }
 
-async function freePort(): Promise<number> {
+/** A port of 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
   const probe = createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
   const { port } = probe.address() as AddressInfo;
