@@ -140,8 +140,10 @@ export class RedisHub implements Hub, ReaderSource {
       queueMicrotask(() => this.#release(pending));
       return pending;
     }
+    // What the watch holds is served from memory even while Redis is away: a client resuming where
+    // the reader stands parks like the polls already parked, and the reader catches up on return.
     const watch = this.#watches.get(channel);
-    if (!(watch && this.#up() && this.#fromMemory(watch, pending, start))) void this.#resolve(pending, start, 1);
+    if (!(watch && this.#fromMemory(watch, pending, start))) void this.#resolve(pending, start, 1);
     return pending;
   }
 
