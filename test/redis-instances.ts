@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import t from 'tap';
+import WebSocket from 'ws';
 import type { Batch } from '../src/protocol.js';
 import { poll, publish, request, waitForWaiting } from './fixtures/http.js';
 import { startRedis } from './fixtures/redis.js';
@@ -132,6 +133,34 @@ t.test('server-sent events open once the position is known, and carry what follo
   });
   t.match(received, new RegExp(`^retry: 2000\\nid: ${first}\\n`), 'the opening frame marks the cursor');
   t.match(received, /data: two/);
+});
+
+t.test('a WebSocket on B carries what A publishes, publishes itself, and closes 1008 on a cursor ahead', async (t) => {
+  const [a, b] = await instances(t, 2);
+  const frames: { type: string; text?: string; cursor?: string; id?: string }[] = [];
+  const ws = new WebSocket(`${b!.origin.replace('http:', 'ws:')}/ws/wsch?since=0`);
+  t.teardown(() => ws.terminate());
+  ws.on('message', (data) => frames.push(JSON.parse(String(data)) as (typeof frames)[number]));
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const until = async (count: number) => {
+    for (let tries = 0; frames.length < count; tries++) {
+      if (tries > 500) throw new Error(`only ${JSON.stringify(frames)}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  await until(1);
+  t.same(frames[0], { type: 'cursor', cursor: '0-0' }, 'an empty channel: its position');
+  await publish(a!.origin, 'from A', 'wsch');
+  ws.send(JSON.stringify({ type: 'publish', text: 'from the socket', key: 'ws-1' }));
+  await until(4);
+  t.same(frames.filter((f) => f.type === 'message').map((f) => f.text), ['from A', 'from the socket']);
+  const published = frames.find((f) => f.type === 'published')!;
+  const repeat = await request(a!.origin, '/publish/wsch', { method: 'POST', headers: { 'idempotency-key': 'ws-1' }, body: 'from the socket' });
+  t.same([repeat.headers['pollcast-id'], repeat.headers['pollcast-repeated']], [published.id, 'true'], 'the socket\'s key holds on A');
+  const ahead = new WebSocket(`${b!.origin.replace('http:', 'ws:')}/ws/wsch?since=99999999999999-0`);
+  t.teardown(() => ahead.terminate());
+  const code = await new Promise((resolve) => ahead.on('close', (closeCode) => resolve(closeCode)));
+  t.equal(code, 1008);
 });
 
 t.test('the CLI: a bad Redis URL exits 2 with one line; an unreachable Redis exits 1 after a bounded wait', async (t) => {
