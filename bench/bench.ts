@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 import { NodeClient, RawClient } from './http1.js';
 import type { Client } from './http1.js';
 import { writeReport } from './report.js';
-import { nchanMissing, POLLCAST_ARGS, setNodeServerOptions, startServer } from './targets.js';
+import { nchanMissing, POLLCAST_ARGS, redisMissing, setNodeServerOptions, startServer } from './targets.js';
 import type { Server } from './targets.js';
 import {
   ADAPTERS, BUCKETS, bucketMs, cpuSeconds, isTarget, messageText, nowMs, peakRssBytes, percentile, rssBytes, TARGETS,
@@ -228,8 +228,9 @@ function get(port: number, path: string): Promise<{ status: number; body: string
 async function waiting(server: Server): Promise<number> {
   const adapter = ADAPTERS[server.target];
   try {
-    const answer = await get(server.port, adapter.statsPath);
-    return adapter.waiting(answer.body);
+    let sum = 0;
+    for (const port of server.subscriberPorts ?? [server.port]) sum += adapter.waiting((await get(port, adapter.statsPath)).body);
+    return sum;
   } catch {
     return NaN;
   }
@@ -518,7 +519,7 @@ async function runCase(target: TargetName, spec: Case, addresses: string[], run:
       generators.push(generator);
       liveGenerators.add(generator);
       generator.send({
-        type: 'start', target, port: server.port, channel: CHANNEL, first, count,
+        type: 'start', target, port: server.subscriberPorts?.[p % server.subscriberPorts.length] ?? server.port, channel: CHANNEL, first, count,
         addresses: useAddresses, capacity: spec.messages, deadlineMs: deadline, client: CLIENT,
         pollIntervalMs: POLL_INTERVAL_MS,
       });
@@ -781,6 +782,10 @@ const missing = nchanMissing();
 const chosen = targets.filter((t): t is TargetName => {
   if ((t === 'nchan' || t === 'nchan-multipart') && missing) {
     process.stderr.write(`bench: skipping ${t}: ${missing}\n`);
+    return false;
+  }
+  if (t === 'pollcast-redis' && redisMissing()) {
+    process.stderr.write(`bench: skipping ${t}: ${redisMissing()}\n`);
     return false;
   }
   return isTarget(t);

@@ -8,10 +8,11 @@ import type { TargetName } from './wire.js';
 
 const COLORS: { [K in TargetName]: string } = {
   pollcast: '#2563eb',
+  'pollcast-redis': '#1e3a8a',
   baseline: '#8b95a5',
   nchan: '#e69b00',
   'nchan-multipart': '#16a34a',
-  'pollcast-sse': '#7c3aed',
+  'pollcast-sse': '#9333ea',
   'pollcast-ws': '#db2777',
   'pollcast-poll': '#0891b2',
 };

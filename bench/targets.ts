@@ -41,7 +41,10 @@ export function setNodeServerOptions(options: NodeServerOptions): void {
 
 export interface Server {
   target: TargetName;
+  /** Where to publish (and, unless `subscriberPorts` says otherwise, to subscribe and read stats). */
   port: number;
+  /** Several instances: subscriber process `p` polls `subscriberPorts[p % length]`; parked polls are summed over them. */
+  subscriberPorts?: number[];
   /** Every process of the server (nginx: master and workers). */
   pids: number[];
   /** What runs, for the record ("node v20…", "nginx/1.22.1 + nchan 1.3.6"). */
@@ -107,6 +110,82 @@ async function forkNode(target: TargetName, script: string, args: string[]): Pro
 
 /** pollcast, named after the transport its subscribers will use: the server is the same. */
 export const startPollcast = (target: TargetName): Promise<Server> => forkNode(target, POLLCAST_CLI, POLLCAST_ARGS);
+
+// ---------------------------------------------------------------------------
+// pollcast on Redis: two instances, one redis-server of our own
+
+const REDIS_SERVER = process.env['REDIS_SERVER'] ?? '/usr/bin/redis-server';
+
+/** Why the Redis target cannot run here, or undefined when it can. */
+export function redisMissing(): string | undefined {
+  return existsSync(REDIS_SERVER) ? undefined : `${REDIS_SERVER} is missing (bash scripts/redis.sh)`;
+}
+
+/** A redis-server on loopback, without persistence, in a folder of its own; stopped by its PID. */
+async function startRedis(): Promise<{ url: string; pid: number; version: string; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'pollcast-bench-redis-'));
+  const port = await freePort();
+  const pidfile = join(dir, 'redis.pid');
+  const started = spawnSync(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--daemonize', 'yes', '--dir', dir, '--pidfile', pidfile, '--logfile', join(dir, 'redis.log')], { encoding: 'utf8' });
+  if (started.status !== 0) throw new Error(`redis-server failed: ${started.stderr}`);
+  // Bounded: 10 s of 50 ms tries.
+  for (let tries = 0; !(existsSync(pidfile) && (await accepts(port))); tries++) {
+    if (tries > 200) throw new Error('redis-server did not listen within 10 s');
+    await sleep(50);
+  }
+  const pid = Number(readFileSync(pidfile, 'utf8').trim());
+  const version = /v=([\d.]+)/.exec(spawnSync(REDIS_SERVER, ['--version'], { encoding: 'utf8' }).stdout)?.[1] ?? '';
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    pid,
+    version: `redis ${version}`,
+    async stop() {
+      process.kill(pid, 'SIGTERM');
+      // Bounded: 10 s of 50 ms checks, then by force.
+      for (let tries = 0; isAlive(pid) && tries < 200; tries++) await sleep(50);
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Whether a process of that PID still runs. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Two pollcast instances on one Redis: publishing goes to the first, subscribers are split
+ * across both, and the server's CPU and memory are those of all three processes.
+ */
+export async function startPollcastRedis(): Promise<Server> {
+  const redis = await startRedis();
+  const forked = await Promise.allSettled([0, 1].map(() => forkNode('pollcast-redis', POLLCAST_CLI, [...POLLCAST_ARGS, '--redis', redis.url])));
+  const failed = forked.find((result) => result.status === 'rejected');
+  if (failed) {
+    await Promise.all(forked.map((result) => (result.status === 'fulfilled' ? result.value.stop() : undefined)));
+    await redis.stop();
+    throw failed.reason;
+  }
+  const [first, second] = forked.map((result) => (result as PromiseFulfilledResult<Server>).value) as [Server, Server];
+  return {
+    target: 'pollcast-redis',
+    port: first.port,
+    subscriberPorts: [first.port, second.port],
+    pids: [...first.pids, ...second.pids, redis.pid],
+    version: `${first.version} ×2 + ${redis.version}`,
+    async stop() {
+      await Promise.all([first.stop(), second.stop()]);
+      await redis.stop();
+    },
+  };
+}
 export const startBaseline = (): Promise<Server> => forkNode('baseline', BASELINE, ['--port', '0']);
 
 // ---------------------------------------------------------------------------
@@ -125,7 +204,8 @@ function nginxVersion(): string {
   return /nginx\/[\d.]+/.exec(probe.stderr)?.[0] ?? 'nginx';
 }
 
-async function freePort(): Promise<number> {
+/** A port of 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
   const probe = createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
   const { port } = probe.address() as AddressInfo;
@@ -211,6 +291,8 @@ export function startServer(target: TargetName): Promise<Server> {
     case 'pollcast-ws':
     case 'pollcast-poll':
       return startPollcast(target);
+    case 'pollcast-redis':
+      return startPollcastRedis();
     case 'baseline':
       return startBaseline();
     case 'nchan':

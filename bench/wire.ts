@@ -8,7 +8,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 // ---------------------------------------------------------------------------
 // Targets and their protocols
 
-export const TARGETS = ['pollcast', 'baseline', 'nchan', 'nchan-multipart', 'pollcast-sse', 'pollcast-ws', 'pollcast-poll'] as const;
+export const TARGETS = ['pollcast', 'pollcast-redis', 'baseline', 'nchan', 'nchan-multipart', 'pollcast-sse', 'pollcast-ws', 'pollcast-poll'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 export function isTarget(name: string): name is TargetName {
@@ -182,8 +182,23 @@ function nchan(multipart: boolean): Adapter {
 /** The same pollcast server followed over another of its transports; publishing is the same. */
 const pollcastOver = (name: TargetName, transport: Transport): Adapter => ({ ...pollcast, name, transport });
 
+/**
+ * Two pollcast instances on one Redis: the same protocol, but ids are stream ids
+ * (`<ms>-<seq>`), ordered by time, then sequence.
+ */
+const pollcastRedis: Adapter = {
+  ...pollcast,
+  name: 'pollcast-redis',
+  orderKey(answer) {
+    const id = /(\d+)-(\d+)\s*$/.exec(answer.body.toString('latin1'));
+    // Under 2^53 while fewer than 1000 entries share a millisecond.
+    return id ? Number(id[1]) * 1000 + Number(id[2]) : NaN;
+  },
+};
+
 export const ADAPTERS: Record<TargetName, Adapter> = {
   pollcast,
+  'pollcast-redis': pollcastRedis,
   baseline,
   nchan: nchan(false),
   'nchan-multipart': nchan(true),

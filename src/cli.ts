@@ -31,6 +31,7 @@ const USAGE = `usage: pollcast [options]
   --cors-origins LIST        origins allowed cross-site, comma-separated, or *  (POLLCAST_CORS_ORIGINS, default none)
   --public DIR               folder of the page                    (POLLCAST_PUBLIC, default the package's public/)
   --shutdown-grace MS        time to finish requests on stop       (POLLCAST_SHUTDOWN_GRACE, default 5000)
+  --redis URL                keep channels in Redis Streams, shared by every instance (REDIS_URL, default none: in memory)
   -h, --help                 this text
 `;
 
@@ -56,9 +57,10 @@ const SETTINGS = [
   ['cors-origins', 'POLLCAST_CORS_ORIGINS', 'corsOrigins'],
   ['public', 'POLLCAST_PUBLIC', 'publicDir'],
   ['shutdown-grace', 'POLLCAST_SHUTDOWN_GRACE', 'shutdownGraceMs'],
+  ['redis', 'REDIS_URL', 'redisUrl'],
 ] as const satisfies readonly (readonly [string, string, keyof PollcastOptions])[];
 
-const TEXT_OPTIONS = new Set<keyof PollcastOptions>(['host', 'publicDir', 'publishToken', 'subscribeToken']);
+const TEXT_OPTIONS = new Set<keyof PollcastOptions>(['host', 'publicDir', 'publishToken', 'subscribeToken', 'redisUrl']);
 const LIST_OPTIONS = new Set<keyof PollcastOptions>(['corsOrigins']);
 
 /** How long after a stop request the process may take before it is ended regardless. */

@@ -1,4 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from './hub.js';
 
 /** Stable error codes, each with its status; the `pollcast-error` header carries the code. */
 export const ERROR_STATUS = {
@@ -19,6 +20,7 @@ export const ERROR_STATUS = {
   shutting_down: 503,
   too_many_waiting: 503,
   too_many_channels: 503,
+  storage_unavailable: 503,
   internal: 500,
 } as const;
 
@@ -46,6 +48,19 @@ export const SHUTTING_DOWN = new HttpError('shutting_down', 'server is shutting 
 
 /** The waiting room (`maxWaiting`, `maxWaitingPerClient`) is full. */
 export const TOO_MANY_WAITING = new HttpError('too_many_waiting', 'too many subscribers are waiting; try again later', { 'retry-after': '5' });
+
+/** The hub's storage (Redis) does not answer: nothing was acknowledged; try again shortly. */
+export const STORAGE_UNAVAILABLE = new HttpError('storage_unavailable', 'message storage is unavailable; try again shortly', { 'retry-after': '2' });
+
+/** Hub errors are about the request or the storage, not a fault of the server: give them their status. */
+export function fromHubError(error: unknown): unknown {
+  if (error instanceof InvalidCursorError) return new HttpError('bad_cursor', error.message);
+  if (error instanceof KeyReusedError) return new HttpError('key_reused', error.message);
+  if (error instanceof HubClosedError) return SHUTTING_DOWN;
+  if (error instanceof HubFullError) return new HttpError('too_many_channels', 'too many channels are in use; try again later', { 'retry-after': '5' });
+  if (error instanceof StorageUnavailableError) return STORAGE_UNAVAILABLE;
+  return error;
+}
 
 /**
  * Turns anything thrown into an answer. Unknown errors become a bare 500 that

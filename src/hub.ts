@@ -1,8 +1,8 @@
 import type { Batch, Message } from './protocol.js';
 
 /**
- * Someone waiting for messages: a long poll, later a stream. The hub calls
- * exactly one of the two methods, exactly once, and never from inside
+ * Someone waiting for messages: a long poll, a stream. The hub calls exactly
+ * one of `deliver`, `release` and `fail`, exactly once, and never from inside
  * `subscribe()` itself.
  */
 export interface Waiter {
@@ -10,14 +10,40 @@ export interface Waiter {
   deliver(batch: Batch): void;
   /** The hub is closing; the wait ends with nothing. */
   release(): void;
+  /**
+   * The wait could not be set up after all: a hub that has to ask its
+   * storage first learns only then that the cursor is ahead of the channel
+   * (`InvalidCursorError`), that the storage cannot be reached
+   * (`StorageUnavailableError`) or that there is no room (`HubFullError`).
+   * A hub that can tell at once throws from `subscribe()` instead.
+   */
+  fail(error: Error): void;
+  /**
+   * The wait is in place and `Subscription.cursor` is now known. Called, once
+   * and before anything else, only when the cursor was still undefined as
+   * `subscribe()` returned; never after `fail`.
+   */
+  started?(): void;
 }
 
 /** What `subscribe()` hands back: where the wait starts, and how to leave. */
 export interface Subscription {
-  /** The resolved cursor the wait started from; resuming from it loses nothing. */
-  readonly cursor: string;
+  /**
+   * The resolved cursor the wait started from; resuming from it loses
+   * nothing. An in-memory hub knows it when `subscribe()` returns; a hub
+   * that must first ask its storage leaves it `undefined` until it calls the
+   * waiter (`started`, `deliver`, or `fail`, which leaves it undefined).
+   */
+  readonly cursor: string | undefined;
   /** Stops the wait; the waiter is not called after this. Idempotent. */
   cancel(): void;
+}
+
+/** Where a hub keeps history, for `/stats`: absent for the in-memory hub. */
+export interface StorageStats {
+  readonly kind: 'redis';
+  /** Whether the storage answers right now; while false, publishes get 503. */
+  readonly up: boolean;
 }
 
 /** Counters for `/stats`. */
@@ -30,8 +56,10 @@ export interface HubStats {
   readonly published: number;
   /** Messages handed to waiters since start (one per message per waiter). */
   readonly delivered: number;
-  /** UTF-8 bytes of message text kept in history. */
+  /** UTF-8 bytes of message text kept in history (in this process). */
   readonly bytes: number;
+  /** Where history lives, when not in this process. */
+  readonly storage?: StorageStats;
 }
 
 /**
@@ -45,7 +73,9 @@ export interface Hub {
    * channel stores nothing and resolves with the message first stored under
    * it (`repeated: true`), so a client can retry without doubling; the same
    * key with another text rejects with `KeyReusedError`; a new channel that
-   * would be one too many rejects with `HubFullError`.
+   * would be one too many rejects with `HubFullError`; storage that cannot
+   * be reached rejects with `StorageUnavailableError` (nothing was
+   * acknowledged, though it may have been stored).
    */
   publish(channel: string, text: string, key?: string): Promise<PublishResult>;
   /**
@@ -54,19 +84,28 @@ export interface Hub {
    * answered at once, with an empty batch when there is nothing, so the
    * client learns its position. Throws `InvalidCursorError` when `since` is
    * not a cursor this hub could have made, `HubFullError` when the channel
-   * would be one too many.
+   * would be one too many — or, for a hub that must ask its storage first,
+   * reports either (or `StorageUnavailableError`) through `waiter.fail`.
    */
   subscribe(channel: string, since: string | undefined, waiter: Waiter): Subscription;
   /**
    * The messages of `channel` after `since`, at once, never waiting: an
    * empty batch (whose cursor is where to ask from next) when there are
    * none. For clients that poll on an interval. Throws `InvalidCursorError`
-   * like `subscribe()`.
+   * like `subscribe()`, or rejects with it (and `StorageUnavailableError`).
    */
   read(channel: string, since: string | undefined): Promise<Batch>;
   stats(): HubStats;
-  /** Releases every waiter and refuses further work. Idempotent. */
-  close(): void;
+  /**
+   * Connects to the hub's storage, if it has one; `listen()` awaits it
+   * before binding. Rejects when the storage cannot be reached.
+   */
+  open?(): Promise<void>;
+  /**
+   * Releases every waiter at once and refuses further work; resolves once
+   * the storage connections (if any) are closed. Idempotent.
+   */
+  close(): Promise<void>;
 }
 
 /** What a publish resolves with. */
@@ -89,6 +128,11 @@ export class InvalidCursorError extends Error {
 /** No room for another channel: every channel has waiters. */
 export class HubFullError extends Error {
   override readonly name = 'HubFullError';
+}
+
+/** The hub's storage (Redis) cannot be reached right now; try again shortly. */
+export class StorageUnavailableError extends Error {
+  override readonly name = 'StorageUnavailableError';
 }
 
 /** The hub was closed; nothing more is published. */

@@ -178,8 +178,8 @@ export class MemoryHub implements Hub {
     return { waiting: this.#waiting, channels: this.#channels.size, published: this.#published, delivered: this.#delivered, bytes: this.#bytes };
   }
 
-  close(): void {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     this.#closed = true;
     for (const channel of this.#channels.values()) {
       const waiters = channel.waiters;
@@ -187,6 +187,7 @@ export class MemoryHub implements Hub {
       this.#waiting -= waiters.size;
       for (const parked of waiters) this.#release(parked);
     }
+    return Promise.resolve();
   }
 
   /** @internal called by a cancelled subscription */

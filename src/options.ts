@@ -42,6 +42,12 @@ export interface PollcastOptions {
   publicDir: string;
   /** On shutdown, how long in-flight requests may take before their sockets are cut, in ms. Default 5 000. */
   shutdownGraceMs: number;
+  /**
+   * Keep channels and history in Redis Streams at this URL
+   * (`redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS),
+   * shared by every instance given the same URL. Default none: in memory.
+   */
+  redisUrl: string;
 }
 
 /** The defaults, in one place. */
@@ -66,6 +72,7 @@ export const DEFAULTS: Readonly<PollcastOptions> = Object.freeze({
   corsOrigins: Object.freeze([]),
   publicDir: fileURLToPath(new URL('../public', import.meta.url)),
   shutdownGraceMs: 5_000,
+  redisUrl: '',
 });
 
 type NumberKey = { [K in keyof PollcastOptions]: PollcastOptions[K] extends number ? K : never }[keyof PollcastOptions];
@@ -115,8 +122,23 @@ export function resolveOptions(overrides: Partial<PollcastOptions> = {}): Pollca
     if (typeof options[key] !== 'string' || /[^\x21-\x7e]/.test(options[key])) throw new TypeError(`${key} must be visible ASCII`);
   }
   if (options.headersTimeoutMs > options.requestTimeoutMs) throw new RangeError('headersTimeoutMs must not exceed requestTimeoutMs');
+  if (typeof options.redisUrl !== 'string') throw new TypeError('redisUrl must be a string');
+  if (options.redisUrl !== '') checkRedisUrl(options.redisUrl);
   if (!Array.isArray(options.corsOrigins) || !options.corsOrigins.every((origin) => ORIGIN.test(origin))) {
     throw new TypeError('corsOrigins must be origins like https://example.com, or *');
   }
   return options;
+}
+
+/** A Redis URL has the scheme, a host, and at most a database number for its path. */
+function checkRedisUrl(value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TypeError('redisUrl must be a URL like redis://127.0.0.1:6379');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new TypeError('redisUrl must start with redis:// or rediss://');
+  if (url.hostname === '') throw new TypeError('redisUrl must name a host, like redis://127.0.0.1:6379');
+  if (!/^\/?(\d{1,2})?$/.test(url.pathname)) throw new TypeError('redisUrl may only carry a database number as its path, like redis://host/0');
 }

@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClientGoneError } from './body.js';
 import type { Context } from './context.js';
-import { HttpError, SHUTTING_DOWN, sendError } from './errors.js';
-import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from './hub.js';
+import { HttpError, SHUTTING_DOWN, fromHubError, sendError } from './errors.js';
 import { events } from './routes/events.js';
 import { messages } from './routes/messages.js';
 import { publish } from './routes/publish.js';
@@ -83,14 +82,5 @@ function allowMethod(req: IncomingMessage, target: Methods): void {
 
 function answerError(res: ServerResponse, error: unknown): void {
   if (error instanceof ClientGoneError) return;
-  sendError(res, toHttpError(error));
-}
-
-/** Hub errors are about the request, not the server: give them their status. */
-function toHttpError(error: unknown): unknown {
-  if (error instanceof InvalidCursorError) return new HttpError('bad_cursor', error.message);
-  if (error instanceof KeyReusedError) return new HttpError('key_reused', error.message);
-  if (error instanceof HubClosedError) return SHUTTING_DOWN;
-  if (error instanceof HubFullError) return new HttpError('too_many_channels', 'too many channels are in use; try again later', { 'retry-after': '5' });
-  return error;
+  sendError(res, fromHubError(error));
 }

@@ -6,6 +6,7 @@ import { createContext } from './context.js';
 import type { Context } from './context.js';
 import type { Hub } from './hub.js';
 import { MemoryHub } from './memory-hub.js';
+import { RedisHub } from './redis-hub.js';
 import { resolveOptions } from './options.js';
 import type { PollcastOptions } from './options.js';
 import { createRouter } from './router.js';
@@ -44,8 +45,7 @@ export class PollcastServer {
 
   constructor(options: Partial<PollcastOptions> = {}, hub?: Hub) {
     this.options = resolveOptions(options);
-    const { historyLimit, historyBytes, maxChannels } = this.options;
-    this.hub = hub ?? new MemoryHub({ historyLimit, historyBytes, maxChannels });
+    this.hub = hub ?? defaultHub(this.options);
     this.#context = createContext(this.hub, this.options);
     this.handle = createRouter(this.#context);
     this.handleUpgrade = createUpgrade(this.#context);
@@ -60,9 +60,15 @@ export class PollcastServer {
     return (this.#server?.address() as AddressInfo | null) ?? undefined;
   }
 
-  /** Binds `options.host:options.port`; resolves with the address actually bound. */
-  listen(): Promise<AddressInfo> {
-    if (this.#state !== 'new') return Promise.reject(new Error(`cannot listen when ${this.#state}`));
+  /**
+   * Connects the hub to its storage (Redis), then binds
+   * `options.host:options.port`; resolves with the address actually bound.
+   * Rejects when the storage cannot be reached.
+   */
+  async listen(): Promise<AddressInfo> {
+    if (this.#state !== 'new') throw new Error(`cannot listen when ${this.#state}`);
+    await this.hub.open?.();
+    if (this.#state !== 'new') throw new Error(`cannot listen when ${this.#state}`);
     const server = createServer({
       headersTimeout: this.options.headersTimeoutMs,
       requestTimeout: this.options.requestTimeoutMs,
@@ -98,13 +104,19 @@ export class PollcastServer {
     this.#context.closing = true;
     const server = this.#server;
     const stopped = server?.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-    this.hub.close();
+    const hubClosed = this.hub.close();
     server?.closeIdleConnections();
     const deadline = setTimeout(() => server?.closeAllConnections(), this.options.shutdownGraceMs);
-    await stopped;
+    await Promise.all([stopped, hubClosed]);
     clearTimeout(deadline);
     this.#state = 'closed';
   }
+}
+
+/** Redis when a URL is given, else the embedded in-memory hub. */
+function defaultHub(options: PollcastOptions): Hub {
+  const { historyLimit, historyBytes, maxChannels, redisUrl } = options;
+  return redisUrl ? new RedisHub({ url: redisUrl, historyLimit, maxChannels }) : new MemoryHub({ historyLimit, historyBytes, maxChannels });
 }
 
 /** Node's parser errors, answered like every other error: a status and a one-line reason. */

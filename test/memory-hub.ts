@@ -1,23 +1,7 @@
 import t from 'tap';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from '../src/hub.js';
-import type { Waiter } from '../src/hub.js';
 import { MemoryHub } from '../src/memory-hub.js';
-import type { Batch } from '../src/protocol.js';
-
-/** A waiter that records what it got. */
-class Probe implements Waiter {
-  batches: Batch[] = [];
-  released = 0;
-  deliver(batch: Batch): void {
-    this.batches.push(batch);
-  }
-  release(): void {
-    this.released++;
-  }
-  get texts(): string[] {
-    return this.batches.flatMap((batch) => batch.messages.map((m) => m.text));
-  }
-}
+import { Probe } from './fixtures/probe.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 

@@ -28,3 +28,13 @@ t.test('bad values are rejected when the server is created', async (t) => {
   t.throws(() => resolveOptions({ host: '' }), /host must be a non-empty string/);
   t.throws(() => resolveOptions({ nonsense: 1 } as never), /unknown option "nonsense"/);
 });
+
+t.test('redisUrl: a redis:// or rediss:// URL with a host, checked at creation', async (t) => {
+  for (const url of ['redis://127.0.0.1:6379', 'rediss://user:secret@cache.example:6380/2', 'redis://localhost']) {
+    t.equal(resolveOptions({ redisUrl: url }).redisUrl, url, url);
+  }
+  for (const url of ['http://127.0.0.1:6379', 'redis://', 'redis://host/db', 'redis://host/123', '127.0.0.1:6379']) {
+    t.throws(() => resolveOptions({ redisUrl: url }), TypeError, url);
+  }
+  t.equal(resolveOptions().redisUrl, '', 'none by default: in memory');
+});

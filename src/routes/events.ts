@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { clientKey } from '../client-address.js';
 import type { Context } from '../context.js';
-import { TOO_MANY_WAITING } from '../errors.js';
+import { SHUTTING_DOWN, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Held } from '../hangups.js';
 import type { Hub, Subscription, Waiter } from '../hub.js';
@@ -62,6 +62,7 @@ class EventStream implements Waiter, Held {
   readonly #maxBuffered: number;
   readonly #heartbeatMs: number;
   #subscription: Subscription | undefined;
+  #opened = false;
   #ended = false;
 
   constructor(socket: Socket, res: ServerResponse, ctx: Context, channel: string, client: string) {
@@ -77,16 +78,25 @@ class EventStream implements Waiter, Held {
 
   start(since: string | undefined): void {
     // Subscribing first: a bad cursor is still a plain 400, not a broken stream.
+    // A hub that must ask its storage first opens the stream from started().
     this.#subscription = this.#hub.subscribe(this.#channel, since, this);
-    this.#res.writeHead(200, HEADERS);
-    this.#res.write(openingFrame(RETRY_MS, this.#subscription.cursor));
     watchHangup(this.#socket, this);
+    if (this.#subscription.cursor !== undefined) this.started();
+  }
+
+  /** The starting point is known and valid: the stream begins. */
+  started(): void {
+    if (this.#opened || this.#ended) return;
+    this.#opened = true;
+    this.#res.writeHead(200, HEADERS);
+    this.#res.write(openingFrame(RETRY_MS, this.#subscription!.cursor!));
     open.add(this);
     heartbeat ??= setInterval(beat, this.#heartbeatMs).unref();
   }
 
   deliver(batch: Batch): void {
     if (this.#ended) return;
+    this.started();
     this.#res.write(batchFrames(batch));
     // A reader this far behind is cut: it resumes from its Last-Event-ID
     // instead of making the server hold ever more for it.
@@ -100,10 +110,20 @@ class EventStream implements Waiter, Held {
 
   /** The hub is closing: end the stream; the client reconnects to whoever serves next. */
   release(): void {
+    const opened = this.#opened;
     this.#end();
+    if (!opened) return sendError(this.#res, SHUTTING_DOWN);
     this.#res.end();
     // The stream was the connection's last word: close it rather than leave it idle for keep-alive.
     this.#socket.end();
+  }
+
+  /** Before the stream opened, an answer like any other; after, the end of it (the client resumes). */
+  fail(error: Error): void {
+    const opened = this.#opened;
+    this.#end();
+    if (opened) this.#res.destroy();
+    else sendError(this.#res, fromHubError(error));
   }
 
   abandon(): void {

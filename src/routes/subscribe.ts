@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { clientKey } from '../client-address.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Context } from '../context.js';
-import { SHUTTING_DOWN, TOO_MANY_WAITING, sendError } from '../errors.js';
+import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import type { Held } from '../hangups.js';
 import type { Subscription, Waiter } from '../hub.js';
 import { wantsJson } from '../negotiate.js';
@@ -89,12 +89,23 @@ class LongPoll implements Waiter, Held {
     sendError(this.#res, SHUTTING_DOWN);
   }
 
-  /** The poll timed out: 204 says "nothing yet, poll again from this cursor". */
+  /** The hub learnt only after subscribe() that the poll cannot be served (bad cursor, storage down). */
+  fail(error: Error): void {
+    this.#stop();
+    sendError(this.#res, fromHubError(error));
+  }
+
+  /**
+   * The poll timed out: 204 says "nothing yet, poll again from this cursor".
+   * A hub still asking its storage after all this time has no position to
+   * give: that is the storage failing, and retryable.
+   */
   expire(): void {
     this.#stop();
     const subscription = this.#subscription!;
     subscription.cancel();
-    writeEmpty(this.#res, subscription.cursor, false);
+    if (subscription.cursor === undefined) sendError(this.#res, STORAGE_UNAVAILABLE);
+    else writeEmpty(this.#res, subscription.cursor, false);
   }
 
   #stop(): void {

@@ -5,7 +5,7 @@ import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import { clientKey } from '../client-address.js';
 import type { Context } from '../context.js';
 import { HttpError, SHUTTING_DOWN, TOO_MANY_WAITING } from '../errors.js';
-import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from '../hub.js';
+import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../hub.js';
 import type { Subscription, Waiter } from '../hub.js';
 import type { Batch } from '../protocol.js';
 import { checkChannel, splitPath, splitTarget } from '../target.js';
@@ -119,9 +119,15 @@ class Connection implements Waiter {
     try {
       this.#subscription = this.#ctx.hub.subscribe(this.#channel, since, this);
     } catch (error) {
-      const reason = error instanceof InvalidCursorError ? `bad cursor: ${error.message}` : 'too many channels are in use';
-      this.#ws.close(error instanceof InvalidCursorError ? POLICY : TRY_AGAIN_LATER, reason);
+      this.fail(error as Error);
     }
+  }
+
+  /** The wait cannot be served: a bad cursor is the client's fault (1008); the rest pass (1013). */
+  fail(error: Error): void {
+    if (error instanceof InvalidCursorError) this.#ws.close(POLICY, `bad cursor: ${error.message}`);
+    else if (error instanceof StorageUnavailableError) this.#ws.close(TRY_AGAIN_LATER, 'message storage is unavailable');
+    else this.#ws.close(TRY_AGAIN_LATER, 'too many channels are in use');
   }
 
   deliver(batch: Batch): void {
@@ -202,6 +208,7 @@ function publishError(error: unknown): { code: string; reason: string } {
   if (error instanceof KeyReusedError) return { code: 'key_reused', reason: error.message };
   if (error instanceof HubFullError) return { code: 'too_many_channels', reason: error.message };
   if (error instanceof HubClosedError) return { code: 'shutting_down', reason: 'server is shutting down' };
+  if (error instanceof StorageUnavailableError) return { code: 'storage_unavailable', reason: error.message };
   console.error('pollcast: unexpected error', error);
   return { code: 'internal', reason: 'internal server error' };
 }

@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import t from 'tap';
+import { ERROR_STATUS, HttpError, fromHubError, STORAGE_UNAVAILABLE, SHUTTING_DOWN } from '../src/errors.js';
+import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../src/hub.js';
+
+const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+
+/** Codes the README names by their status alone (`404`, `405`, a bare `500`). */
+const BY_STATUS_ONLY = new Set(['internal', 'not_found', 'method_not_allowed']);
+
+t.test('every stable error code is documented in the README, in the row of its status', async (t) => {
+  const rows = README.split('\n').filter((line) => line.startsWith('|'));
+  for (const [code, status] of Object.entries(ERROR_STATUS)) {
+    if (BY_STATUS_ONLY.has(code)) continue;
+    t.ok(README.includes(`\`${code}\``), `\`${code}\` is documented`);
+    for (const row of rows.filter((line) => line.includes(`(\`${code}\``) || line.includes(` \`${code}\``))) {
+      t.ok(row.includes(`\`${status}\``), `\`${code}\` is in a row of \`${status}\`: ${row.slice(0, 60)}`);
+    }
+  }
+});
+
+t.test('hub errors become their answers; anything else is left for the generic 500', async (t) => {
+  const cases: [Error, string, number][] = [
+    [new InvalidCursorError('x'), 'bad_cursor', 400],
+    [new KeyReusedError('x'), 'key_reused', 422],
+    [new HubFullError('x'), 'too_many_channels', 503],
+    [new HubClosedError('x'), 'shutting_down', 503],
+    [new StorageUnavailableError('x'), 'storage_unavailable', 503],
+  ];
+  for (const [error, code, status] of cases) {
+    const answer = fromHubError(error) as HttpError;
+    t.same([answer.code, answer.status], [code, status], error.name);
+  }
+  t.equal(fromHubError(new StorageUnavailableError('x')), STORAGE_UNAVAILABLE);
+  t.equal(fromHubError(new HubClosedError('x')), SHUTTING_DOWN);
+  t.ok(Number(STORAGE_UNAVAILABLE.headers['retry-after']) > 0, 'storage_unavailable says when to retry');
+  const other = new Error('boom');
+  t.equal(fromHubError(other), other);
+});

@@ -1,0 +1,223 @@
+import t from 'tap';
+import type { Test } from 'tap';
+import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../src/hub.js';
+import { interpret, RedisHub } from '../src/redis-hub.js';
+import type { RedisHubOptions } from '../src/redis-hub.js';
+import { Probe } from './fixtures/probe.js';
+import { startRedis } from './fixtures/redis.js';
+
+const redis = await startRedis(t);
+
+/** A hub on the test's Redis, opened, and closed at teardown. */
+async function openHub(t: Test, options: Partial<RedisHubOptions> = {}): Promise<RedisHub> {
+  const hub = new RedisHub({ url: redis.url, ...options });
+  t.teardown(() => hub.close());
+  await hub.open();
+  return hub;
+}
+
+/** A channel name of its own for each test, so that tests share the Redis but not their data. */
+let channels = 0;
+const fresh = () => `ch${++channels}`;
+
+t.test('interpret(): the in-memory hub\'s cursor rules over one read of a stream', async (t) => {
+  const state = { last: '5-0', dropped: '2-0', entries: [{ id: '4-0', text: 'd' }, { id: '5-0', text: 'e' }] };
+  t.same(interpret(state, 'oldest'), { batch: { messages: [{ id: '4-0', text: 'd', time: 4 }, { id: '5-0', text: 'e', time: 5 }], missed: false, cursor: '5-0' }, cursor: '0-0' }, 'since=0: what is kept, never missed');
+  t.same(interpret({ last: '0-0', dropped: '0-0', entries: [] }, 'oldest'), { batch: { messages: [], missed: false, cursor: '0-0' }, cursor: '0-0' }, 'since=0 on nothing: an empty batch with the position');
+  t.same(interpret({ ...state, entries: [] }, 'none'), { cursor: '5-0' }, 'no cursor: wait from the newest');
+  t.equal(interpret(state, '1-0').batch?.missed, true, 'before the trimmed part: missed');
+  t.equal(interpret(state, '2-0').batch?.missed, false, 'at the edge of the trimmed part: nothing missed');
+  t.same(interpret({ ...state, entries: [] }, '5-0'), { cursor: '5-0' }, 'at the newest: wait');
+  t.throws(() => interpret(state, '6-0'), InvalidCursorError, 'ahead of the stream: refused');
+});
+
+t.test('a publish on one instance wakes the waiters of another, one batch for all', async (t) => {
+  const [a, b] = [await openHub(t), await openHub(t)];
+  const channel = fresh();
+  const first = new Probe();
+  const second = new Probe();
+  const subscription = b.subscribe(channel, undefined, first);
+  t.equal(subscription.cursor, undefined, 'the position is not known before Redis answered');
+  b.subscribe(channel, undefined, second);
+  await waitFor(() => b.stats().waiting === 2);
+  t.equal(first.starts, 1, 'started() once the wait was in place');
+  t.equal(subscription.cursor, '0-0');
+  const { message } = await a.publish(channel, 'hello');
+  await Promise.all([first.answered(), second.answered()]);
+  t.same(first.texts, ['hello']);
+  t.equal(first.batches[0], second.batches[0], 'one batch object serves every waiter');
+  t.equal(first.batches[0]!.cursor, message.id);
+  t.match(message.id, /^\d+-\d+$/, 'the id is the stream id');
+  t.same({ published: a.stats().published, delivered: b.stats().delivered, waiting: b.stats().waiting }, { published: 1, delivered: 2, waiting: 0 });
+  t.same(b.stats().storage, { kind: 'redis', up: true });
+});
+
+t.test('since=0 answers at once but never inside subscribe(), started() first', async (t) => {
+  const hub = await openHub(t);
+  const channel = fresh();
+  const empty = new Probe();
+  hub.subscribe(channel, '0', empty);
+  t.same(empty.batches, [], 'nothing inside subscribe()');
+  await empty.answered();
+  t.same(empty.batches, [{ messages: [], missed: false, cursor: '0-0' }], 'an empty channel: an empty batch with its position');
+  t.equal(empty.starts, 1);
+  await hub.publish(channel, 'one');
+  await hub.publish(channel, 'two');
+  const all = new Probe();
+  hub.subscribe(channel, '0', all);
+  await all.answered();
+  t.same(all.texts, ['one', 'two']);
+});
+
+t.test('trimmed history: what is kept, and missed only for a cursor before the trimmed part', async (t) => {
+  const hub = await openHub(t, { historyLimit: 2 });
+  const channel = fresh();
+  const ids: string[] = [];
+  for (const text of ['a', 'b', 'c', 'd']) ids.push((await hub.publish(channel, text)).message.id);
+  const cases: [string, string[], boolean][] = [[ids[0]!, ['c', 'd'], true], [ids[1]!, ['c', 'd'], false], ['0', ['c', 'd'], false], [ids[2]!, ['d'], false]];
+  for (const [since, texts, missed] of cases) {
+    const probe = new Probe();
+    hub.subscribe(channel, since, probe);
+    await probe.answered();
+    t.same(probe.texts, texts, `from ${since}`);
+    t.equal(probe.batches[0]!.missed, missed, `from ${since}: missed ${missed}`);
+  }
+  t.same((await hub.read(channel, ids[0])).missed, true, 'read() says the same');
+  t.equal(await redis.command('XLEN', `pollcast:{${channel}}`), ':2\r\n', 'the stream holds exactly the history');
+});
+
+t.test('a malformed cursor throws at once; one ahead of the channel fails the waiter', async (t) => {
+  const hub = await openHub(t);
+  const channel = fresh();
+  await hub.publish(channel, 'x');
+  t.throws(() => hub.subscribe(channel, 'mwr8vx37ca52c4-1', new Probe()), InvalidCursorError);
+  t.throws(() => hub.subscribe(channel, '01-0', new Probe()), InvalidCursorError);
+  const ahead = new Probe();
+  hub.subscribe(channel, '99999999999999-0', ahead);
+  await ahead.answered();
+  t.type(ahead.failures[0], InvalidCursorError);
+  t.equal(ahead.starts, 0, 'never started');
+  await t.rejects(hub.read(channel, '99999999999999-0'), InvalidCursorError);
+  t.equal(hub.stats().waiting, 0);
+});
+
+t.test('idempotency keys hold across instances', async (t) => {
+  const [a, b] = [await openHub(t), await openHub(t)];
+  const channel = fresh();
+  const original = await a.publish(channel, 'once', 'key-1');
+  const repeat = await b.publish(channel, 'once', 'key-1');
+  t.equal(repeat.repeated, true);
+  t.equal(repeat.message.id, original.message.id, 'the original id');
+  t.equal(repeat.message.time, original.message.time);
+  await t.rejects(b.publish(channel, 'another text', 'key-1'), KeyReusedError);
+  t.equal((await b.read(channel, '0')).messages.length, 1, 'stored once');
+  t.equal((await a.publish(fresh(), 'once', 'key-1')).repeated, false, 'keys belong to their channel');
+});
+
+t.test('keys are remembered for as many keyed publishes as the history holds', async (t) => {
+  const hub = await openHub(t, { historyLimit: 2 });
+  const channel = fresh();
+  for (const key of ['k1', 'k2', 'k3']) await hub.publish(channel, key, key);
+  t.equal((await hub.publish(channel, 'k3', 'k3')).repeated, true);
+  t.equal((await hub.publish(channel, 'k1', 'k1')).repeated, false, 'the oldest key was forgotten');
+  t.equal(await redis.command('HLEN', `pollcast:{${channel}}:keys`), ':2\r\n', 'the keys stay bounded');
+});
+
+t.test('a waiter behind the watched position is answered from memory, the same as from Redis', async (t) => {
+  const hub = await openHub(t);
+  const channel = fresh();
+  const { message: before } = await hub.publish(channel, 'before');
+  const first = new Probe();
+  hub.subscribe(channel, before.id, first);
+  await waitFor(() => hub.stats().waiting === 1);
+  const { message: one } = await hub.publish(channel, 'one');
+  await first.answered();
+  const second = new Probe();
+  const parked = hub.subscribe(channel, one.id, second);
+  t.equal(parked.cursor, one.id, 'at the watched position: parked at once, no Redis round trip');
+  await hub.publish(channel, 'two');
+  await second.answered();
+  const late = new Probe();
+  const subscription = hub.subscribe(channel, before.id, late);
+  t.equal(subscription.cursor, before.id, 'behind it: answered from memory, so the cursor is known at once');
+  t.same(late.batches, [], 'but not inside subscribe()');
+  await late.answered();
+  t.same(late.texts, ['one', 'two']);
+  t.equal(late.starts, 0, 'no started(): the cursor was known when subscribe() returned');
+  const fromRedis = new Probe();
+  hub.subscribe(channel, '0', fromRedis);
+  await fromRedis.answered();
+  t.same(fromRedis.texts, ['before', 'one', 'two'], 'since=0 from Redis');
+});
+
+t.test('cancel() un-parks a waiter and is idempotent', async (t) => {
+  const hub = await openHub(t);
+  const channel = fresh();
+  const probe = new Probe();
+  const subscription = hub.subscribe(channel, undefined, probe);
+  await waitFor(() => hub.stats().waiting === 1);
+  subscription.cancel();
+  subscription.cancel();
+  t.equal(hub.stats().waiting, 0);
+  await hub.publish(channel, 'nobody hears this');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.same(probe.batches, []);
+  const early = new Probe();
+  hub.subscribe(channel, '0', early).cancel();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.same([early.batches, early.starts], [[], 0], 'cancelled while Redis was being asked: never called');
+});
+
+t.test('close() releases every waiter once and refuses further work; idempotent', async (t) => {
+  const hub = new RedisHub({ url: redis.url });
+  await hub.open();
+  const probe = new Probe();
+  hub.subscribe(fresh(), undefined, probe);
+  await waitFor(() => hub.stats().waiting === 1);
+  const closing = hub.close();
+  t.equal(hub.close(), closing, 'the same promise');
+  await closing;
+  t.equal(probe.released, 1);
+  await t.rejects(hub.publish('any', 'x'), HubClosedError);
+  const late = new Probe();
+  hub.subscribe('any', undefined, late);
+  await late.answered();
+  t.equal(late.released, 1, 'a subscribe after close is released');
+});
+
+t.test('without a connection, publish and read fail as storage unavailable', async (t) => {
+  const hub = new RedisHub({ url: redis.url });
+  t.teardown(() => hub.close());
+  await t.rejects(hub.publish('any', 'x'), StorageUnavailableError, 'before open()');
+  await t.rejects(hub.read('any', '0'), StorageUnavailableError);
+  t.same(hub.stats().storage, { kind: 'redis', up: false });
+});
+
+t.test('channels watched at once are bounded: an idle one makes room, a busy one does not', async (t) => {
+  const hub = await openHub(t, { maxChannels: 1 });
+  const [a, b] = [fresh(), fresh()];
+  const first = hub.subscribe(a, undefined, new Probe());
+  await waitFor(() => hub.stats().waiting === 1);
+  const refused = new Probe();
+  hub.subscribe(b, undefined, refused);
+  await refused.answered();
+  t.type(refused.failures[0], HubFullError, 'every watched channel has waiters');
+  first.cancel();
+  const admitted = new Probe();
+  hub.subscribe(b, undefined, admitted);
+  await waitFor(() => hub.stats().waiting === 1);
+  t.same([admitted.failures, hub.stats().channels], [[], 1], 'the idle channel gave way');
+});
+
+t.test('rejects bad options', async (t) => {
+  t.throws(() => new RedisHub({ url: 'http://x' }), TypeError);
+  t.throws(() => new RedisHub({ url: redis.url, historyLimit: 0 }), RangeError);
+});
+
+/** Polls `check` every 10 ms; bounded at 5 s. */
+async function waitFor(check: () => boolean): Promise<void> {
+  for (let tries = 0; !check(); tries++) {
+    if (tries > 500) throw new Error('condition not reached within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
