@@ -9,7 +9,6 @@ import { TRANSPORTS } from '../src/client/feed.js';
 t.setTimeout(900_000);
 const launched = await launchChromium();
 t.teardown(() => launched.close());
-// Every scenario for the long poll; for the others, those where a transport can differ (see e2eScenarios).
 for (const transport of TRANSPORTS) {
-  t.test(transport, async (t) => e2eScenarios(t, launched, { transport, full: transport === 'longpoll' }));
+  t.test(transport, async (t) => e2eScenarios(t, launched, { transport }));
 }
