@@ -29,8 +29,13 @@ export function batchFrames(batch: Batch): string {
   return frames;
 }
 
+/**
+ * `time:` (the publish time, ms since the epoch) is pollcast's own field:
+ * an `EventSource` ignores fields it does not know, and pollcast's client
+ * reads it.
+ */
 function messageFrame(message: Message): string {
-  let frame = `id: ${field(message.id)}\n`;
+  let frame = `id: ${field(message.id)}\ntime: ${message.time}\n`;
   for (const line of message.text.split(LINE_END)) frame += `data: ${line}\n`;
   return `${frame}\n`;
 }

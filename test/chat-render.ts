@@ -16,7 +16,7 @@ t.test('formatMessage(): [HH:MM:SS] text, multi-line texts indented under it', a
   ]);
   t.same(formatMessage({ id: '3', text: 'ends with a break\n', time: TIME }), ['[09:05:03] ends with a break', '           ']);
   t.equal(clock(new Date(2026, 0, 2, 23, 59, 59).getTime()), '23:59:59');
-  t.same(formatMessage({ id: '4', text: 'over SSE', time: Number.NaN }), ['[--:--:--] over SSE'], 'no time: no made-up time');
+  t.same(formatMessage({ id: '4', text: 'without a time', time: Number.NaN }), ['[--:--:--] without a time'], 'no time: no made-up time');
 });
 
 t.test('neutralise(): no control character reaches the terminal', async (t) => {

@@ -13,7 +13,7 @@ function parse(...chunks: Array<string | Uint8Array>) {
   return { events, retries, lastEventId: parser.lastEventId };
 }
 
-const ev = (data: string, lastEventId = '', type = 'message'): StreamEvent => ({ type, data, lastEventId });
+const ev = (data: string, lastEventId = '', type = 'message', time = Number.NaN): StreamEvent => ({ type, data, lastEventId, time });
 
 t.test('line ends: LF, CR and CRLF each end a line, mixed in one stream', async (t) => {
   t.same(parse('data: a\n\n').events, [ev('a')]);
@@ -45,6 +45,12 @@ t.test('event: names the type, for that event only', async (t) => {
   t.same(parse('event: missed\ndata: {"cursor":"c"}\n\ndata: m\n\n').events,
     [ev('{"cursor":"c"}', '', 'missed'), ev('m')]);
   t.same(parse('event: x\n\ndata: m\n\n').events, [ev('m')], 'an event without data resets the type too');
+});
+
+t.test("time: pollcast's publish time, for that event only; anything but digits is ignored", async (t) => {
+  t.same(parse('id: a\ntime: 1796155257591\ndata: 1\n\ndata: 2\n\ntime: 12.5\ndata: 3\n\ntime: -1\ntime\ndata: 4\n\n').events,
+    [ev('1', 'a', 'message', 1796155257591), ev('2', 'a'), ev('3', 'a'), ev('4', 'a')]);
+  t.same(parse('time: 5\n\ndata: m\n\n').events, [ev('m')], 'an event without data resets it too');
 });
 
 t.test('retry: only digits count', async (t) => {

@@ -42,8 +42,8 @@ function standIn(char: string): string {
 
 /**
  * `HH:MM:SS` of a time in ms since the epoch, in the local time zone;
- * `--:--:--` for none (server-sent events carry no publish time, and the
- * time of arrival would misdate the history).
+ * `--:--:--` for none (an event stream from a server that sends no `time:`
+ * field; the time of arrival would misdate the history).
  */
 export function clock(time: number): string {
   if (!Number.isFinite(time)) return '--:--:--';

@@ -14,8 +14,8 @@ import type { ByteStream, PollResponse } from './http-answer.js';
 import type { PollerOptions } from './poller.js';
 
 /**
- * Follows one channel over `GET /events` until `close()`. The stream has
- * no publish time, so each message's `time` is `NaN`.
+ * Follows one channel over `GET /events` until `close()`. Each message's
+ * `time` is its event's `time:` field (`NaN` from a server that sends none).
  *
  * @example
  * const feed = new EventStreamFeed({ channel: 'news', onMessage: show });
@@ -69,6 +69,6 @@ export class EventStreamFeed extends CursorFeed {
     if (event.type === 'missed') return this.delivery.missed();
     if (event.type !== 'message') return;
     this.moveTo(event.lastEventId);
-    this.delivery.message({ id: event.lastEventId, text: event.data, time: Number.NaN });
+    this.delivery.message({ id: event.lastEventId, text: event.data, time: event.time });
   };
 }

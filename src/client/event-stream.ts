@@ -13,6 +13,8 @@ export interface StreamEvent {
   readonly data: string;
   /** The last `id:` seen up to this event (ids carry over from event to event). */
   readonly lastEventId: string;
+  /** pollcast's `time:` field of this event (ms since the epoch), or `NaN` without one. */
+  readonly time: number;
 }
 
 const LF = 10;
@@ -35,6 +37,7 @@ export class EventStreamParser {
   #data = '';
   #type = '';
   #idBuffer = '';
+  #time = Number.NaN;
   #lastEventId = '';
 
   /** `onRetry` hears each valid `retry:` field, in ms. */
@@ -94,6 +97,10 @@ export class EventStreamParser {
       case 'retry':
         if (/^[0-9]+$/.test(value)) this.#onRetry?.(Number(value));
         break;
+      case 'time':
+        // Not in the spec, which has other fields ignored: pollcast's publish time, which an EventSource ignores.
+        if (/^[0-9]{1,15}$/.test(value)) this.#time = Number(value);
+        break;
       default:
         // [spec] other fields are ignored.
     }
@@ -103,10 +110,12 @@ export class EventStreamParser {
     this.#lastEventId = this.#idBuffer;
     const data = this.#data;
     const type = this.#type;
+    const time = this.#time;
     this.#data = '';
     this.#type = '';
+    this.#time = Number.NaN;
     // [spec] an event without data is not dispatched (its id still counts).
     if (data === '') return;
-    this.#onEvent({ type: type || 'message', data: data.slice(0, -1), lastEventId: this.#lastEventId });
+    this.#onEvent({ type: type || 'message', data: data.slice(0, -1), lastEventId: this.#lastEventId, time });
   }
 }
