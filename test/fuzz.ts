@@ -38,7 +38,7 @@ interface Teardown {
 }
 
 async function forkCapturing(t: Teardown, args: string[]): Promise<Captured> {
-  const child = fork(CLI, ['--port', '0', '--host', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const child = fork(CLI, ['--port', '0', '--host', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   child.stdout!.resume();
