@@ -1,8 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './errors.js';
-
-// fatal: a malformed byte is an error, never a silent U+FFFD in someone's message.
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+import { decodeMessageText, tooLarge } from './message-text.js';
 
 // The rest of the body stays unread, so the connection cannot carry another request.
 const UNREAD = { connection: 'close' } as const;
@@ -10,7 +8,8 @@ const UNREAD = { connection: 'close' } as const;
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
 
 /**
- * Reads a request body as UTF-8 text of at most `limit` bytes. A declared
+ * Reads a request body as a message text of at most `limit` bytes (checked
+ * by `decodeMessageText`, as every way of publishing is). A declared
  * length over the limit is refused before a byte is read; a chunked body is
  * refused as soon as it crosses the limit, so an oversized body never sits in
  * memory. Rejects with an `HttpError`, or a `ClientGoneError` when the
@@ -19,7 +18,7 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
 export function readText(req: IncomingMessage, limit: number): Promise<string> {
   checkCharset(req.headers['content-type']);
   const declared = Number(req.headers['content-length']);
-  if (declared > limit) return Promise.reject(tooLarge(limit));
+  if (declared > limit) return Promise.reject(tooLarge(limit, UNREAD));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -28,7 +27,7 @@ export function readText(req: IncomingMessage, limit: number): Promise<string> {
       if (size > limit) {
         req.off('data', onData);
         req.pause();
-        reject(tooLarge(limit));
+        reject(tooLarge(limit, UNREAD));
         return;
       }
       chunks.push(chunk);
@@ -36,7 +35,7 @@ export function readText(req: IncomingMessage, limit: number): Promise<string> {
     req.on('data', onData);
     req.once('end', () => {
       try {
-        resolve(decode(Buffer.concat(chunks, size)));
+        resolve(decodeMessageText(Buffer.concat(chunks, size), limit));
       } catch (error) {
         reject(error);
       }
@@ -52,22 +51,9 @@ export class ClientGoneError extends Error {
   override readonly name = 'ClientGoneError';
 }
 
-function decode(bytes: Buffer): string {
-  if (bytes.length === 0) throw new HttpError('empty_body', 'message body is empty');
-  try {
-    return UTF8.decode(bytes);
-  } catch {
-    throw new HttpError('bad_utf8', 'message body is not valid UTF-8');
-  }
-}
-
 function checkCharset(contentType: string | undefined): void {
   const charset = contentType && CHARSET.exec(contentType)?.[1]?.toLowerCase();
   if (charset && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') {
     throw new HttpError('unsupported_charset', `charset ${charset} is not supported; send UTF-8`, UNREAD);
   }
-}
-
-function tooLarge(limit: number): HttpError {
-  return new HttpError('body_too_large', `message body is larger than ${limit} bytes`, UNREAD);
 }

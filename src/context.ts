@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { tokenCheck } from './auth.js';
+import { rightsCheck, tokenCheck } from './auth.js';
+import type { Rights } from './auth.js';
 import { createCors } from './cors.js';
 import type { Cors } from './cors.js';
 import type { Hub } from './hub.js';
@@ -19,6 +20,8 @@ export interface Context {
   /** Throw 401 unless the request carries the publish / subscribe token (when one is set). */
   readonly requirePublishToken: (req: IncomingMessage) => void;
   readonly requireSubscribeToken: (req: IncomingMessage, query: URLSearchParams) => void;
+  /** What a list of tokens grants (each token its own rights), for a connection that gathers them. */
+  readonly rights: (tokens: readonly string[]) => Rights;
   closing: boolean;
 }
 
@@ -32,6 +35,7 @@ export function createContext(hub: Hub, options: PollcastOptions): Context {
     cors: createCors(options.corsOrigins),
     requirePublishToken: tokenCheck(options.publishToken),
     requireSubscribeToken: tokenCheck(options.subscribeToken),
+    rights: rightsCheck(options.subscribeToken, options.publishToken),
     closing: false,
   };
 }

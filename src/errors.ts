@@ -13,6 +13,7 @@ export const ERROR_STATUS = {
   origin_not_allowed: 403,
   not_found: 404,
   method_not_allowed: 405,
+  upgrade_required: 426,
   body_too_large: 413,
   unsupported_charset: 415,
   key_reused: 422,
@@ -48,6 +49,9 @@ export const SHUTTING_DOWN = new HttpError('shutting_down', 'server is shutting 
 
 /** The waiting room (`maxWaiting`, `maxWaitingPerClient`) is full. */
 export const TOO_MANY_WAITING = new HttpError('too_many_waiting', 'too many subscribers are waiting; try again later', { 'retry-after': '5' });
+
+/** A WebSocket endpoint asked for without the upgrade (a proxy in between may have dropped its headers). */
+export const UPGRADE_REQUIRED = new HttpError('upgrade_required', 'this is a WebSocket endpoint: send Upgrade: websocket (a proxy may have dropped it)', { upgrade: 'websocket', connection: 'Upgrade' });
 
 /** The hub's storage (Redis) does not answer: nothing was acknowledged; try again shortly. */
 export const STORAGE_UNAVAILABLE = new HttpError('storage_unavailable', 'message storage is unavailable; try again shortly', { 'retry-after': '2' });

@@ -8,6 +8,7 @@ import { publish } from './routes/publish.js';
 import { createStatic } from './routes/static.js';
 import { stats } from './routes/stats.js';
 import { subscribe } from './routes/subscribe.js';
+import { upgradeRequired } from './routes/websocket.js';
 import { checkChannel, splitPath, splitTarget } from './target.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams) => void | Promise<void>;
@@ -38,6 +39,7 @@ const ENDPOINTS = new Map<string, Endpoint>([
   ['messages', endpoint(['GET', 'HEAD'], true, messages)],
   ['events', endpoint(['GET'], true, events)],
   ['stats', endpoint(['GET', 'HEAD'], false, stats)],
+  ['ws', endpoint(['GET'], true, upgradeRequired)],
 ]);
 
 const STATIC_METHODS = accepting(['GET', 'HEAD']);

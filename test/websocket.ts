@@ -68,7 +68,7 @@ t.test('a client publishes over the socket and gets its id; a repeated key is no
   writer.ws.send('not json');
   writer.ws.send(JSON.stringify({ type: 'publish', text: '' }));
   await writer.until(() => writer.frames.filter((f) => f.type === 'error').length === 2, 'two errors');
-  t.same(writer.frames.filter((f) => f.type === 'error').map((f) => f.code), ['bad_request', 'bad_request']);
+  t.same(writer.frames.filter((f) => f.type === 'error').map((f) => f.code), ['bad_request', 'empty_body']);
 });
 
 t.test('missed is a frame of its own', async (t) => {

@@ -2,11 +2,14 @@ import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
+import { presentedTokens } from '../auth.js';
 import { clientKey } from '../client-address.js';
 import type { Context } from '../context.js';
-import { HttpError, SHUTTING_DOWN, TOO_MANY_WAITING } from '../errors.js';
+import { HttpError, SHUTTING_DOWN, TOO_MANY_WAITING, UPGRADE_REQUIRED } from '../errors.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../hub.js';
 import type { Subscription, Waiter } from '../hub.js';
+import { checkMessageText } from '../message-text.js';
+import type { WaitingRoom } from '../waiting-room.js';
 import type { Batch } from '../protocol.js';
 import { checkChannel, splitPath, splitTarget } from '../target.js';
 import { IDEMPOTENCY_KEY } from './publish.js';
@@ -29,29 +32,26 @@ const CLOSE_WAIT_MS = 1_000;
 export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   let server: Promise<WebSocketServer> | undefined;
   return function upgrade(req, socket, head) {
-    let client: string | undefined;
+    // Node's HTTP server stops listening for this socket's errors when it hands it over; a reset
+    // before (or while) ws holds it must end this socket, not the process.
+    socket.on('error', () => socket.destroy());
     try {
       if (ctx.closing) throw SHUTTING_DOWN;
       const { path, query } = splitTarget(req.url ?? '');
       const [name, channelPath] = splitPath(path);
       if (name !== 'ws') throw NOT_FOUND;
       const channel = checkChannel(channelPath);
+      checkHandshake(req);
       ctx.requireSubscribeToken(req, query);
-      const canPublish = mayPublish(ctx, req);
+      const canPublish = ctx.rights(presentedTokens(req, query)).publish;
       const since = query.get('since') ?? undefined;
-      client = clientKey(req);
-      if (!ctx.room.enter(client)) {
-        client = undefined;
-        throw TOO_MANY_WAITING;
-      }
-      const held = client;
-      server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + 1024 }));
+      const client = clientKey(req);
+      if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
+      const leave = holdPlace(ctx.room, client, socket);
+      server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + FRAME_OVERHEAD }));
       server.then(
-        (wss) => wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, channel, held, canPublish).start(since)),
-        (error: unknown) => {
-          ctx.room.leave(held);
-          refuse(socket, error);
-        },
+        (wss) => wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, channel, client, leave, canPublish).start(since)),
+        (error: unknown) => refuse(socket, error),
       );
     } catch (error) {
       refuse(socket, error);
@@ -59,13 +59,52 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
   };
 }
 
-function mayPublish(ctx: Context, req: IncomingMessage): boolean {
-  try {
-    ctx.requirePublishToken(req);
-    return true;
-  } catch {
-    return false;
+/** `GET /ws` as plain HTTP (a proxy that drops the upgrade headers): `426` says what is missing. */
+export function upgradeRequired(): never {
+  throw UPGRADE_REQUIRED;
+}
+
+/** Room in a frame for the JSON around a text of `--max-body` bytes: type, key, escapes. */
+const FRAME_OVERHEAD = 1024;
+
+const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * Refuses, before any place is taken, every handshake that `ws` would
+ * refuse (RFC 6455 §4.2.1), with an answer that says why.
+ */
+function checkHandshake(req: IncomingMessage): void {
+  if (req.method !== 'GET') throw new HttpError('method_not_allowed', `method ${req.method} is not allowed here; use GET`, { allow: 'GET' });
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') throw UPGRADE_REQUIRED;
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '13' && version !== '8') {
+    throw new HttpError('upgrade_required', 'Sec-WebSocket-Version must be 13', { upgrade: 'websocket', 'sec-websocket-version': '13' });
   }
+  if (!WEBSOCKET_KEY.test(req.headers['sec-websocket-key'] ?? '')) throw new HttpError('bad_request', 'Sec-WebSocket-Key must be 16 bytes in base64');
+  const protocols = req.headers['sec-websocket-protocol'];
+  if (protocols !== undefined) {
+    const names = protocols.split(',').map((name) => name.trim());
+    if (!names.every((name) => TOKEN.test(name)) || new Set(names).size !== names.length) {
+      throw new HttpError('bad_request', 'Sec-WebSocket-Protocol must be a list of distinct tokens');
+    }
+  }
+}
+
+/**
+ * Holds a waiting-room place for an upgrade. The place is given back once:
+ * by the connection when it ends, or when the socket closes without one
+ * (a handshake `ws` refused or one the client cut).
+ */
+function holdPlace(room: WaitingRoom, client: string, socket: Duplex): () => void {
+  let held = true;
+  const leave = (): void => {
+    if (!held) return;
+    held = false;
+    room.leave(client);
+  };
+  socket.once('close', leave);
+  return leave;
 }
 
 /** Answers an upgrade that cannot be: a plain HTTP error on the raw socket. */
@@ -85,32 +124,36 @@ function pingAll(): void {
   for (const connection of open) connection.ping();
 }
 
-/** What a client may send. */
-interface PublishFrame {
-  readonly type: 'publish';
-  readonly text: string;
-  readonly key?: string;
-}
+/** What a client may send: a message to publish, or a token whose rights the connection gains. */
+type ClientFrame =
+  | { readonly type: 'publish'; readonly text: string; readonly key?: string }
+  | { readonly type: 'auth'; readonly token: string };
 
 class Connection implements Waiter {
   readonly #ws: WebSocket;
   readonly #ctx: Context;
   readonly #channel: string;
   readonly #client: string;
-  readonly #canPublish: boolean;
+  /** Gives the waiting-room place back; safe to call twice. */
+  readonly #leave: () => void;
+  #canPublish: boolean;
   #subscription: Subscription | undefined;
   #alive = true;
   #ended = false;
 
-  constructor(ws: WebSocket, ctx: Context, channel: string, client: string, canPublish: boolean) {
+  constructor(ws: WebSocket, ctx: Context, channel: string, client: string, leave: () => void, canPublish: boolean) {
     this.#ws = ws;
     this.#ctx = ctx;
     this.#channel = channel;
     this.#client = client;
+    this.#leave = leave;
     this.#canPublish = canPublish;
   }
 
   start(since: string | undefined): void {
+    // ws has already sent the close code of the frame it refused (1002, 1007, 1009): a peer that
+    // does not close in turn is cut, as on shutdown.
+    this.#ws.on('error', () => setTimeout(() => this.#ws.terminate(), CLOSE_WAIT_MS).unref());
     this.#ws.on('close', () => this.#end());
     this.#ws.on('pong', () => (this.#alive = true));
     this.#ws.on('message', (data, isBinary) => void this.#received(data, isBinary));
@@ -160,17 +203,27 @@ class Connection implements Waiter {
   }
 
   async #received(data: RawData, isBinary: boolean): Promise<void> {
-    const frame = isBinary ? undefined : parsePublish(data.toString());
-    if (!frame) return this.#send({ type: 'error', code: 'bad_request', reason: 'send {"type": "publish", "text": "...", "key": "..."}' });
+    const frame = isBinary ? undefined : parseFrame(data.toString());
+    if (!frame) return this.#send({ type: 'error', code: 'bad_request', reason: 'send {"type": "publish", "text": "...", "key": "..."} or {"type": "auth", "token": "..."}' });
+    if (frame.type === 'auth') return this.#authorize(frame.token);
     const key = frame.key;
     if (!this.#canPublish) return this.#send({ type: 'error', code: 'unauthorized', reason: 'a valid bearer token is required', key });
     if (this.#ctx.publishRate.take(this.#client) > 0) return this.#send({ type: 'error', code: 'rate_limited', reason: 'too many messages', key });
     try {
-      const { message } = await this.#ctx.hub.publish(this.#channel, frame.text, key);
+      const text = checkMessageText(frame.text, this.#ctx.options.maxBodyBytes);
+      const { message } = await this.#ctx.hub.publish(this.#channel, text, key);
       this.#send({ type: 'published', id: message.id, time: message.time, key });
     } catch (error) {
       this.#send({ type: 'error', ...publishError(error), key });
     }
+  }
+
+  /** An auth frame adds publishing when its token grants it; tries count against the publish rate. */
+  #authorize(token: string): void {
+    if (this.#ctx.publishRate.take(this.#client) > 0) return this.#send({ type: 'error', code: 'rate_limited', reason: 'too many tries' });
+    if (!this.#ctx.rights([token]).publish) return this.#send({ type: 'error', code: 'unauthorized', reason: 'that token does not grant publishing' });
+    this.#canPublish = true;
+    this.#send({ type: 'authorized', publish: true });
   }
 
   #send(frame: Record<string, unknown>): void {
@@ -186,11 +239,11 @@ class Connection implements Waiter {
       clearInterval(pinger);
       pinger = undefined;
     }
-    this.#ctx.room.leave(this.#client);
+    this.#leave();
   }
 }
 
-function parsePublish(raw: string): PublishFrame | undefined {
+function parseFrame(raw: string): ClientFrame | undefined {
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -198,13 +251,15 @@ function parsePublish(raw: string): PublishFrame | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { type, text, key } = value as Record<string, unknown>;
-  if (type !== 'publish' || typeof text !== 'string' || text === '') return undefined;
+  const { type, text, key, token } = value as Record<string, unknown>;
+  if (type === 'auth') return typeof token === 'string' && token !== '' ? { type, token } : undefined;
+  if (type !== 'publish' || typeof text !== 'string') return undefined;
   if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) return undefined;
   return { type, text, ...(key !== undefined && { key }) };
 }
 
 function publishError(error: unknown): { code: string; reason: string } {
+  if (error instanceof HttpError) return { code: error.code, reason: error.message };
   if (error instanceof KeyReusedError) return { code: 'key_reused', reason: error.message };
   if (error instanceof HubFullError) return { code: 'too_many_channels', reason: error.message };
   if (error instanceof HubClosedError) return { code: 'shutting_down', reason: 'server is shutting down' };
