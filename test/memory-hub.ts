@@ -196,6 +196,17 @@ t.test('keys are remembered for as many publishes as the history holds', async (
   t.equal((await hub.publish('room', 'a', 'ka')).repeated, false, 'the oldest key was forgotten');
 });
 
+t.test('an idempotency key is charged with its message, and forgotten when its message is evicted', async (t) => {
+  const key = 'k'.repeat(128);
+  const hub = new MemoryHub({ historyBytes: CHANNEL_OVERHEAD + messageCost('a', key) });
+  await hub.publish('room', 'a', key);
+  t.equal(hub.stats().bytes, CHANNEL_OVERHEAD + messageCost('a', key));
+  t.equal((await hub.publish('room', 'a', key)).repeated, true);
+  await hub.publish('room', 'b');
+  t.equal(hub.stats().bytes, CHANNEL_OVERHEAD + messageCost('b'), 'the keyed message went, and its key with it');
+  t.equal((await hub.publish('room', 'a', key)).repeated, false, 'a key outlives no message');
+});
+
 t.test('history is bounded in bytes across channels: the oldest messages go first, and are reported missed', async (t) => {
   const two = 2 * CHANNEL_OVERHEAD + 2 * messageCost('aaaa');
   const hub = new MemoryHub({ historyBytes: two + messageCost('aaaa') - 1 });
