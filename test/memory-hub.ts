@@ -196,6 +196,24 @@ t.test('keys are remembered for as many publishes as the history holds', async (
   t.equal((await hub.publish('room', 'a', 'ka')).repeated, false, 'the oldest key was forgotten');
 });
 
+t.test('clients resuming from one cursor share one batch, within the cache\'s budget', async (t) => {
+  const hub = new MemoryHub({ batchCacheBytes: 4096 });
+  const { message: first } = await hub.publish('room', 'one');
+  await hub.publish('room', 'two');
+  const [a, b] = [new Probe(), new Probe()];
+  hub.subscribe('room', first.id, a);
+  hub.subscribe('room', first.id, b);
+  await tick();
+  t.equal(a.batches[0], b.batches[0], 'one batch, so one encoding');
+  await hub.publish('room', 'x'.repeat(1000));
+  const [c, d] = [new Probe(), new Probe()];
+  hub.subscribe('room', first.id, c);
+  hub.subscribe('room', first.id, d);
+  await tick();
+  t.same(c.texts, d.texts);
+  t.not(c.batches[0], d.batches[0], 'a batch whose encoding could pass the budget is made for each');
+});
+
 t.test('an idempotency key is charged with its message, and forgotten when its message is evicted', async (t) => {
   const key = 'k'.repeat(128);
   const hub = new MemoryHub({ historyBytes: CHANNEL_OVERHEAD + messageCost('a', key) });
