@@ -150,7 +150,7 @@ export class MemoryHub implements Hub {
     }
     const seq = ++this.#seq;
     const message: Message = { id: this.#cursor(seq), text, time: Date.now() };
-    this.#keep(channel, { seq, message, cost: messageCost(text, key), ...(key !== undefined && { key }) });
+    this.#keep(channel, { seq, message, cost: messageCost(text, key), key });
     channel.batches.clear();
     if (key !== undefined) channel.keys.set(key, message);
     this.#published++;
