@@ -164,6 +164,22 @@ t.test('close() releases every waiter once and refuses further work', async (t) 
   await t.rejects(hub.publish('a', 'late'), HubClosedError);
 });
 
+t.test('delivered counts what each waiter says it passed on', async (t) => {
+  const hub = new MemoryHub();
+  await hub.publish('room', 'one');
+  await hub.publish('room', 'two');
+  const plain = new (class extends Probe {
+    override deliver(batch: Parameters<Probe['deliver']>[0]): number {
+      super.deliver(batch);
+      return 1;
+    }
+  })();
+  hub.subscribe('room', '0', plain);
+  hub.subscribe('room', '0', new Probe());
+  await tick();
+  t.equal(hub.stats().delivered, 1 + 2, 'one for the waiter that sent one, all for the one that said nothing');
+});
+
 t.test('rejects a bad history limit', async (t) => {
   t.throws(() => new MemoryHub({ historyLimit: 0 }), RangeError);
   t.throws(() => new MemoryHub({ historyLimit: 1.5 }), RangeError);
