@@ -13,8 +13,8 @@ const USAGE = `usage: pollcast [options]
 
   --port N                   TCP port, 0 for any free one         (PORT, default 8080)
   --host H                   interface to bind                     (HOST, default 127.0.0.1)
-  --history N                messages kept per channel             (POLLCAST_HISTORY, default 1000)
-  --history-bytes BYTES      message bytes kept in all channels    (POLLCAST_HISTORY_BYTES, default 67108864)
+  --history N                messages kept per channel, max 100000 (POLLCAST_HISTORY, default 1000)
+  --history-bytes BYTES      memory for history in all channels    (POLLCAST_HISTORY_BYTES, default 67108864)
   --max-channels N           channels kept at once                 (POLLCAST_MAX_CHANNELS, default 10000)
   --poll-timeout MS          idle long poll ends with 204          (POLLCAST_POLL_TIMEOUT, default 25000)
   --max-waiting N            polls held at once                    (POLLCAST_MAX_WAITING, default 10000)

@@ -1,31 +1,38 @@
 import type { Message } from './protocol.js';
 
-/** A message as the hub keeps it: with the sequence number its cursor encodes, and its size. */
+/** A message as the hub keeps it: with the sequence number its cursor encodes, and what it costs. */
 export interface Entry {
   readonly seq: number;
   readonly message: Message;
-  /** UTF-8 bytes of the text, for the hub's byte budget. */
-  readonly bytes: number;
+  /** Heap bytes charged against the hub's budget (`messageCost()`). */
+  readonly cost: number;
+  /** The idempotency key it was published with, which lives as long as the message. */
+  readonly key?: string;
 }
+
+/** The smallest ring a channel with history keeps; it doubles as it fills, up to the limit. */
+const MIN_RING = 8;
 
 /**
  * A bounded ring of entries in ascending `seq` order. Pushing into a full ring
  * evicts the oldest entry; `droppedThrough` remembers how far eviction reached,
  * which is what lets the hub say "you missed messages" instead of losing them
- * silently.
+ * silently. The ring grows with its entries and shrinks when they go, so a
+ * channel costs what it holds, not what it may hold.
  */
 export class History {
-  readonly #ring: (Entry | undefined)[];
+  readonly #limit: number;
+  #ring: (Entry | undefined)[] = [];
   #start = 0;
   #size = 0;
   #droppedThrough: number;
 
   /**
-   * @param capacity how many entries are kept (at least 1)
+   * @param limit how many entries are kept at most (at least 1)
    * @param droppedThrough what may already be lost before the first entry (a channel made again)
    */
-  constructor(capacity: number, droppedThrough = 0) {
-    this.#ring = new Array<Entry | undefined>(capacity);
+  constructor(limit: number, droppedThrough = 0) {
+    this.#limit = limit;
     this.#droppedThrough = droppedThrough;
   }
 
@@ -45,7 +52,8 @@ export class History {
 
   /** Appends an entry; returns the one evicted to make room, if any. */
   push(entry: Entry): Entry | undefined {
-    const evicted = this.#size === this.#ring.length ? this.shift() : undefined;
+    const evicted = this.#size === this.#limit ? this.shift() : undefined;
+    if (this.#size === this.#ring.length) this.#resize(Math.min(this.#limit, Math.max(MIN_RING, 2 * this.#ring.length)));
     this.#ring[(this.#start + this.#size) % this.#ring.length] = entry;
     this.#size++;
     return evicted;
@@ -59,6 +67,8 @@ export class History {
     this.#start = (this.#start + 1) % this.#ring.length;
     this.#size--;
     this.#droppedThrough = entry.seq;
+    // A quarter, not a half: a channel hovering at a boundary must not copy its ring on every message.
+    if (this.#ring.length > MIN_RING && this.#size <= this.#ring.length / 4) this.#resize(Math.max(MIN_RING, this.#ring.length >>> 1));
     return entry;
   }
 
@@ -79,6 +89,13 @@ export class History {
       else high = middle;
     }
     return low;
+  }
+
+  #resize(capacity: number): void {
+    const ring = new Array<Entry | undefined>(capacity);
+    for (let i = 0; i < this.#size; i++) ring[i] = this.#at(i);
+    this.#ring = ring;
+    this.#start = 0;
   }
 
   #at(index: number): Entry {

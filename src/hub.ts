@@ -6,8 +6,12 @@ import type { Batch, Message } from './protocol.js';
  * `subscribe()` itself.
  */
 export interface Waiter {
-  /** Messages after the waiter's cursor exist (or some were missed). */
-  deliver(batch: Batch): void;
+  /**
+   * Messages after the waiter's cursor exist (or some were missed). Returns
+   * how many of them it passed on, for `/stats` (a plain-text poll sends
+   * only the first); returning nothing means all of them.
+   */
+  deliver(batch: Batch): number | void;
   /** The hub is closing; the wait ends with nothing. */
   release(): void;
   /**
@@ -54,9 +58,12 @@ export interface HubStats {
   readonly channels: number;
   /** Messages accepted since start. */
   readonly published: number;
-  /** Messages handed to waiters since start (one per message per waiter). */
+  /** Messages passed on to subscribers since start (one per message per subscriber). */
   readonly delivered: number;
-  /** UTF-8 bytes of message text kept in history (in this process). */
+  /**
+   * Heap bytes charged against the history budget (in this process): kept
+   * messages at their cost, text, overhead and key, and channels.
+   */
   readonly bytes: number;
   /** Where history lives, when not in this process. */
   readonly storage?: StorageStats;

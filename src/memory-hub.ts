@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { BatchCache } from './batch-cache.js';
+import type { BatchShelf } from './batch-cache.js';
+import { CHANNEL_OVERHEAD, messageCost } from './footprint.js';
 import { History } from './history.js';
 import type { Entry } from './history.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from './hub.js';
@@ -10,13 +13,20 @@ import type { Batch, Message } from './protocol.js';
 export interface MemoryHubOptions {
   /** Messages kept per channel for clients that resume. Default 1000. */
   historyLimit?: number;
-  /** UTF-8 bytes of message text kept across all channels; the oldest messages go first. Default 64 MiB. */
+  /**
+   * Heap bytes that history may take across all channels: every kept message
+   * at its cost (`messageCost()`: text, overhead, idempotency key) and every
+   * channel (`CHANNEL_OVERHEAD`); past it, the oldest messages of all go
+   * first. Default 64 MiB.
+   */
   historyBytes?: number;
+  /** Bytes of batches (encodings included, at their worst case) kept for clients resuming from the same place. Default 16 MiB. */
+  batchCacheBytes?: number;
   /** Channels kept at once; making one more evicts the oldest messages until a channel is free. Default 10 000. */
   maxChannels?: number;
 }
 
-const DEFAULTS: Required<MemoryHubOptions> = { historyLimit: 1000, historyBytes: 64 * 1024 * 1024, maxChannels: 10_000 };
+const DEFAULTS: Required<MemoryHubOptions> = { historyLimit: 1000, historyBytes: 64 * 1024 * 1024, batchCacheBytes: 16 * 1024 * 1024, maxChannels: 10_000 };
 
 /**
  * `<run>-<seq>`: `run` names this process's lifetime, so a cursor from an
@@ -29,18 +39,15 @@ interface Channel {
   readonly name: string;
   readonly history: History;
   waiters: Set<Parked>;
-  /** Idempotency keys of recent publishes, oldest first, as many as the history holds. */
+  /** Idempotency keys of the messages in the history, each gone with its message. */
   readonly keys: Map<string, Message>;
   /**
    * Batches answered from history since the channel last changed, by
    * position: clients resuming from the same cursor share one batch, and so
    * one encoding of it.
    */
-  readonly batches: Map<number, Batch>;
+  readonly batches: BatchShelf<number>;
 }
-
-/** Distinct positions a channel remembers batches for before it starts over. */
-const BATCH_CACHE = 64;
 
 /** One kept message in the order of all channels, so the oldest of them all can be evicted first. */
 interface Kept {
@@ -92,6 +99,7 @@ class Parked implements Subscription {
  */
 export class MemoryHub implements Hub {
   readonly #limits: Required<MemoryHubOptions>;
+  readonly #cache: BatchCache;
   readonly #run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   readonly #channels = new Map<string, Channel>();
   /**
@@ -102,6 +110,7 @@ export class MemoryHub implements Hub {
   #kept: (Kept | undefined)[] = [];
   #keptStart = 0;
   #keptCount = 0;
+  /** Charged against `historyBytes`: kept messages and channels. */
   #bytes = 0;
   /**
    * How far dropped channels had lost messages, so that a channel made again
@@ -123,6 +132,7 @@ export class MemoryHub implements Hub {
       if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${key} must be a whole number of at least 1, got ${value}`);
     }
     this.#limits = limits;
+    this.#cache = new BatchCache(limits.batchCacheBytes);
   }
 
   publish(channelName: string, text: string, key?: string): Promise<PublishResult> {
@@ -140,13 +150,13 @@ export class MemoryHub implements Hub {
     }
     const seq = ++this.#seq;
     const message: Message = { id: this.#cursor(seq), text, time: Date.now() };
-    this.#keep(channel, { seq, message, bytes: Buffer.byteLength(text) });
+    this.#keep(channel, { seq, message, cost: messageCost(text, key), key });
     channel.batches.clear();
-    if (key !== undefined) this.#remember(channel, key, message);
+    if (key !== undefined) channel.keys.set(key, message);
     this.#published++;
     this.#wake(channel, { messages: [message], missed: false, cursor: message.id });
     // After the wake: a message larger than the whole budget still reaches those waiting for it.
-    while (this.#bytes > this.#limits.historyBytes && this.#evictOldest());
+    this.#trim();
     return Promise.resolve({ message, repeated: false });
   }
 
@@ -199,13 +209,6 @@ export class MemoryHub implements Hub {
     }
   }
 
-  #remember(channel: Channel, key: string, message: Message): void {
-    channel.keys.set(key, message);
-    if (channel.keys.size > this.#limits.historyLimit) {
-      channel.keys.delete(channel.keys.keys().next().value!);
-    }
-  }
-
   #wake(channel: Channel, batch: Batch): void {
     const waiters = channel.waiters;
     if (waiters.size === 0) return;
@@ -218,8 +221,7 @@ export class MemoryHub implements Hub {
 
   #deliver(parked: Parked, batch: Batch): void {
     if (!parked.settle()) return;
-    this.#delivered += batch.messages.length;
-    parked.waiter.deliver(batch);
+    this.#delivered += parked.waiter.deliver(batch) ?? batch.messages.length;
   }
 
   #release(parked: Parked): void {
@@ -236,14 +238,10 @@ export class MemoryHub implements Hub {
     const channel = this.#channels.get(channelName);
     if (!channel) return this.#freshBatch(undefined, channelName, position);
     const key = position.lost ? -1 : position.oldest ? -2 : position.seq;
-    let batch = channel.batches.get(key);
-    if (!batch) {
-      batch = this.#freshBatch(channel, channelName, position);
-      if (!batch) return undefined;
-      if (channel.batches.size >= BATCH_CACHE) channel.batches.clear();
-      channel.batches.set(key, batch);
-    }
-    return batch;
+    const cached = channel.batches.get(key);
+    if (cached) return cached;
+    const batch = this.#freshBatch(channel, channelName, position);
+    return batch && channel.batches.put(key, batch);
   }
 
   #freshBatch(channel: Channel | undefined, channelName: string, position: Position): Batch | undefined {
@@ -277,17 +275,25 @@ export class MemoryHub implements Hub {
       while (this.#channels.size >= this.#limits.maxChannels) {
         if (!this.#evictOldest()) throw new HubFullError('too many channels are in use');
       }
-      channel = { name, history: new History(this.#limits.historyLimit, this.#lostBefore(name)), waiters: new Set(), keys: new Map(), batches: new Map() };
+      channel = { name, history: new History(this.#limits.historyLimit, this.#lostBefore(name)), waiters: new Set(), keys: new Map(), batches: this.#cache.shelf() };
       this.#forgotten.delete(name);
       this.#channels.set(name, channel);
+      this.#bytes += CHANNEL_OVERHEAD;
+      this.#trim();
     }
     return channel;
   }
 
+  /** Evicts the oldest messages of all channels until what is charged fits the budget, or nothing is left to evict. */
+  #trim(): void {
+    while (this.#bytes > this.#limits.historyBytes && this.#evictOldest());
+  }
+
   #keep(channel: Channel, entry: Entry): void {
     const evicted = channel.history.push(entry);
-    this.#bytes += entry.bytes - (evicted?.bytes ?? 0);
-    if (!evicted) this.#keptCount++;
+    this.#bytes += entry.cost;
+    if (evicted) this.#forget(channel, evicted);
+    else this.#keptCount++;
     this.#kept.push({ channel, seq: entry.seq });
     const queued = this.#kept.length - this.#keptStart;
     // Sweep once the queue is mostly slots already taken from its front, or entries of
@@ -306,12 +312,18 @@ export class MemoryHub implements Hub {
       if (!this.#isKept(kept)) continue;
       const entry = kept.channel.history.shift()!;
       kept.channel.batches.clear();
-      this.#bytes -= entry.bytes;
+      this.#forget(kept.channel, entry);
       this.#keptCount--;
       this.#dropIfIdle(kept.channel);
       return true;
     }
     return false;
+  }
+
+  /** An entry left its channel's history: its cost and its key go with it. */
+  #forget(channel: Channel, entry: Entry): void {
+    this.#bytes -= entry.cost;
+    if (entry.key !== undefined && channel.keys.get(entry.key) === entry.message) channel.keys.delete(entry.key);
   }
 
   #isKept({ channel, seq }: Kept): boolean {
@@ -322,6 +334,8 @@ export class MemoryHub implements Hub {
   #dropIfIdle(channel: Channel): void {
     if (channel.waiters.size > 0 || channel.history.size > 0) return;
     this.#channels.delete(channel.name);
+    channel.batches.clear();
+    this.#bytes -= CHANNEL_OVERHEAD;
     if (channel.history.droppedThrough <= this.#forgottenFloor) return;
     this.#forgotten.set(channel.name, channel.history.droppedThrough);
     if (this.#forgotten.size > this.#limits.maxChannels) {

@@ -6,9 +6,14 @@ export interface PollcastOptions {
   port: number;
   /** Interface to bind. Default `127.0.0.1`, so nothing is exposed by accident. */
   host: string;
-  /** Messages kept per channel for clients that resume. Default 1000. */
+  /** Messages kept per channel for clients that resume, at most 100 000. Default 1000. */
   historyLimit: number;
-  /** UTF-8 bytes of message text kept across all channels; the oldest messages go first. Default 64 MiB. */
+  /**
+   * Heap bytes the in-memory history may take across all channels, each
+   * message charged its text, a fixed overhead and its idempotency key; the
+   * oldest messages go first. A quarter of it again bounds the cached
+   * batches (with `redisUrl` too). Default 64 MiB.
+   */
   historyBytes: number;
   /** Channels kept at once; a new one pushes out the least recently used. Default 10 000. */
   maxChannels: number;
@@ -80,7 +85,7 @@ type NumberKey = { [K in keyof PollcastOptions]: PollcastOptions[K] extends numb
 /** Every whole-number option, with the smallest and largest value it may take. */
 const RANGES: Record<NumberKey, readonly [number, number]> = {
   port: [0, 65_535],
-  historyLimit: [1, 10_000_000],
+  historyLimit: [1, 100_000],
   historyBytes: [1, 2 ** 40],
   maxChannels: [1, 10_000_000],
   pollTimeoutMs: [10, 3_600_000],

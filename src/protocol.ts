@@ -60,23 +60,13 @@ export interface Published {
 }
 
 /**
- * Each message's JSON, made once: a message in history goes out in many
- * batches (every client catching up from another cursor), and a fan-out
- * hands the same message to every waiter.
+ * Serialises a batch for the wire: `JSON.stringify(batch)`. Nothing is kept
+ * per message: an encoding outliving its answer is memory nobody counts (a
+ * control character takes six bytes), and the hubs keep the batches that
+ * many clients share, which is where reuse pays.
  */
-const encodedMessages = new WeakMap<Message, string>();
-
-/** Serialises a batch for the wire: `JSON.stringify(batch)`, reusing each message's encoding. */
 export function encodeBatch(batch: Batch): string {
-  const parts: string[] = [];
-  for (const message of batch.messages) {
-    let json = encodedMessages.get(message);
-    if (json === undefined) {
-      json = JSON.stringify(message);
-      encodedMessages.set(message, json);
-    }
-    parts.push(json);
-  }
+  const parts = batch.messages.map((message) => JSON.stringify(message));
   return `{"messages":[${parts.join(',')}],"missed":${batch.missed},"cursor":${JSON.stringify(batch.cursor)}}`;
 }
 

@@ -1,3 +1,5 @@
+import { BatchCache } from './batch-cache.js';
+import type { BatchShelf } from './batch-cache.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from './hub.js';
 import type { Hub, HubStats, PublishResult, Subscription, Waiter } from './hub.js';
 import { OLDEST } from './protocol.js';
@@ -16,6 +18,8 @@ export interface RedisHubOptions {
   historyLimit?: number;
   /** Channels this instance watches for its waiters at once; beyond, `HubFullError`. Default 10 000. */
   maxChannels?: number;
+  /** Bytes of batches (encodings included, at their worst case) kept for clients resuming from the same place. Default 16 MiB. */
+  batchCacheBytes?: number;
 }
 
 /** How long the first connection may take before `open()` gives up. */
@@ -49,7 +53,7 @@ interface Watch {
   recent: Message[];
   waiters: Set<Pending>;
   /** Batches answered from `recent` since it last changed, by cursor: clients resuming together share one. */
-  readonly batches: Map<string, Batch>;
+  readonly batches: BatchShelf<string>;
   idleSince: number;
 }
 
@@ -95,6 +99,7 @@ export class RedisHub implements Hub, ReaderSource {
   readonly #maxChannels: number;
   readonly #recent: number;
   readonly #watches = new Map<string, Watch>();
+  readonly #cache: BatchCache;
   #store: RedisStore | undefined;
   #reader: StreamReader | undefined;
   /** Whether both connections are up; false until `open()` connected them. */
@@ -109,7 +114,7 @@ export class RedisHub implements Hub, ReaderSource {
   #loggedDown = false;
 
   constructor(options: RedisHubOptions) {
-    const { url, historyLimit = 1000, maxChannels = 10_000 } = options;
+    const { url, historyLimit = 1000, maxChannels = 10_000, batchCacheBytes = 16 * 1024 * 1024 } = options;
     if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) throw new TypeError('url must be a redis:// or rediss:// URL');
     for (const [key, value] of Object.entries({ historyLimit, maxChannels })) {
       if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${key} must be a whole number of at least 1, got ${value}`);
@@ -118,6 +123,7 @@ export class RedisHub implements Hub, ReaderSource {
     this.#historyLimit = historyLimit;
     this.#maxChannels = maxChannels;
     this.#recent = Math.min(RECENT, historyLimit);
+    this.#cache = new BatchCache(batchCacheBytes);
   }
 
   open(): Promise<void> {
@@ -167,7 +173,7 @@ export class RedisHub implements Hub, ReaderSource {
     const now = Date.now();
     const positions = new Map<string, string>();
     for (const [channel, watch] of this.#watches) {
-      if (watch.waiters.size === 0 && now - watch.idleSince > LINGER_MS) this.#watches.delete(channel);
+      if (watch.waiters.size === 0 && now - watch.idleSince > LINGER_MS) this.#unwatch(channel, watch);
       else positions.set(channel, watch.position);
     }
     return positions;
@@ -231,7 +237,7 @@ export class RedisHub implements Hub, ReaderSource {
       this.#waiting -= waiters.size;
       for (const pending of waiters) this.#release(pending);
     }
-    this.#watches.clear();
+    for (const [channel, watch] of this.#watches) this.#unwatch(channel, watch);
     await this.#opening?.catch(() => undefined);
     await Promise.all([this.#reader?.close(), this.#closeConnections()]);
   }
@@ -266,13 +272,11 @@ export class RedisHub implements Hub, ReaderSource {
       this.#park(watch, pending);
       return true;
     }
-    let batch = watch.batches.get(cursor);
-    if (!batch) {
+    let ready = watch.batches.get(cursor);
+    if (!ready) {
       const messages = watch.recent.filter((message) => compareStreamIds(message.id, cursor) > 0);
-      batch = { messages, missed: false, cursor: watch.position };
-      watch.batches.set(cursor, batch);
+      ready = watch.batches.put(cursor, { messages, missed: false, cursor: watch.position });
     }
-    const ready = batch;
     // Never answer from inside subscribe(): the caller is still setting up.
     queueMicrotask(() => this.#deliver(pending, ready));
     return true;
@@ -316,7 +320,7 @@ export class RedisHub implements Hub, ReaderSource {
   /** Starts watching a channel from `position`; undefined when every watched channel has waiters. */
   #watch(channel: string, position: string): Watch | undefined {
     if (this.#watches.size >= this.#maxChannels && !this.#dropIdleWatch()) return undefined;
-    const watch: Watch = { position, from: position, recent: [], waiters: new Set(), batches: new Map(), idleSince: Date.now() };
+    const watch: Watch = { position, from: position, recent: [], waiters: new Set(), batches: this.#cache.shelf(), idleSince: Date.now() };
     this.#watches.set(channel, watch);
     this.#reader?.changed(channel);
     return watch;
@@ -324,9 +328,14 @@ export class RedisHub implements Hub, ReaderSource {
 
   #dropIdleWatch(): boolean {
     for (const [channel, watch] of this.#watches) {
-      if (watch.waiters.size === 0) return this.#watches.delete(channel);
+      if (watch.waiters.size === 0) return this.#unwatch(channel, watch);
     }
     return false;
+  }
+
+  #unwatch(channel: string, watch: Watch): boolean {
+    watch.batches.clear();
+    return this.#watches.delete(channel);
   }
 
   #park(watch: Watch, pending: Pending): void {
@@ -371,8 +380,7 @@ export class RedisHub implements Hub, ReaderSource {
 
   #deliver(pending: Pending, batch: Batch): void {
     if (!pending.settle()) return;
-    this.#delivered += batch.messages.length;
-    pending.waiter.deliver(batch);
+    this.#delivered += pending.waiter.deliver(batch) ?? batch.messages.length;
   }
 
   #release(pending: Pending): void {

@@ -116,7 +116,11 @@ export class PollcastServer {
 /** Redis when a URL is given, else the embedded in-memory hub. */
 function defaultHub(options: PollcastOptions): Hub {
   const { historyLimit, historyBytes, maxChannels, redisUrl } = options;
-  return redisUrl ? new RedisHub({ url: redisUrl, historyLimit, maxChannels }) : new MemoryHub({ historyLimit, historyBytes, maxChannels });
+  // A quarter of the history budget: batches shared by clients resuming together are small; a whole channel's is not worth more.
+  const batchCacheBytes = Math.ceil(historyBytes / 4);
+  return redisUrl
+    ? new RedisHub({ url: redisUrl, historyLimit, maxChannels, batchCacheBytes })
+    : new MemoryHub({ historyLimit, historyBytes, batchCacheBytes, maxChannels });
 }
 
 /** Node's parser errors, answered like every other error: a status and a one-line reason. */

@@ -27,6 +27,7 @@ t.test('bad flags and values exit 2 with a clear message', async (t) => {
     [['--port', 'eighty'], /--port must be a whole number, got "eighty"/],
     [['--port', '99999'], /port must be a whole number from 0 to 65535/],
     [['--history', '0'], /historyLimit must be a whole number from 1/],
+    [['--history', '10000000', '--port', '0'], /historyLimit must be a whole number from 1 to 100000, got 10000000/],
   ] as const) {
     const { code, stderr } = await run([...args]);
     t.equal(code, 2, args.join(' '));

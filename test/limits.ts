@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import t from 'tap';
+import { CHANNEL_OVERHEAD, messageCost } from '../src/footprint.js';
 import { forkServer } from './fixtures/server.js';
 import { poll, publish, request, waitForWaiting } from './fixtures/http.js';
 
@@ -51,11 +52,13 @@ t.test('publishes beyond the rate get 429 with Retry-After, and nothing is store
 });
 
 t.test('history is bounded in bytes, and a cursor from before the eviction is told it missed', async (t) => {
-  const { origin } = await forkServer(t, ['--history-bytes', '10']);
+  // Room for two channels of one message each, charged at their cost.
+  const budget = 2 * CHANNEL_OVERHEAD + 2 * messageCost('aaaaa');
+  const { origin } = await forkServer(t, ['--history-bytes', String(budget)]);
   const first = await publish(origin, 'aaaaa', 'one');
   await publish(origin, 'bbbbb', 'two');
   await publish(origin, 'ccccc', 'one');
-  t.equal((await stats(origin)).bytes, 10);
+  t.equal((await stats(origin)).bytes, budget);
   const batch = JSON.parse((await poll(origin, first, 'one')).body) as { messages: { text: string }[]; missed: boolean };
   t.same(batch.messages.map((m) => m.text), ['ccccc']);
   t.equal(batch.missed, false, 'first itself was the evicted one, nothing after it was lost');

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from '../src/hub.js';
+import { CHANNEL_OVERHEAD, messageCost } from '../src/footprint.js';
 import { MemoryHub } from '../src/memory-hub.js';
 import { Probe } from './fixtures/probe.js';
 
@@ -20,7 +21,7 @@ t.test('publish() wakes every waiter of its channel, and only of its channel', a
   t.equal(a.batches[0], b.batches[0], 'one batch object serves every waiter');
   t.equal(a.batches[0]!.cursor, message.id);
   t.same(other.batches, []);
-  t.same(hub.stats(), { waiting: 1, channels: 2, published: 1, delivered: 2, bytes: 5 });
+  t.same(hub.stats(), { waiting: 1, channels: 2, published: 1, delivered: 2, bytes: messageCost('hello') + 2 * CHANNEL_OVERHEAD });
 });
 
 t.test('subscribe() from a cursor answers at once, never synchronously', async (t) => {
@@ -114,7 +115,7 @@ t.test('cancel() un-parks a waiter, drops an idle channel, and is idempotent', a
   const hub = new MemoryHub();
   const probe = new Probe();
   const subscription = hub.subscribe('room', undefined, probe);
-  t.same(hub.stats(), { waiting: 1, channels: 1, published: 0, delivered: 0, bytes: 0 });
+  t.same(hub.stats(), { waiting: 1, channels: 1, published: 0, delivered: 0, bytes: CHANNEL_OVERHEAD }, 'a channel costs even without history');
   subscription.cancel();
   subscription.cancel();
   t.same(hub.stats(), { waiting: 0, channels: 0, published: 0, delivered: 0, bytes: 0 });
@@ -163,6 +164,22 @@ t.test('close() releases every waiter once and refuses further work', async (t) 
   await t.rejects(hub.publish('a', 'late'), HubClosedError);
 });
 
+t.test('delivered counts what each waiter says it passed on', async (t) => {
+  const hub = new MemoryHub();
+  await hub.publish('room', 'one');
+  await hub.publish('room', 'two');
+  const plain = new (class extends Probe {
+    override deliver(batch: Parameters<Probe['deliver']>[0]): number {
+      super.deliver(batch);
+      return 1;
+    }
+  })();
+  hub.subscribe('room', '0', plain);
+  hub.subscribe('room', '0', new Probe());
+  await tick();
+  t.equal(hub.stats().delivered, 1 + 2, 'one for the waiter that sent one, all for the one that said nothing');
+});
+
 t.test('rejects a bad history limit', async (t) => {
   t.throws(() => new MemoryHub({ historyLimit: 0 }), RangeError);
   t.throws(() => new MemoryHub({ historyLimit: 1.5 }), RangeError);
@@ -195,13 +212,43 @@ t.test('keys are remembered for as many publishes as the history holds', async (
   t.equal((await hub.publish('room', 'a', 'ka')).repeated, false, 'the oldest key was forgotten');
 });
 
+t.test('clients resuming from one cursor share one batch, within the cache\'s budget', async (t) => {
+  const hub = new MemoryHub({ batchCacheBytes: 4096 });
+  const { message: first } = await hub.publish('room', 'one');
+  await hub.publish('room', 'two');
+  const [a, b] = [new Probe(), new Probe()];
+  hub.subscribe('room', first.id, a);
+  hub.subscribe('room', first.id, b);
+  await tick();
+  t.equal(a.batches[0], b.batches[0], 'one batch, so one encoding');
+  await hub.publish('room', 'x'.repeat(1000));
+  const [c, d] = [new Probe(), new Probe()];
+  hub.subscribe('room', first.id, c);
+  hub.subscribe('room', first.id, d);
+  await tick();
+  t.same(c.texts, d.texts);
+  t.not(c.batches[0], d.batches[0], 'a batch whose encoding could pass the budget is made for each');
+});
+
+t.test('an idempotency key is charged with its message, and forgotten when its message is evicted', async (t) => {
+  const key = 'k'.repeat(128);
+  const hub = new MemoryHub({ historyBytes: CHANNEL_OVERHEAD + messageCost('a', key) });
+  await hub.publish('room', 'a', key);
+  t.equal(hub.stats().bytes, CHANNEL_OVERHEAD + messageCost('a', key));
+  t.equal((await hub.publish('room', 'a', key)).repeated, true);
+  await hub.publish('room', 'b');
+  t.equal(hub.stats().bytes, CHANNEL_OVERHEAD + messageCost('b'), 'the keyed message went, and its key with it');
+  t.equal((await hub.publish('room', 'a', key)).repeated, false, 'a key outlives no message');
+});
+
 t.test('history is bounded in bytes across channels: the oldest messages go first, and are reported missed', async (t) => {
-  const hub = new MemoryHub({ historyBytes: 10 });
+  const two = 2 * CHANNEL_OVERHEAD + 2 * messageCost('aaaa');
+  const hub = new MemoryHub({ historyBytes: two + messageCost('aaaa') - 1 });
   const { message: a1 } = await hub.publish('a', 'aaaa');
   await hub.publish('b', 'bbbb');
-  t.equal(hub.stats().bytes, 8);
+  t.equal(hub.stats().bytes, two);
   await hub.publish('a', 'cccc');
-  t.equal(hub.stats().bytes, 8, 'the oldest message of all was evicted');
+  t.equal(hub.stats().bytes, two, 'the oldest message of all was evicted');
   const fromA = new Probe();
   hub.subscribe('a', '0', fromA);
   const resumeA = new Probe();
@@ -209,7 +256,7 @@ t.test('history is bounded in bytes across channels: the oldest messages go firs
   await tick();
   t.same(fromA.texts, ['cccc']);
   t.equal(resumeA.batches[0]!.missed, false, 'a1 itself was delivered before it was evicted');
-  await hub.publish('c', 'dddddddd');
+  await hub.publish('c', 'd'.repeat(two + messageCost('aaaa') - 1 - CHANNEL_OVERHEAD - messageCost('')));
   t.equal(hub.stats().channels, 1, 'channels a and b lost their last message and were dropped');
   const fromB = new Probe();
   hub.subscribe('b', a1.id, fromB);
@@ -252,7 +299,7 @@ t.test('channels are bounded: a new one pushes out the least recently used, unle
 t.test('entries evicted by a channel\'s own limit do not pile up', async (t) => {
   const hub = new MemoryHub({ historyLimit: 1 });
   for (let i = 0; i < 5000; i++) await hub.publish('one', `m${i}`);
-  t.equal(hub.stats().bytes, 5);
+  t.equal(hub.stats().bytes, CHANNEL_OVERHEAD + messageCost('m4999'));
   const probe = new Probe();
   hub.subscribe('one', '0', probe);
   await tick();

@@ -150,6 +150,25 @@ t.test('a waiter behind the watched position is answered from memory, the same a
   t.same(fromRedis.texts, ['before', 'one', 'two'], 'since=0 from Redis');
 });
 
+t.test('delivered counts what each waiter says it passed on', async (t) => {
+  const hub = await openHub(t);
+  const channel = fresh();
+  await hub.publish(channel, 'one');
+  await hub.publish(channel, 'two');
+  const plain = new (class extends Probe {
+    override deliver(batch: Parameters<Probe['deliver']>[0]): number {
+      super.deliver(batch);
+      return 1;
+    }
+  })();
+  hub.subscribe(channel, '0', plain);
+  await plain.answered();
+  const all = new Probe();
+  hub.subscribe(channel, '0', all);
+  await all.answered();
+  t.equal(hub.stats().delivered, 1 + 2, 'one for the waiter that sent one, all for the one that said nothing');
+});
+
 t.test('cancel() un-parks a waiter and is idempotent', async (t) => {
   const hub = await openHub(t);
   const channel = fresh();

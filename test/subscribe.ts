@@ -142,6 +142,17 @@ t.test('GET /subscribe', async (t) => {
     t.equal(after.delivered, before.delivered! + 2);
     t.equal(after.waiting, 0);
   });
+
+  t.test('/stats counts what was sent: a plain-text answer is one message, a JSON batch all of them', async (t) => {
+    for (const text of ['one', 'two', 'three']) await publish(origin, text, 'counted-b');
+    const delivered = async () => (JSON.parse((await request(origin, '/stats')).body) as { delivered: number }).delivered;
+    const before = await delivered();
+    const plain = await request(origin, '/subscribe/counted-b?since=0');
+    t.equal(plain.body, 'one');
+    t.equal(await delivered(), before + 1, 'the plain-text answer carried one message');
+    await poll(origin, '0', 'counted-b');
+    t.equal(await delivered(), before + 4, 'the JSON batch carried three');
+  });
 });
 
 t.test('a client that disconnects is forgotten at once, not at its timeout', async (t) => {

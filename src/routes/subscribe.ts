@@ -23,7 +23,8 @@ const JITTER_STEPS = 16;
 
 /**
  * A fan-out hands the same batch to every waiter of a channel: encode it once
- * and write the same bytes to every socket.
+ * and write the same bytes to every socket. An encoding lives as long as its
+ * batch: the fan-out, or the hub's batch cache, whose budget counts it.
  */
 const encoded = new WeakMap<Batch, Buffer>();
 
@@ -78,10 +79,12 @@ class LongPoll implements Waiter, Held {
     this.#subscription?.cancel();
   }
 
-  deliver(batch: Batch): void {
+  /** Returns how many messages the answer carries: a plain-text one, only the first. */
+  deliver(batch: Batch): number {
     this.#stop();
     if (this.#json) writeBatch(this.#res, batch);
     else writeFirst(this.#res, batch);
+    return this.#json ? batch.messages.length : Math.min(1, batch.messages.length);
   }
 
   release(): void {
