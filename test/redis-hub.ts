@@ -114,6 +114,31 @@ t.test('a malformed cursor throws at once; one ahead of the channel fails the wa
   t.equal(hub.stats().waiting, 0);
 });
 
+t.test('entries trimmed before the reader read them: its waiters are told missed, and memory claims nothing across the gap', async (t) => {
+  const [a, b] = [await openHub(t, { historyLimit: 2 }), await openHub(t, { historyLimit: 2 })];
+  const channel = fresh();
+  const { message: before } = await a.publish(channel, 'before');
+  const parked = new Probe();
+  b.subscribe(channel, before.id, parked);
+  await waitFor(() => b.stats().waiting === 1);
+  // Cutting b's reader off holds its next read back for a few hundred ms (reconnection, then a pause), as a stall would.
+  const readers = (await redis.command('CLIENT', 'LIST')).split('\n').filter((line) => line.includes('name=pollcast-reader'));
+  const newest = Math.max(...readers.map((line) => Number(/\bid=(\d+)/.exec(line)![1])));
+  await redis.command('CLIENT', 'KILL', 'ID', String(newest)); // b's, opened last
+  const ids: string[] = [];
+  for (const text of ['m1', 'm2', 'm3', 'm4', 'm5']) ids.push((await a.publish(channel, text)).message.id);
+  await parked.answered();
+  t.same([parked.texts, parked.batches[0]!.missed], [['m4', 'm5'], true], 'the parked waiter gets what is left, and missed');
+  const acrossTheGap = new Probe();
+  b.subscribe(channel, ids[0], acrossTheGap);
+  await acrossTheGap.answered();
+  t.same([acrossTheGap.texts, acrossTheGap.batches[0]!.missed], [['m4', 'm5'], true], 'a cursor before the gap is not answered as if memory were continuous');
+  const atTheEdge = new Probe();
+  t.equal(b.subscribe(channel, ids[2], atTheEdge).cursor, ids[2], 'the entry before the first one read: answered from memory');
+  await atTheEdge.answered();
+  t.same([atTheEdge.texts, atTheEdge.batches[0]!.missed], [['m4', 'm5'], false], 'and nothing was missed after it');
+});
+
 t.test('a stream Redis lost: old cursors are missed, not refused; waiters and memory start over', async (t) => {
   const [a, b] = [await openHub(t), await openHub(t)];
   const channel = fresh();
