@@ -122,6 +122,10 @@ return {id, 0, epoch}
  * given one here; a missing stream has none, and nothing is made for it, so
  * reading a channel never stores anything.
  *
+ * Entries come back as `{id, text}` only: what the reader needs besides
+ * (predecessor, epoch) this read knows as a whole, and the reply stays half
+ * the size.
+ *
  * KEYS: stream, dropped-through, epoch.
  * ARGV: start ('-', '+' or '(' .. cursor), count, the cursor's epoch ('' for none), a new epoch should one be needed.
  */
@@ -137,12 +141,20 @@ local start = ARGV[1]
 if ARGV[3] ~= '' and ARGV[3] ~= epoch then start = '-' end
 local dropped = redis.call('GET', KEYS[2]) or '0-0'
 local entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[2])
+for i, entry in ipairs(entries) do
+  local fields = entry[2]
+  local text = ''
+  for j = 1, #fields, 2 do
+    if fields[j] == 't' then text = fields[j + 1] end
+  end
+  entries[i] = {entry[1], text}
+end
 return {epoch, last[1], dropped, entries}
 `;
 
 interface Scripts {
   pollcastPublish(stream: string, dropped: string, keys: string, order: string, epoch: string, text: string, limit: number, key: string, newEpoch: string): Promise<[string, number, string]>;
-  pollcastRead(stream: string, dropped: string, epoch: string, start: string, count: number, cursorEpoch: string, newEpoch: string): Promise<[string, string, string, RawEntry[]]>;
+  pollcastRead(stream: string, dropped: string, epoch: string, start: string, count: number, cursorEpoch: string, newEpoch: string): Promise<[string, string, string, [id: string, text: string][]]>;
 }
 
 /**
@@ -217,7 +229,7 @@ export class RedisStore {
     const stream = streamKey(channel);
     const start = after === 'oldest' ? '-' : after === 'none' ? '+' : `(${after}`;
     const [current, last, dropped, raw] = await unavailableOnError(this.#scripts.pollcastRead(stream, `${stream}:dropped`, `${stream}:epoch`, start, this.#historyLimit, epoch, newEpoch()));
-    return { epoch: current, last, dropped, entries: raw.map(toEntry) };
+    return { epoch: current, last, dropped, entries: raw.map(([id, text]) => ({ id, text })) };
   }
 
   /** Ends the blocking command of the connection with this id (returns whether one was blocked). */
