@@ -120,11 +120,12 @@ return {id, 0, epoch}
  * a cursor, read atomically so they agree. A cursor of another epoch gets
  * every entry kept. A stream without an epoch (stored before epochs) is
  * given one here; a missing stream has none, and nothing is made for it, so
- * reading a channel never stores anything.
+ * reading a channel that has no stream stores nothing.
  *
- * Entries come back as `{id, text}` only: what the reader needs besides
- * (predecessor, epoch) this read knows as a whole, and the reply stays half
- * the size.
+ * Entries come back as `{id, text}`: their predecessor and epoch fields are
+ * for the blocking reader (which gets them from `XREAD`); this read has the
+ * epoch and the trim point for all its entries at once, and its reply stays
+ * the size it was before those fields.
  *
  * KEYS: stream, dropped-through, epoch.
  * ARGV: start ('-', '+' or '(' .. cursor), count, the cursor's epoch ('' for none), a new epoch should one be needed.
