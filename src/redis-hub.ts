@@ -460,9 +460,12 @@ interface Found {
  * nothing); a cursor before the trimmed part is `missed`; one ahead of the
  * stream is refused. A cursor of another epoch — the stream was lost and
  * made again, or is gone — is what a cursor from an earlier run is there:
- * everything kept, and `missed`. A bare stream id (an empty channel's
- * position, or a cursor from before epochs) is taken in whatever epoch the
- * stream has.
+ * everything kept, and `missed`. So is one of this epoch ahead of the
+ * stream but not of Redis's clock: the stream lost its newest entries in
+ * place (a replica promoted before it had them); only a cursor from the
+ * future could never have been handed out. A bare stream id (an empty
+ * channel's position, or a cursor from before epochs) is taken in whatever
+ * epoch the stream has.
  */
 export function interpret(state: StreamState, start: Start): Found {
   const messages = state.entries.map((entry) => toMessage(entry, state.epoch));
@@ -470,7 +473,10 @@ export function interpret(state: StreamState, start: Start): Found {
   if (start === 'none') return { epoch: state.epoch, at: state.last };
   if (start === 'oldest') return { batch: { messages, missed: false, cursor }, epoch: state.epoch, at: ZERO_ID };
   if (start.epoch !== '' && start.epoch !== state.epoch) return { batch: { messages, missed: true, cursor }, epoch: state.epoch, at: ZERO_ID };
-  if (compareStreamIds(start.id, state.last) > 0) throw new InvalidCursorError('cursor is ahead of this channel');
+  if (compareStreamIds(start.id, state.last) > 0) {
+    if (streamIdTime(start.id) > state.now) throw new InvalidCursorError('cursor is ahead of this channel');
+    return { batch: { messages: [], missed: true, cursor }, epoch: state.epoch, at: state.last };
+  }
   const missed = compareStreamIds(start.id, state.dropped) < 0;
   if (messages.length > 0 || missed) return { batch: { messages, missed, cursor }, epoch: state.epoch, at: start.id };
   return { epoch: state.epoch, at: start.id };

@@ -29,6 +29,8 @@ export interface StreamState {
   readonly last: string;
   /** The newest id trimmed away (entries up to it are lost); `0-0` when none was. */
   readonly dropped: string;
+  /** Redis's clock at the read, in ms since the epoch: no id it handed out can be later. */
+  readonly now: number;
   /** The entries after the cursor asked for, oldest first. */
   readonly entries: readonly StoredEntry[];
 }
@@ -116,8 +118,8 @@ return {id, 0, epoch}
 `;
 
 /**
- * A channel's epoch, position, how far it was trimmed, and the entries after
- * a cursor, read atomically so they agree. A cursor of another epoch gets
+ * A channel's epoch, position, how far it was trimmed, the entries after a
+ * cursor, and Redis's clock, read atomically so they agree. A cursor of another epoch gets
  * every entry kept. A stream without an epoch (stored before epochs) is
  * given one here; a missing stream has none, and nothing is made for it, so
  * reading a channel that has no stream stores nothing.
@@ -129,10 +131,13 @@ return {id, 0, epoch}
  *
  * KEYS: stream, dropped-through, epoch.
  * ARGV: start ('-', '+' or '(' .. cursor), count, the cursor's epoch ('' for none), a new epoch should one be needed.
+ * Returns {epoch, last id, dropped-through, entries, now in ms}.
  */
 const READ = `
+local time = redis.call('TIME')
+local now = time[1] .. string.format('%03d', math.floor(tonumber(time[2]) / 1000))
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-if not last then return {'', '0-0', '0-0', {}} end
+if not last then return {'', '0-0', '0-0', {}, now} end
 local epoch = redis.call('GET', KEYS[3])
 if not epoch then
   epoch = ARGV[4]
@@ -150,12 +155,12 @@ for i, entry in ipairs(entries) do
   end
   entries[i] = {entry[1], text}
 end
-return {epoch, last[1], dropped, entries}
+return {epoch, last[1], dropped, entries, now}
 `;
 
 interface Scripts {
   pollcastPublish(stream: string, dropped: string, keys: string, order: string, epoch: string, text: string, limit: number, key: string, newEpoch: string): Promise<[string, number, string]>;
-  pollcastRead(stream: string, dropped: string, epoch: string, start: string, count: number, cursorEpoch: string, newEpoch: string): Promise<[string, string, string, [id: string, text: string][]]>;
+  pollcastRead(stream: string, dropped: string, epoch: string, start: string, count: number, cursorEpoch: string, newEpoch: string): Promise<[string, string, string, [id: string, text: string][], string]>;
 }
 
 /**
@@ -229,8 +234,8 @@ export class RedisStore {
   async read(channel: string, after: string, epoch = ''): Promise<StreamState> {
     const stream = streamKey(channel);
     const start = after === 'oldest' ? '-' : after === 'none' ? '+' : `(${after}`;
-    const [current, last, dropped, raw] = await unavailableOnError(this.#scripts.pollcastRead(stream, `${stream}:dropped`, `${stream}:epoch`, start, this.#historyLimit, epoch, newEpoch()));
-    return { epoch: current, last, dropped, entries: raw.map(([id, text]) => ({ id, text })) };
+    const [current, last, dropped, raw, now] = await unavailableOnError(this.#scripts.pollcastRead(stream, `${stream}:dropped`, `${stream}:epoch`, start, this.#historyLimit, epoch, newEpoch()));
+    return { epoch: current, last, dropped, entries: raw.map(([id, text]) => ({ id, text })), now: Number(now) };
   }
 
   /** Ends the blocking command of the connection with this id (returns whether one was blocked). */

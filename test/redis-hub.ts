@@ -21,19 +21,20 @@ let channels = 0;
 const fresh = () => `ch${++channels}`;
 
 t.test('interpret(): the in-memory hub\'s cursor rules over one read of a stream', async (t) => {
-  const state = { epoch: 'e1', last: '5-0', dropped: '2-0', entries: [{ id: '4-0', text: 'd' }, { id: '5-0', text: 'e' }] };
+  const state = { epoch: 'e1', last: '5-0', dropped: '2-0', now: 5, entries: [{ id: '4-0', text: 'd' }, { id: '5-0', text: 'e' }] };
   const at = (id: string, epoch = 'e1') => ({ epoch, id });
   t.same(interpret(state, 'oldest'), { batch: { messages: [{ id: 'e1:4-0', text: 'd', time: 4 }, { id: 'e1:5-0', text: 'e', time: 5 }], missed: false, cursor: 'e1:5-0' }, epoch: 'e1', at: '0-0' }, 'since=0: what is kept, never missed');
-  t.same(interpret({ epoch: '', last: '0-0', dropped: '0-0', entries: [] }, 'oldest'), { batch: { messages: [], missed: false, cursor: '0-0' }, epoch: '', at: '0-0' }, 'since=0 on nothing: an empty batch with the position');
+  t.same(interpret({ epoch: '', last: '0-0', dropped: '0-0', now: 5, entries: [] }, 'oldest'), { batch: { messages: [], missed: false, cursor: '0-0' }, epoch: '', at: '0-0' }, 'since=0 on nothing: an empty batch with the position');
   t.same(interpret({ ...state, entries: [] }, 'none'), { epoch: 'e1', at: '5-0' }, 'no cursor: wait from the newest');
   t.equal(interpret(state, at('1-0')).batch?.missed, true, 'before the trimmed part: missed');
   t.equal(interpret(state, at('2-0')).batch?.missed, false, 'at the edge of the trimmed part: nothing missed');
   t.same(interpret({ ...state, entries: [] }, at('5-0')), { epoch: 'e1', at: '5-0' }, 'at the newest: wait');
-  t.throws(() => interpret(state, at('6-0')), InvalidCursorError, 'ahead of the stream: refused');
+  t.throws(() => interpret(state, at('6-0')), InvalidCursorError, 'ahead of the stream and of Redis\'s clock: refused');
+  t.same(interpret({ ...state, entries: [] }, at('5-1')), { batch: { messages: [], missed: true, cursor: 'e1:5-0' }, epoch: 'e1', at: '5-0' }, 'ahead of the stream but not of the clock (its newest entries lost in place): missed, from where it stands');
   t.same(interpret(state, at('9-0', 'e0')).batch, { messages: [{ id: 'e1:4-0', text: 'd', time: 4 }, { id: 'e1:5-0', text: 'e', time: 5 }], missed: true, cursor: 'e1:5-0' }, 'another epoch: what is kept, and missed, even from further on');
-  t.same(interpret({ epoch: '', last: '0-0', dropped: '0-0', entries: [] }, at('9-0', 'e0')), { batch: { messages: [], missed: true, cursor: '0-0' }, epoch: '', at: '0-0' }, 'a stream that is gone: missed, from where the channel stands');
+  t.same(interpret({ epoch: '', last: '0-0', dropped: '0-0', now: 5, entries: [] }, at('9-0', 'e0')), { batch: { messages: [], missed: true, cursor: '0-0' }, epoch: '', at: '0-0' }, 'a stream that is gone: missed, from where the channel stands');
   t.equal(interpret(state, at('2-0', '')).batch?.missed, false, 'a bare id is taken in the epoch there is');
-  t.same(interpret({ epoch: 'e1', last: '1-0', dropped: '0-0', entries: [{ id: '1-0', text: 'a' }] }, at('0-0', '')).batch, { messages: [{ id: 'e1:1-0', text: 'a', time: 1 }], missed: false, cursor: 'e1:1-0' }, 'an empty channel\'s position: the stream made since, whole');
+  t.same(interpret({ epoch: 'e1', last: '1-0', dropped: '0-0', now: 5, entries: [{ id: '1-0', text: 'a' }] }, at('0-0', '')).batch, { messages: [{ id: 'e1:1-0', text: 'a', time: 1 }], missed: false, cursor: 'e1:1-0' }, 'an empty channel\'s position: the stream made since, whole');
 });
 
 t.test('a publish on one instance wakes the waiters of another, one batch for all', async (t) => {
@@ -178,6 +179,22 @@ t.test('a watch that outlived its stream starts over when Redis says so, and tel
   const { message: fresh1 } = await hub.publish(channel, 'first of the new stream');
   await next.answered();
   t.same([next.texts, next.batches[0]!.missed, next.batches[0]!.cursor], [['first of the new stream'], false, fresh1.id], 'a waiter from an empty channel\'s position waits in the new stream');
+});
+
+t.test('a stream that lost its newest entries in place: a cursor among them is missed, not refused', async (t) => {
+  const hub = await openHub(t);
+  const channel = fresh();
+  const { message: kept } = await hub.publish(channel, 'kept');
+  const { message: lost } = await hub.publish(channel, 'lost');
+  // What a replica promoted before it had the newest entry holds: the stream, without its tail.
+  await redis.command('XDEL', `pollcast:{${channel}}`, lost.id.split(':')[1]!);
+  t.same(await hub.read(channel, lost.id), { messages: [], missed: true, cursor: kept.id }, 'read()');
+  const probe = new Probe();
+  hub.subscribe(channel, lost.id, probe);
+  await probe.answered();
+  t.same(probe.batches, [{ messages: [], missed: true, cursor: kept.id }], 'subscribe(): missed, from where the stream stands');
+  const { message: next } = await hub.publish(channel, 'next');
+  t.same((await hub.read(channel, kept.id)).messages.map((m) => m.id), [next.id], 'and it carries on from there');
 });
 
 t.test('idempotency keys hold across instances', async (t) => {
