@@ -6,7 +6,8 @@ import { OLDEST } from './protocol.js';
 import type { Batch, Message } from './protocol.js';
 import { createCommandConnection, createReaderConnection, redactUrl, RedisStore } from './redis-store.js';
 import type { StoredEntry, StreamState } from './redis-store.js';
-import { compareStreamIds, isStreamId, streamIdTime, ZERO_ID } from './stream-id.js';
+import { compareStreamIds, formatCursor, parseCursor, streamIdOf, streamIdTime, ZERO_ID } from './stream-id.js';
+import type { StreamCursor } from './stream-id.js';
 import { StreamReader } from './stream-reader.js';
 import type { ReaderSource } from './stream-reader.js';
 
@@ -39,15 +40,17 @@ const RECENT = 256;
 /** A wait set up from Redis whose cursor the reader overtook meanwhile is set up again, at most this often. */
 const RESOLVE_TRIES = 3;
 
-/** `since` as the hub reads it: `'none'` (the next message), `'oldest'` (`since=0`), or a stream id. */
-type Start = string;
+/** `since` as the hub reads it: `'none'` (the next message), `'oldest'` (`since=0`), or a cursor. */
+type Start = 'none' | 'oldest' | StreamCursor;
 
 /**
- * A channel this instance reads for its waiters. Every entry up to
- * `position` has been read; `recent` holds every entry in (`from`,
- * `position`], so a cursor in that span is answered from memory.
+ * A channel this instance reads for its waiters. Every entry of the stream
+ * of `epoch` up to `position` has been read; `recent` holds every entry in
+ * (`from`, `position`], so a cursor of that epoch in that span is answered
+ * from memory. `epoch` is `''` while the channel has no stream.
  */
 interface Watch {
+  epoch: string;
   position: string;
   from: string;
   recent: Message[];
@@ -60,6 +63,8 @@ interface Watch {
 /** A subscription: being set up against Redis, parked on a watch, or answered. */
 class Pending implements Subscription {
   cursor: string | undefined;
+  /** The stream id of `cursor`, once known. */
+  at: string | undefined;
   readonly channel: string;
   readonly waiter: Waiter;
   readonly #hub: RedisHub;
@@ -136,7 +141,7 @@ export class RedisHub implements Hub, ReaderSource {
     const outcome = await this.#requireStore().publish(channel, text, key);
     if (outcome.kind === 'reused') throw new KeyReusedError('this Idempotency-Key was used for another message');
     if (outcome.kind === 'stored') this.#published++;
-    return { message: { id: outcome.id, text, time: streamIdTime(outcome.id) }, repeated: outcome.kind === 'repeated' };
+    return { message: { id: formatCursor(outcome.epoch, outcome.id), text, time: streamIdTime(outcome.id) }, repeated: outcome.kind === 'repeated' };
   }
 
   subscribe(channel: string, since: string | undefined, waiter: Waiter): Subscription {
@@ -155,8 +160,8 @@ export class RedisHub implements Hub, ReaderSource {
 
   async read(channel: string, since: string | undefined): Promise<Batch> {
     const start = parseSince(since);
-    const { batch, cursor } = interpret(await this.#requireStore().read(channel, start), start);
-    return batch ?? { messages: [], missed: false, cursor };
+    const { batch, epoch, at } = interpret(await this.#readStore(channel, start), start);
+    return batch ?? { messages: [], missed: false, cursor: formatCursor(epoch, at) };
   }
 
   stats(): HubStats {
@@ -179,17 +184,31 @@ export class RedisHub implements Hub, ReaderSource {
     return positions;
   }
 
-  /** @internal new entries from the reader, read after `from`. */
+  /**
+   * @internal new entries from the reader, read after `from`. Entries the
+   * reader never saw may have gone between two reads (trimmed, or the whole
+   * stream replaced): the first entry names its predecessor and its epoch,
+   * so such a gap is told as `missed`, and memory starts over after it.
+   */
   entries(channel: string, entries: readonly StoredEntry[], from: string): void {
     const watch = this.#watches.get(channel);
     // A watch made anew since the read was issued may start elsewhere: only a read from its own position is contiguous with it.
     if (!watch || watch.position !== from || entries.length === 0) return;
-    const messages = entries.map(toMessage);
-    watch.position = messages[messages.length - 1]!.id;
+    const first = entries[0]!;
+    // A stream's first entry continues a watch that saw no stream (epoch ''): nothing came before it.
+    const reset = first.epoch !== undefined && first.epoch !== watch.epoch && watch.epoch !== '';
+    const gap = reset || (first.prev !== undefined && compareStreamIds(first.prev, from) > 0);
+    if (first.epoch !== undefined) watch.epoch = first.epoch;
+    const messages = entries.map((entry) => toMessage(entry, watch.epoch));
+    watch.position = entries[entries.length - 1]!.id;
+    if (gap) {
+      watch.recent = [];
+      watch.from = first.prev!;
+    }
     watch.recent.push(...messages);
-    if (watch.recent.length > this.#recent) watch.from = watch.recent.splice(0, watch.recent.length - this.#recent).pop()!.id;
+    if (watch.recent.length > this.#recent) watch.from = streamIdOf(watch.recent.splice(0, watch.recent.length - this.#recent).pop()!.id);
     watch.batches.clear();
-    this.#wake(watch, from, messages);
+    this.#wake(watch, from, messages, reset ? undefined : gap ? first.prev! : from);
   }
 
   /** @internal called by a cancelled subscription */
@@ -242,6 +261,11 @@ export class RedisHub implements Hub, ReaderSource {
     await Promise.all([this.#reader?.close(), this.#closeConnections()]);
   }
 
+  /** One read of the channel for a start: after the cursor, or everything kept when the cursor is of another epoch. */
+  #readStore(channel: string, start: Start): Promise<StreamState> {
+    return typeof start === 'string' ? this.#requireStore().read(channel, start) : this.#requireStore().read(channel, start.id, start.epoch);
+  }
+
   #requireStore(): RedisStore {
     if (!this.#store || !this.#up()) throw new StorageUnavailableError('redis is not connected');
     return this.#store;
@@ -265,17 +289,20 @@ export class RedisHub implements Hub, ReaderSource {
    */
   #fromMemory(watch: Watch, pending: Pending, start: Start): boolean {
     if (start === 'oldest') return false;
-    const cursor = start === 'none' ? watch.position : start;
+    // A cursor of another epoch is for Redis to judge: the stream was replaced, or this watch has yet to notice it was.
+    if (start !== 'none' && start.epoch !== '' && start.epoch !== watch.epoch) return false;
+    const cursor = start === 'none' ? watch.position : start.id;
     if (compareStreamIds(cursor, watch.from) < 0 || compareStreamIds(cursor, watch.position) > 0) return false;
-    pending.cursor = cursor;
+    pending.at = cursor;
+    pending.cursor = formatCursor(watch.epoch, cursor);
     if (cursor === watch.position) {
       this.#park(watch, pending);
       return true;
     }
     let ready = watch.batches.get(cursor);
     if (!ready) {
-      const messages = watch.recent.filter((message) => compareStreamIds(message.id, cursor) > 0);
-      ready = watch.batches.put(cursor, { messages, missed: false, cursor: watch.position });
+      const messages = watch.recent.filter((message) => compareStreamIds(streamIdOf(message.id), cursor) > 0);
+      ready = watch.batches.put(cursor, { messages, missed: false, cursor: formatCursor(watch.epoch, watch.position) });
     }
     // Never answer from inside subscribe(): the caller is still setting up.
     queueMicrotask(() => this.#deliver(pending, ready));
@@ -284,9 +311,9 @@ export class RedisHub implements Hub, ReaderSource {
 
   /** Sets a subscription up from Redis: read the channel, then answer or park. */
   async #resolve(pending: Pending, start: Start, attempt: number): Promise<void> {
-    let found: { batch?: Batch; cursor: string };
+    let found: Found;
     try {
-      found = interpret(await this.#requireStore().read(pending.channel, start), start);
+      found = interpret(await this.#readStore(pending.channel, start), start);
     } catch (error) {
       if (this.#closed) this.#release(pending);
       else if (pending.settle()) pending.waiter.fail(error as Error);
@@ -294,21 +321,30 @@ export class RedisHub implements Hub, ReaderSource {
     }
     if (pending.done) return;
     if (this.#closed) return this.#release(pending);
-    pending.cursor = found.cursor;
+    pending.at = found.at;
+    pending.cursor = formatCursor(found.epoch, found.at);
     if (found.batch) {
       pending.waiter.started?.();
       this.#deliver(pending, found.batch);
       return;
     }
     let watch = this.#watches.get(pending.channel);
-    if (watch && compareStreamIds(found.cursor, watch.position) < 0) {
+    // A watch that saw no stream takes the epoch of the first entry it reads: a cursor of that epoch can wait on it.
+    if (watch && watch.epoch !== '' && watch.epoch !== found.epoch) {
+      // Either the stream was replaced and the reader has yet to see a new entry, or this read is older than what the
+      // reader saw: read again; a watch that still disagrees with Redis is stale, and starts over where Redis stands.
+      if (attempt < RESOLVE_TRIES) return this.#resolve(pending, start, attempt + 1);
+      this.#restart(pending.channel, watch, found.epoch, found.at);
+    }
+    if (watch && compareStreamIds(found.at, watch.position) < 0) {
       // The reader read past this cursor while Redis was being asked: what it read may be what this waiter needs.
-      if (this.#fromMemory(watch, pending, found.cursor)) return pending.waiter.started?.();
-      if (attempt < RESOLVE_TRIES) return this.#resolve(pending, found.cursor, attempt + 1);
+      const cursor = { epoch: found.epoch, id: found.at };
+      if (this.#fromMemory(watch, pending, cursor)) return pending.waiter.started?.();
+      if (attempt < RESOLVE_TRIES) return this.#resolve(pending, cursor, attempt + 1);
       if (pending.settle()) pending.waiter.fail(new StorageUnavailableError('the channel moved too fast to start from this cursor'));
       return;
     }
-    watch ??= this.#watch(pending.channel, found.cursor);
+    watch ??= this.#watch(pending.channel, found.epoch, found.at);
     if (!watch) {
       if (pending.settle()) pending.waiter.fail(new HubFullError('too many channels are in use'));
       return;
@@ -317,13 +353,29 @@ export class RedisHub implements Hub, ReaderSource {
     pending.waiter.started?.();
   }
 
-  /** Starts watching a channel from `position`; undefined when every watched channel has waiters. */
-  #watch(channel: string, position: string): Watch | undefined {
+  /** Starts watching a channel from `position` of `epoch`; undefined when every watched channel has waiters. */
+  #watch(channel: string, epoch: string, position: string): Watch | undefined {
     if (this.#watches.size >= this.#maxChannels && !this.#dropIdleWatch()) return undefined;
-    const watch: Watch = { position, from: position, recent: [], waiters: new Set(), batches: this.#cache.shelf(), idleSince: Date.now() };
+    const watch: Watch = { epoch, position, from: position, recent: [], waiters: new Set(), batches: this.#cache.shelf(), idleSince: Date.now() };
     this.#watches.set(channel, watch);
     this.#reader?.changed(channel);
     return watch;
+  }
+
+  /**
+   * A watch found to follow a stream Redis no longer has: it starts over at
+   * `position` of `epoch`, and its waiters learn that what followed their
+   * cursors is gone.
+   */
+  #restart(channel: string, watch: Watch, epoch: string, position: string): void {
+    const from = watch.position;
+    watch.epoch = epoch;
+    watch.position = position;
+    watch.from = position;
+    watch.recent = [];
+    watch.batches.clear();
+    this.#wake(watch, from, [], undefined);
+    this.#reader?.changed(channel, true);
   }
 
   #dropIdleWatch(): boolean {
@@ -351,21 +403,26 @@ export class RedisHub implements Hub, ReaderSource {
   /**
    * Hands new messages to the watch's waiters. Waiters whose cursor is the
    * old position (nearly all) share one batch; one parked further on gets
-   * only what follows its cursor, or stays.
+   * only what follows its cursor, or stays. `intact` is the id after which
+   * nothing was lost (a waiter before it is told `missed`); undefined when
+   * the stream was replaced, so that every waiter missed something.
    */
-  #wake(watch: Watch, from: string, messages: Message[]): void {
+  #wake(watch: Watch, from: string, messages: Message[], intact: string | undefined): void {
     const waiters = watch.waiters;
     if (waiters.size === 0) return;
     // Swap first: a waiter that subscribes again while being answered must wait for the next message.
     watch.waiters = new Set();
-    const batches = new Map<string, Batch | undefined>([[from, { messages, missed: false, cursor: watch.position }]]);
+    const position = formatCursor(watch.epoch, watch.position);
+    const missedAfter = (at: string) => intact === undefined || compareStreamIds(at, intact) < 0;
+    const batches = new Map<string, Batch | undefined>([[from, { messages, missed: missedAfter(from), cursor: position }]]);
     let answered = 0;
     for (const pending of waiters) {
-      const cursor = pending.cursor!;
+      const cursor = pending.at!;
       let batch = batches.get(cursor);
       if (!batches.has(cursor)) {
-        const after = messages.filter((message) => compareStreamIds(message.id, cursor) > 0);
-        batch = after.length > 0 ? { messages: after, missed: false, cursor: watch.position } : undefined;
+        const after = intact === undefined ? messages : messages.filter((message) => compareStreamIds(streamIdOf(message.id), cursor) > 0);
+        const missed = missedAfter(cursor);
+        batch = after.length > 0 || missed ? { messages: after, missed, cursor: position } : undefined;
         batches.set(cursor, batch);
       }
       if (batch) {
@@ -392,30 +449,49 @@ export class RedisHub implements Hub, ReaderSource {
 function parseSince(since: string | undefined): Start {
   if (since === undefined) return 'none';
   if (since === OLDEST) return 'oldest';
-  if (!isStreamId(since)) throw new InvalidCursorError('cursor is malformed');
-  return since;
+  const cursor = parseCursor(since);
+  if (!cursor) throw new InvalidCursorError('cursor is malformed');
+  return cursor;
+}
+
+/** What one read means for a start: a batch to answer with at once (or nothing yet), and the cursor the wait starts from. */
+interface Found {
+  readonly batch?: Batch;
+  /** The stream's epoch, which the cursor `at` belongs to. */
+  readonly epoch: string;
+  readonly at: string;
 }
 
 /**
- * What one read of a stream means for a start: a batch to answer with at
- * once, or nothing yet; and the cursor the wait starts from. The rules are the
- * in-memory hub's: `since=0` always answers (empty, with the position, when
- * there is nothing); a cursor before the trimmed part is `missed`; one ahead
- * of the stream is refused.
+ * What one read of a stream means for a start. The rules are the in-memory
+ * hub's: `since=0` always answers (empty, with the position, when there is
+ * nothing); a cursor before the trimmed part is `missed`; one ahead of the
+ * stream is refused. A cursor of another epoch — the stream was lost and
+ * made again, or is gone — is what a cursor from an earlier run is there:
+ * everything kept, and `missed`. So is one of this epoch ahead of the
+ * stream but not of Redis's clock: the stream lost its newest entries in
+ * place (a replica promoted before it had them); only a cursor from the
+ * future could never have been handed out. A bare stream id (an empty
+ * channel's position, or a cursor from before epochs) is taken in whatever
+ * epoch the stream has.
  */
-export function interpret(state: StreamState, start: Start): { batch?: Batch; cursor: string } {
-  const messages = state.entries.map(toMessage);
-  const cursor = messages.length > 0 ? messages[messages.length - 1]!.id : state.last;
-  if (start === 'none') return { cursor: state.last };
-  if (start === 'oldest') return { batch: { messages, missed: false, cursor }, cursor: ZERO_ID };
-  if (compareStreamIds(start, state.last) > 0) throw new InvalidCursorError('cursor is ahead of this channel');
-  const missed = compareStreamIds(start, state.dropped) < 0;
-  if (messages.length > 0 || missed) return { batch: { messages, missed, cursor }, cursor: start };
-  return { cursor: start };
+export function interpret(state: StreamState, start: Start): Found {
+  const messages = state.entries.map((entry) => toMessage(entry, state.epoch));
+  const cursor = messages.length > 0 ? messages[messages.length - 1]!.id : formatCursor(state.epoch, state.last);
+  if (start === 'none') return { epoch: state.epoch, at: state.last };
+  if (start === 'oldest') return { batch: { messages, missed: false, cursor }, epoch: state.epoch, at: ZERO_ID };
+  if (start.epoch !== '' && start.epoch !== state.epoch) return { batch: { messages, missed: true, cursor }, epoch: state.epoch, at: ZERO_ID };
+  if (compareStreamIds(start.id, state.last) > 0) {
+    if (streamIdTime(start.id) > state.now) throw new InvalidCursorError('cursor is ahead of this channel');
+    return { batch: { messages: [], missed: true, cursor }, epoch: state.epoch, at: state.last };
+  }
+  const missed = compareStreamIds(start.id, state.dropped) < 0;
+  if (messages.length > 0 || missed) return { batch: { messages, missed, cursor }, epoch: state.epoch, at: start.id };
+  return { epoch: state.epoch, at: start.id };
 }
 
-function toMessage(entry: StoredEntry): Message {
-  return { id: entry.id, text: entry.text, time: streamIdTime(entry.id) };
+function toMessage(entry: StoredEntry, epoch: string): Message {
+  return { id: formatCursor(epoch, entry.id), text: entry.text, time: streamIdTime(entry.id) };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -4,28 +4,40 @@
  * both of pollcast's connections share. `ioredis` is loaded here, and only
  * when a Redis URL is given.
  */
+import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
 import { StorageUnavailableError } from './hub.js';
 
-/** One stream entry as pollcast stores it: the id Redis gave it, and the text (field `t`). */
+/**
+ * One stream entry as pollcast stores it: the id Redis gave it, the text
+ * (field `t`), the id of the entry before it in the stream (field `p`;
+ * `0-0` for a stream's first), and the epoch of the stream it was added to
+ * (field `e`). The last two are absent from entries stored before epochs.
+ */
 export interface StoredEntry {
   readonly id: string;
   readonly text: string;
+  readonly prev?: string;
+  readonly epoch?: string;
 }
 
 /** A channel as one read sees it, atomically. */
 export interface StreamState {
+  /** The epoch of the channel's stream; `''` when there is no stream. */
+  readonly epoch: string;
   /** The id of the newest entry; `0-0` when there is none. */
   readonly last: string;
   /** The newest id trimmed away (entries up to it are lost); `0-0` when none was. */
   readonly dropped: string;
+  /** Redis's clock at the read, in ms since the epoch: no id it handed out can be later. */
+  readonly now: number;
   /** The entries after the cursor asked for, oldest first. */
   readonly entries: readonly StoredEntry[];
 }
 
 /** What a publish did: stored a new entry, answered a repeated key, or refused a key used for other text. */
 export type PublishOutcome =
-  | { readonly kind: 'stored' | 'repeated'; readonly id: string }
+  | { readonly kind: 'stored' | 'repeated'; readonly id: string; readonly epoch: string }
   | { readonly kind: 'reused' };
 
 /** A stream entry as Redis replies with it (RESP2): `[id, [field, value, …]]`. */
@@ -56,11 +68,28 @@ export function channelOfKey(key: string): string {
  * `max-deleted-entry-id` does not follow trimming). Keys are remembered for as
  * many keyed publishes as the history holds, like the in-memory hub.
  *
- * KEYS: stream, dropped-through, keys (hash: key → "id sha1(text)"), key order (list).
- * ARGV: text, history limit, idempotency key ('' for none).
- * Returns {id, 0} stored, {id, 1} repeated, {'', 2} key used for another text.
+ * The stream's epoch is made with its first entry: a stream that is gone
+ * (a `FLUSHALL`, a failover that lost it) starts a new epoch, and what was
+ * kept beside it (trim point, keys) goes, since it described the old one.
+ * Each entry records its predecessor and its epoch, so a reader can tell
+ * that entries it never saw were trimmed (or the stream replaced) between
+ * two of its reads.
+ *
+ * KEYS: stream, dropped-through, keys (hash: key → "id sha1(text)"), key order (list), epoch.
+ * ARGV: text, history limit, idempotency key ('' for none), a new epoch should one be needed.
+ * Returns {id, 0, epoch} stored, {id, 1, epoch} repeated, {'', 2, epoch} key used for another text.
  */
 const PUBLISH = `
+local prev = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+local epoch = redis.call('GET', KEYS[5])
+if not prev then
+  epoch = ARGV[4]
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+  redis.call('SET', KEYS[5], epoch)
+elseif not epoch then
+  epoch = ARGV[4]
+  redis.call('SET', KEYS[5], epoch)
+end
 local key = ARGV[3]
 local digest = ''
 if key ~= '' then
@@ -68,8 +97,8 @@ if key ~= '' then
   local earlier = redis.call('HGET', KEYS[3], key)
   if earlier then
     local id, seen = string.match(earlier, '^(%S+) (%x+)$')
-    if seen ~= digest then return {'', 2} end
-    return {id, 1}
+    if seen ~= digest then return {'', 2, epoch} end
+    return {id, 1, epoch}
   end
 end
 local limit = tonumber(ARGV[2])
@@ -78,32 +107,60 @@ if excess > 0 then
   local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)
   redis.call('SET', KEYS[2], gone[#gone][1])
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', limit, '*', 't', ARGV[1])
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', limit, '*', 't', ARGV[1], 'p', prev and prev[1] or '0-0', 'e', epoch)
 if key ~= '' then
   redis.call('HSET', KEYS[3], key, id .. ' ' .. digest)
   if redis.call('RPUSH', KEYS[4], key) > limit then
     redis.call('HDEL', KEYS[3], redis.call('LPOP', KEYS[4]))
   end
 end
-return {id, 0}
+return {id, 0, epoch}
 `;
 
 /**
- * A channel's position, how far it was trimmed, and the entries after a
- * cursor, read atomically so the three agree.
+ * A channel's epoch, position, how far it was trimmed, the entries after a
+ * cursor, and Redis's clock, read atomically so they agree. A cursor of another epoch gets
+ * every entry kept. A stream without an epoch (stored before epochs) is
+ * given one here; a missing stream has none, and nothing is made for it, so
+ * reading a channel that has no stream stores nothing.
  *
- * KEYS: stream, dropped-through. ARGV: start ('-' or '(' .. cursor), count.
+ * Entries come back as `{id, text}`: their predecessor and epoch fields are
+ * for the blocking reader (which gets them from `XREAD`); this read has the
+ * epoch and the trim point for all its entries at once, and its reply stays
+ * the size it was before those fields.
+ *
+ * KEYS: stream, dropped-through, epoch.
+ * ARGV: start ('-', '+' or '(' .. cursor), count, the cursor's epoch ('' for none), a new epoch should one be needed.
+ * Returns {epoch, last id, dropped-through, entries, now in ms}.
  */
 const READ = `
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local time = redis.call('TIME')
+local now = time[1] .. string.format('%03d', math.floor(tonumber(time[2]) / 1000))
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if not last then return {'', '0-0', '0-0', {}, now} end
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  epoch = ARGV[4]
+  redis.call('SET', KEYS[3], epoch)
+end
+local start = ARGV[1]
+if ARGV[3] ~= '' and ARGV[3] ~= epoch then start = '-' end
 local dropped = redis.call('GET', KEYS[2]) or '0-0'
-local entries = redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])
-return {last[1] and last[1][1] or '0-0', dropped, entries}
+local entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[2])
+for i, entry in ipairs(entries) do
+  local fields = entry[2]
+  local text = ''
+  for j = 1, #fields, 2 do
+    if fields[j] == 't' then text = fields[j + 1] end
+  end
+  entries[i] = {entry[1], text}
+end
+return {epoch, last[1], dropped, entries, now}
 `;
 
 interface Scripts {
-  pollcastPublish(stream: string, dropped: string, keys: string, order: string, text: string, limit: number, key: string): Promise<[string, number]>;
-  pollcastRead(stream: string, dropped: string, start: string, count: number): Promise<[string, string, RawEntry[]]>;
+  pollcastPublish(stream: string, dropped: string, keys: string, order: string, epoch: string, text: string, limit: number, key: string, newEpoch: string): Promise<[string, number, string]>;
+  pollcastRead(stream: string, dropped: string, epoch: string, start: string, count: number, cursorEpoch: string, newEpoch: string): Promise<[string, string, string, [id: string, text: string][], string]>;
 }
 
 /**
@@ -138,8 +195,8 @@ export function redactUrl(url: string): string {
 export async function createCommandConnection(url: string): Promise<Redis> {
   const { Redis } = await import('ioredis');
   const client = new Redis(url, { ...CONNECTION, commandTimeout: COMMAND_TIMEOUT_MS, connectionName: 'pollcast' });
-  client.defineCommand('pollcastPublish', { numberOfKeys: 4, lua: PUBLISH });
-  client.defineCommand('pollcastRead', { numberOfKeys: 2, lua: READ });
+  client.defineCommand('pollcastPublish', { numberOfKeys: 5, lua: PUBLISH });
+  client.defineCommand('pollcastRead', { numberOfKeys: 3, lua: READ });
   return client;
 }
 
@@ -163,20 +220,22 @@ export class RedisStore {
 
   async publish(channel: string, text: string, key: string | undefined): Promise<PublishOutcome> {
     const stream = streamKey(channel);
-    const [id, status] = await unavailableOnError(this.#scripts.pollcastPublish(stream, `${stream}:dropped`, `${stream}:keys`, `${stream}:key-order`, text, this.#historyLimit, key ?? ''));
+    const [id, status, epoch] = await unavailableOnError(this.#scripts.pollcastPublish(stream, `${stream}:dropped`, `${stream}:keys`, `${stream}:key-order`, `${stream}:epoch`, text, this.#historyLimit, key ?? '', newEpoch()));
     if (status === 2) return { kind: 'reused' };
-    return { kind: status === 1 ? 'repeated' : 'stored', id };
+    return { kind: status === 1 ? 'repeated' : 'stored', id, epoch };
   }
 
   /**
    * The channel's state and its entries after `after`: all of them for
-   * `'oldest'`, none for `'none'` (just the position), else those after that id.
+   * `'oldest'`, none for `'none'` (just the position), else those after that
+   * id — or all of them when `epoch` (the cursor's, `''` for none) is not
+   * the stream's.
    */
-  async read(channel: string, after: string): Promise<StreamState> {
+  async read(channel: string, after: string, epoch = ''): Promise<StreamState> {
     const stream = streamKey(channel);
     const start = after === 'oldest' ? '-' : after === 'none' ? '+' : `(${after}`;
-    const [last, dropped, raw] = await unavailableOnError(this.#scripts.pollcastRead(stream, `${stream}:dropped`, start, this.#historyLimit));
-    return { last, dropped, entries: raw.map(toEntry) };
+    const [current, last, dropped, raw, now] = await unavailableOnError(this.#scripts.pollcastRead(stream, `${stream}:dropped`, `${stream}:epoch`, start, this.#historyLimit, epoch, newEpoch()));
+    return { epoch: current, last, dropped, entries: raw.map(([id, text]) => ({ id, text })), now: Number(now) };
   }
 
   /** Ends the blocking command of the connection with this id (returns whether one was blocked). */
@@ -185,10 +244,25 @@ export class RedisStore {
   }
 }
 
-/** A raw stream entry as pollcast's own: the text is field `t`. */
+/** A raw stream entry as pollcast's own: the text is field `t`, the previous id `p`, the epoch `e`. */
 export function toEntry([id, fields]: RawEntry): StoredEntry {
-  const at = fields.indexOf('t');
-  return { id, text: at >= 0 && at % 2 === 0 ? fields[at + 1] ?? '' : '' };
+  let text = '';
+  let prev: string | undefined;
+  let epoch: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === 't') text = fields[i + 1]!;
+    else if (fields[i] === 'p') prev = fields[i + 1];
+    else if (fields[i] === 'e') epoch = fields[i + 1];
+  }
+  return prev === undefined || epoch === undefined ? { id, text } : { id, text, prev, epoch };
+}
+
+/**
+ * A token for a new epoch: random, so that a stream made again after Redis
+ * lost it cannot take the name of the one clients hold cursors for.
+ */
+function newEpoch(): string {
+  return randomBytes(6).toString('hex');
 }
 
 async function unavailableOnError<T>(pending: Promise<T>): Promise<T> {

@@ -13,7 +13,11 @@ import type { RawEntry, RedisStore, StoredEntry } from './redis-store.js';
 export interface ReaderSource {
   /** Channel → the id after which to read it. Asked before every read. */
   positions(): ReadonlyMap<string, string>;
-  /** New entries of a channel, in order, all after the position it was read from. */
+  /**
+   * New entries of a channel, in order, all after the position it was read
+   * from. They follow each other in the stream, but the first need not
+   * follow `from`: what lay between may have been trimmed since the last read.
+   */
   entries(channel: string, entries: readonly StoredEntry[], from: string): void;
 }
 
@@ -56,13 +60,17 @@ export class StreamReader {
     this.#running ??= this.#run();
   }
 
-  /** A channel was added: the read out now (if any) must be re-issued to include it. */
-  changed(channel: string): void {
+  /**
+   * A channel was added, or (`moved`) its position was set elsewhere: the
+   * read out now (if any) must be re-issued to include it, or to read it
+   * from there.
+   */
+  changed(channel: string, moved = false): void {
     if (this.#wake) {
       this.#wake();
       return;
     }
-    if (this.#reading && !this.#reading.has(channel)) void this.#unblock();
+    if (this.#reading && (moved || !this.#reading.has(channel))) void this.#unblock();
   }
 
   /** Stops reading and closes the connection; resolves when the loop has ended. */

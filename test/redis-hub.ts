@@ -21,14 +21,20 @@ let channels = 0;
 const fresh = () => `ch${++channels}`;
 
 t.test('interpret(): the in-memory hub\'s cursor rules over one read of a stream', async (t) => {
-  const state = { last: '5-0', dropped: '2-0', entries: [{ id: '4-0', text: 'd' }, { id: '5-0', text: 'e' }] };
-  t.same(interpret(state, 'oldest'), { batch: { messages: [{ id: '4-0', text: 'd', time: 4 }, { id: '5-0', text: 'e', time: 5 }], missed: false, cursor: '5-0' }, cursor: '0-0' }, 'since=0: what is kept, never missed');
-  t.same(interpret({ last: '0-0', dropped: '0-0', entries: [] }, 'oldest'), { batch: { messages: [], missed: false, cursor: '0-0' }, cursor: '0-0' }, 'since=0 on nothing: an empty batch with the position');
-  t.same(interpret({ ...state, entries: [] }, 'none'), { cursor: '5-0' }, 'no cursor: wait from the newest');
-  t.equal(interpret(state, '1-0').batch?.missed, true, 'before the trimmed part: missed');
-  t.equal(interpret(state, '2-0').batch?.missed, false, 'at the edge of the trimmed part: nothing missed');
-  t.same(interpret({ ...state, entries: [] }, '5-0'), { cursor: '5-0' }, 'at the newest: wait');
-  t.throws(() => interpret(state, '6-0'), InvalidCursorError, 'ahead of the stream: refused');
+  const state = { epoch: 'e1', last: '5-0', dropped: '2-0', now: 5, entries: [{ id: '4-0', text: 'd' }, { id: '5-0', text: 'e' }] };
+  const at = (id: string, epoch = 'e1') => ({ epoch, id });
+  t.same(interpret(state, 'oldest'), { batch: { messages: [{ id: 'e1:4-0', text: 'd', time: 4 }, { id: 'e1:5-0', text: 'e', time: 5 }], missed: false, cursor: 'e1:5-0' }, epoch: 'e1', at: '0-0' }, 'since=0: what is kept, never missed');
+  t.same(interpret({ epoch: '', last: '0-0', dropped: '0-0', now: 5, entries: [] }, 'oldest'), { batch: { messages: [], missed: false, cursor: '0-0' }, epoch: '', at: '0-0' }, 'since=0 on nothing: an empty batch with the position');
+  t.same(interpret({ ...state, entries: [] }, 'none'), { epoch: 'e1', at: '5-0' }, 'no cursor: wait from the newest');
+  t.equal(interpret(state, at('1-0')).batch?.missed, true, 'before the trimmed part: missed');
+  t.equal(interpret(state, at('2-0')).batch?.missed, false, 'at the edge of the trimmed part: nothing missed');
+  t.same(interpret({ ...state, entries: [] }, at('5-0')), { epoch: 'e1', at: '5-0' }, 'at the newest: wait');
+  t.throws(() => interpret(state, at('6-0')), InvalidCursorError, 'ahead of the stream and of Redis\'s clock: refused');
+  t.same(interpret({ ...state, entries: [] }, at('5-1')), { batch: { messages: [], missed: true, cursor: 'e1:5-0' }, epoch: 'e1', at: '5-0' }, 'ahead of the stream but not of the clock (its newest entries lost in place): missed, from where it stands');
+  t.same(interpret(state, at('9-0', 'e0')).batch, { messages: [{ id: 'e1:4-0', text: 'd', time: 4 }, { id: 'e1:5-0', text: 'e', time: 5 }], missed: true, cursor: 'e1:5-0' }, 'another epoch: what is kept, and missed, even from further on');
+  t.same(interpret({ epoch: '', last: '0-0', dropped: '0-0', now: 5, entries: [] }, at('9-0', 'e0')), { batch: { messages: [], missed: true, cursor: '0-0' }, epoch: '', at: '0-0' }, 'a stream that is gone: missed, from where the channel stands');
+  t.equal(interpret(state, at('2-0', '')).batch?.missed, false, 'a bare id is taken in the epoch there is');
+  t.same(interpret({ epoch: 'e1', last: '1-0', dropped: '0-0', now: 5, entries: [{ id: '1-0', text: 'a' }] }, at('0-0', '')).batch, { messages: [{ id: 'e1:1-0', text: 'a', time: 1 }], missed: false, cursor: 'e1:1-0' }, 'an empty channel\'s position: the stream made since, whole');
 });
 
 t.test('a publish on one instance wakes the waiters of another, one batch for all', async (t) => {
@@ -41,13 +47,13 @@ t.test('a publish on one instance wakes the waiters of another, one batch for al
   b.subscribe(channel, undefined, second);
   await waitFor(() => b.stats().waiting === 2);
   t.equal(first.starts, 1, 'started() once the wait was in place');
-  t.equal(subscription.cursor, '0-0');
+  t.equal(subscription.cursor, '0-0', 'a channel without a stream has no epoch yet');
   const { message } = await a.publish(channel, 'hello');
   await Promise.all([first.answered(), second.answered()]);
   t.same(first.texts, ['hello']);
   t.equal(first.batches[0], second.batches[0], 'one batch object serves every waiter');
   t.equal(first.batches[0]!.cursor, message.id);
-  t.match(message.id, /^\d+-\d+$/, 'the id is the stream id');
+  t.match(message.id, /^[0-9a-f]{12}:\d+-\d+$/, 'the id is the stream\'s epoch and the stream id');
   t.same({ published: a.stats().published, delivered: b.stats().delivered, waiting: b.stats().waiting }, { published: 1, delivered: 2, waiting: 0 });
   t.same(b.stats().storage, { kind: 'redis', up: true });
 });
@@ -92,6 +98,14 @@ t.test('a malformed cursor throws at once; one ahead of the channel fails the wa
   await hub.publish(channel, 'x');
   t.throws(() => hub.subscribe(channel, 'mwr8vx37ca52c4-1', new Probe()), InvalidCursorError);
   t.throws(() => hub.subscribe(channel, '01-0', new Probe()), InvalidCursorError);
+  for (const malformed of [':1-0', 'E1:1-0', 'e1:01-0', 'e1:', 'e1:1-0:2', 'e1-1-0', `${'e'.repeat(33)}:1-0`]) {
+    t.throws(() => hub.subscribe(channel, malformed, new Probe()), InvalidCursorError, malformed);
+  }
+  const epoch = (await hub.read(channel, '0')).cursor.split(':')[0]!;
+  const aheadInEpoch = new Probe();
+  hub.subscribe(channel, `${epoch}:99999999999999-0`, aheadInEpoch);
+  await aheadInEpoch.answered();
+  t.type(aheadInEpoch.failures[0], InvalidCursorError, 'ahead within the stream\'s own epoch: refused');
   const ahead = new Probe();
   hub.subscribe(channel, '99999999999999-0', ahead);
   await ahead.answered();
@@ -99,6 +113,88 @@ t.test('a malformed cursor throws at once; one ahead of the channel fails the wa
   t.equal(ahead.starts, 0, 'never started');
   await t.rejects(hub.read(channel, '99999999999999-0'), InvalidCursorError);
   t.equal(hub.stats().waiting, 0);
+});
+
+t.test('entries trimmed before the reader read them: its waiters are told missed, and memory claims nothing across the gap', async (t) => {
+  const [a, b] = [await openHub(t, { historyLimit: 2 }), await openHub(t, { historyLimit: 2 })];
+  const channel = fresh();
+  const { message: before } = await a.publish(channel, 'before');
+  const parked = new Probe();
+  b.subscribe(channel, before.id, parked);
+  await waitFor(() => b.stats().waiting === 1);
+  // Cutting b's reader off holds its next read back for a few hundred ms (reconnection, then a pause), as a stall would.
+  const readers = (await redis.command('CLIENT', 'LIST')).split('\n').filter((line) => line.includes('name=pollcast-reader'));
+  const newest = Math.max(...readers.map((line) => Number(/\bid=(\d+)/.exec(line)![1])));
+  await redis.command('CLIENT', 'KILL', 'ID', String(newest)); // b's, opened last
+  const ids: string[] = [];
+  for (const text of ['m1', 'm2', 'm3', 'm4', 'm5']) ids.push((await a.publish(channel, text)).message.id);
+  await parked.answered();
+  t.same([parked.texts, parked.batches[0]!.missed], [['m4', 'm5'], true], 'the parked waiter gets what is left, and missed');
+  const acrossTheGap = new Probe();
+  b.subscribe(channel, ids[0], acrossTheGap);
+  await acrossTheGap.answered();
+  t.same([acrossTheGap.texts, acrossTheGap.batches[0]!.missed], [['m4', 'm5'], true], 'a cursor before the gap is not answered as if memory were continuous');
+  const atTheEdge = new Probe();
+  t.equal(b.subscribe(channel, ids[2], atTheEdge).cursor, ids[2], 'the entry before the first one read: answered from memory');
+  await atTheEdge.answered();
+  t.same([atTheEdge.texts, atTheEdge.batches[0]!.missed], [['m4', 'm5'], false], 'and nothing was missed after it');
+});
+
+t.test('a stream Redis lost: old cursors are missed, not refused; waiters and memory start over', async (t) => {
+  const [a, b] = [await openHub(t), await openHub(t)];
+  const channel = fresh();
+  const { message: first } = await a.publish(channel, 'before');
+  const parked = new Probe();
+  b.subscribe(channel, first.id, parked);
+  await waitFor(() => b.stats().waiting === 1);
+  await redis.command('FLUSHALL');
+  const gone = await a.read(channel, first.id);
+  t.same(gone, { messages: [], missed: true, cursor: '0-0' }, 'the stream is gone: missed, from where the channel stands');
+  const { message: after } = await a.publish(channel, 'after');
+  t.not(after.id.split(':')[0], first.id.split(':')[0], 'the stream made again has an epoch of its own');
+  await parked.answered();
+  t.same([parked.texts, parked.batches[0]!.missed], [['after'], true], 'a waiter parked before the loss is told');
+  for (const hub of [a, b]) {
+    const resumed = new Probe();
+    hub.subscribe(channel, first.id, resumed);
+    await resumed.answered();
+    t.same([resumed.texts, resumed.batches[0]!.missed, resumed.failures], [['after'], true, []], 'a cursor of the lost stream: everything kept now, and missed');
+  }
+  t.same(await b.read(channel, after.id), { messages: [], missed: false, cursor: after.id }, 'the new cursors hold');
+});
+
+t.test('a watch that outlived its stream starts over when Redis says so, and tells its waiters', async (t) => {
+  const hub = await openHub(t);
+  const channel = fresh();
+  const { message } = await hub.publish(channel, 'kept until the flush');
+  const parked = new Probe();
+  hub.subscribe(channel, message.id, parked);
+  await waitFor(() => hub.stats().waiting === 1);
+  await redis.command('FLUSHALL');
+  const next = new Probe();
+  hub.subscribe(channel, '0-0', next);
+  await parked.answered();
+  t.same(parked.batches, [{ messages: [], missed: true, cursor: '0-0' }], 'the parked waiter learns that what followed its cursor is gone');
+  await waitFor(() => hub.stats().waiting === 1);
+  const { message: fresh1 } = await hub.publish(channel, 'first of the new stream');
+  await next.answered();
+  t.same([next.texts, next.batches[0]!.missed, next.batches[0]!.cursor], [['first of the new stream'], false, fresh1.id], 'a waiter from an empty channel\'s position waits in the new stream');
+});
+
+t.test('a stream that lost its newest entries in place: a cursor among them is missed, not refused', async (t) => {
+  const hub = await openHub(t);
+  const channel = fresh();
+  const { message: kept } = await hub.publish(channel, 'kept');
+  const { message: lost } = await hub.publish(channel, 'lost');
+  // What a replica promoted before it had the newest entry holds: the stream, without its tail.
+  await redis.command('XDEL', `pollcast:{${channel}}`, lost.id.split(':')[1]!);
+  t.same(await hub.read(channel, lost.id), { messages: [], missed: true, cursor: kept.id }, 'read()');
+  const probe = new Probe();
+  hub.subscribe(channel, lost.id, probe);
+  await probe.answered();
+  t.same(probe.batches, [{ messages: [], missed: true, cursor: kept.id }], 'subscribe(): missed, from where the stream stands');
+  const { message: next } = await hub.publish(channel, 'next');
+  t.same((await hub.read(channel, kept.id)).messages.map((m) => m.id), [next.id], 'and it carries on from there');
 });
 
 t.test('idempotency keys hold across instances', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compareStreamIds, isStreamId, streamIdTime, ZERO_ID } from '../src/stream-id.js';
+import { compareStreamIds, formatCursor, isStreamId, parseCursor, streamIdOf, streamIdTime, ZERO_ID } from '../src/stream-id.js';
 
 t.test('isStreamId() accepts what Redis gives out and nothing else', async (t) => {
   for (const id of ['0-0', '1-0', '1796155964859-0', '1796155964859-12', '18446744073709551615-18446744073709551615']) t.ok(isStreamId(id), id);
@@ -21,4 +21,18 @@ t.test('compareStreamIds() orders by time, then sequence, numerically', async (t
 t.test('streamIdTime() reads the milliseconds', async (t) => {
   t.equal(streamIdTime('1796155964859-3'), 1796155964859);
   t.equal(streamIdTime(ZERO_ID), 0);
+});
+
+t.test('parseCursor() takes `<epoch>:<stream id>` and bare ids apart, and nothing else', async (t) => {
+  t.same(parseCursor('a1b2c3d4e5f6:1796155964859-3'), { epoch: 'a1b2c3d4e5f6', id: '1796155964859-3' });
+  t.same(parseCursor('0-0'), { epoch: '', id: '0-0' }, 'a bare id: no epoch (an empty channel, or a cursor from before epochs)');
+  for (const value of ['', ':', ':1-0', 'a:', 'A:1-0', 'a-b:1-0', 'a:01-0', 'a:1-0:2', 'a:b:1-0', `${'a'.repeat(33)}:1-0`, 'a :1-0', 'mwr8vx37ca52c4-1']) {
+    t.equal(parseCursor(value), undefined, JSON.stringify(value));
+  }
+});
+
+t.test('formatCursor() and streamIdOf() are its inverse', async (t) => {
+  t.equal(formatCursor('e1', '5-0'), 'e1:5-0');
+  t.equal(formatCursor('', '0-0'), '0-0', 'no epoch: the bare id');
+  for (const cursor of ['e1:5-0', '0-0']) t.equal(formatCursor(parseCursor(cursor)!.epoch, streamIdOf(cursor)), cursor);
 });
