@@ -58,7 +58,7 @@ export function createRouter(ctx: Context): (req: IncomingMessage, res: ServerRe
       const found = ENDPOINTS.get(name);
       if (!found || (channel !== undefined && !found.channels)) {
         allowMethod(req, STATIC_METHODS);
-        serveStatic(req, res);
+        serveStatic(req, res, path);
         return;
       }
       if (ctx.cors.enabled) {
