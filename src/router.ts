@@ -8,7 +8,7 @@ import { publish } from './routes/publish.js';
 import { createStatic } from './routes/static.js';
 import { stats } from './routes/stats.js';
 import { subscribe } from './routes/subscribe.js';
-import { checkChannel, splitPath, splitTarget } from './target.js';
+import { checkChannel, checkHost, splitPath, splitTarget } from './target.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams) => void | Promise<void>;
 
@@ -53,6 +53,7 @@ export function createRouter(ctx: Context): (req: IncomingMessage, res: ServerRe
   return function route(req, res) {
     try {
       if (ctx.closing) throw SHUTTING_DOWN;
+      checkHost(req);
       const { path, query } = splitTarget(req.url ?? '');
       const [name, channel] = splitPath(path);
       const found = ENDPOINTS.get(name);

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { HttpError } from './errors.js';
 import { CHANNEL_NAME, DEFAULT_CHANNEL } from './protocol.js';
 
@@ -5,6 +6,8 @@ import { CHANNEL_NAME, DEFAULT_CHANNEL } from './protocol.js';
 
 const BAD_TARGET = new HttpError('bad_request', 'request target is not a path');
 const BAD_CHANNEL = new HttpError('bad_channel', 'channel names are 1 to 64 of A-Z a-z 0-9 _ -');
+// Two hosts name two targets: whichever a proxy in front picked, it may not be the one read here.
+const TWO_HOSTS = new HttpError('bad_request', 'more than one Host header', { connection: 'close' });
 
 export function splitTarget(target: string): { path: string; query: URLSearchParams } {
   if (!target.startsWith('/')) {
@@ -29,4 +32,16 @@ export function checkChannel(channel: string | undefined): string {
   if (channel === undefined) return DEFAULT_CHANNEL;
   if (!CHANNEL_NAME.test(channel)) throw BAD_CHANNEL;
   return channel;
+}
+
+/** How many `Host` headers the request carried (Node keeps only the first in `req.headers`). */
+export function hostHeaders(req: IncomingMessage): number {
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'host') count++;
+  return count;
+}
+
+/** Throws 400 when the request names more than one host (RFC 9112 §3.2). */
+export function checkHost(req: IncomingMessage): void {
+  if (hostHeaders(req) > 1) throw TWO_HOSTS;
 }
