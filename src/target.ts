@@ -9,16 +9,26 @@ const BAD_CHANNEL = new HttpError('bad_channel', 'channel names are 1 to 64 of A
 // Two hosts name two targets: whichever a proxy in front picked, it may not be the one read here.
 const TWO_HOSTS = new HttpError('bad_request', 'more than one Host header', { connection: 'close' });
 
+/**
+ * The path and the query of a request target. A parameter given empty
+ * (`since=`) counts as not given, the same on every transport: an empty
+ * cursor is "from now", as an empty `Last-Event-ID` is for `EventSource`.
+ */
 export function splitTarget(target: string): { path: string; query: URLSearchParams } {
   if (!target.startsWith('/')) {
     // absolute-form ("GET http://host/path"), which HTTP/1.1 servers must accept
     if (!URL.canParse(target)) throw BAD_TARGET;
     const url = new URL(target);
-    return { path: url.pathname, query: url.searchParams };
+    return { path: url.pathname, query: withoutEmpty(url.searchParams) };
   }
   const mark = target.indexOf('?');
   if (mark === -1) return { path: target, query: new URLSearchParams() };
-  return { path: target.slice(0, mark), query: new URLSearchParams(target.slice(mark + 1)) };
+  return { path: target.slice(0, mark), query: withoutEmpty(new URLSearchParams(target.slice(mark + 1))) };
+}
+
+function withoutEmpty(query: URLSearchParams): URLSearchParams {
+  for (const value of query.values()) if (value === '') return new URLSearchParams([...query].filter(([, kept]) => kept !== ''));
+  return query;
 }
 
 /** `/publish/room` → `['publish', 'room']`; `/publish` → `['publish', undefined]`. */
