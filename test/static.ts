@@ -143,6 +143,15 @@ t.test('files edited after start', async (t) => {
     t.equal(same.status, 304, 'the new ETag revalidates');
   });
 
+  t.test('a file grown past 8 MiB is refused with a bare 500, and the server carries on', async (t) => {
+    writeFileSync(join(dir, 'grows.js'), Buffer.alloc(8 * 1024 * 1024 + 1, 'x'));
+    const answer = await request(origin, '/grows.js');
+    t.equal(answer.status, 500);
+    t.equal(answer.body, 'internal server error\n');
+    writeFileSync(join(dir, 'grows.js'), 'small again\n');
+    t.equal((await request(origin, '/grows.js')).body, 'small again\n');
+  });
+
   t.test('a file added after start is not served (the list is made at start)', async (t) => {
     writeFileSync(join(dir, 'late.js'), 'late\n');
     t.equal((await request(origin, '/late.js')).status, 404);
@@ -158,7 +167,9 @@ t.test('source maps and dotfiles are never served', async (t) => {
 
 t.test('the built page ships no source maps', async (t) => {
   const { origin } = await forkServer(t);
-  t.equal((await request(origin, '/js/protocol.js')).status, 200);
+  const script = await request(origin, '/js/protocol.js');
+  t.equal(script.status, 200);
+  t.notMatch(script.body, /sourceMappingURL/, 'the script names no map');
   t.equal((await request(origin, '/js/protocol.js.map')).status, 404);
   t.equal((await request(origin, '/js/client/main.js.map')).status, 404);
 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import { HttpError, sendError } from '../errors.js';
@@ -152,12 +153,10 @@ class FileCache {
     try {
       const stats = await handle.stat({ bigint: true });
       if (!stats.isFile()) return undefined;
-      if (stats.size > MAX_FILE_BYTES) throw new Error(`${file} is larger than ${MAX_FILE_BYTES} bytes, the most a static file may be`);
       const version = `${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
       const known = this.#entries.get(file);
       if (known?.version === version) return known;
-      // Read to the end, whatever the size was a moment ago: the body sent is what the read returned.
-      const body = await handle.readFile();
+      const body = await readToEnd(handle, Number(stats.size), file);
       const content = { version, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
       this.#keep(file, content);
       return content;
@@ -175,6 +174,26 @@ class FileCache {
     if (this.#bytes + content.body.length > CACHE_BYTES) return;
     this.#entries.set(file, content);
     this.#bytes += content.body.length;
+  }
+}
+
+/**
+ * Reads from the start to the end of the file, whatever its size was a
+ * moment ago (`expected`): the body sent is what the reads returned. Throws
+ * once it passes `MAX_FILE_BYTES`, before holding more than that.
+ */
+async function readToEnd(handle: FileHandle, expected: number, file: string): Promise<Buffer> {
+  // One byte more than expected, so that the end of the file is seen without growing the buffer.
+  let buffer = Buffer.allocUnsafe(Math.min(expected, MAX_FILE_BYTES) + 1);
+  let length = 0;
+  for (;;) {
+    if (length === buffer.length) {
+      if (length > MAX_FILE_BYTES) throw new Error(`${file} is larger than ${MAX_FILE_BYTES} bytes, the most a static file may be`);
+      buffer = Buffer.concat([buffer], Math.min(length * 2, MAX_FILE_BYTES + 1));
+    }
+    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+    if (bytesRead === 0) return buffer.subarray(0, length);
+    length += bytesRead;
   }
 }
 
