@@ -37,19 +37,21 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
  * as any pipelined request does.
  */
 export function serveAsHttp1(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  const bytes = Buffer.concat([requestHead(req), head]);
+  const again = requestHead(req);
   // Node takes its own listeners off an upgraded socket: until the server has it back, this one hears its errors.
   socket.on('error', destroySocket);
   const earlier = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (earlier) earlier.once('close', () => reinject(server, socket, bytes));
-  else reinject(server, socket, bytes);
+  if (earlier) earlier.once('close', () => reinject(server, socket, again, head));
+  else reinject(server, socket, again, head);
 }
 
-function reinject(server: Server, socket: Duplex, bytes: Buffer): void {
+function reinject(server: Server, socket: Duplex, requestHead: Buffer, rest: Buffer): void {
   // The answer before it closed the connection (or the client left): the offer goes unanswered, as would any request after it.
   if (!socket.writable) return;
   socket.off('error', destroySocket);
-  socket.unshift(bytes);
+  // Two unshifts, not one concatenation: many offers pipelined in one packet would otherwise copy its rest once each.
+  if (rest.length) socket.unshift(rest);
+  socket.unshift(requestHead);
   server.emit('connection', socket);
 }
 

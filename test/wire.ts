@@ -64,6 +64,12 @@ t.test('an h2c upgrade offer is ignored: the request is served as HTTP/1.1', asy
     t.same(stored.messages.map((m) => m.text), [body], 'stored once');
   });
 
+  t.test('two hundred offers pipelined in one write get two hundred answers', async (t) => {
+    const one = `GET /stats HTTP/1.1\r\nHost: x\r\n${H2C}\r\n`;
+    const reply = await rawExchange(origin, one.repeat(199) + `GET /stats HTTP/1.1\r\nHost: x\r\n${H2C}Connection: close\r\n\r\n`, 10_000);
+    t.equal(reply.match(/HTTP\/1\.1 200 OK\r\n/g)?.length, 200);
+  });
+
   t.test('a websocket upgrade anywhere but /ws is an ordinary request too', async (t) => {
     const reply = await rawExchange(origin, 'GET /subscribe/elsewhere?since=0 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n'
       + 'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nConnection: close\r\n\r\n');
