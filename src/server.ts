@@ -1,5 +1,5 @@
-import { createServer, STATUS_CODES } from 'node:http';
-import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
+import { createServer, Server, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createContext } from './context.js';
@@ -36,9 +36,12 @@ export class PollcastServer {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
   /**
    * The `'upgrade'` listener for WebSockets at `/ws[/CHANNEL]`, for a server
-   * of your own: `server.on('upgrade', pollcast.handleUpgrade)`.
+   * of your own: `server.on('upgrade', pollcast.handleUpgrade)`. Attached so,
+   * it hands every other upgrade offer (`Upgrade: h2c`, …) back to that
+   * server as an ordinary HTTP/1.1 request (Node calls a listener with the
+   * server as `this`); called otherwise, it refuses them.
    */
-  readonly handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  readonly handleUpgrade: (this: unknown, req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   readonly #context: Context;
   #server: Server | undefined;
   #state: PollcastState = 'new';
@@ -49,7 +52,11 @@ export class PollcastServer {
     this.hub = hub ?? defaultHub(this.options);
     this.#context = createContext(this.hub, this.options);
     this.handle = createRouter(this.#context);
-    this.handleUpgrade = createUpgrade(this.#context);
+    const webSocket = createUpgrade(this.#context);
+    this.handleUpgrade = function handleUpgrade(this: unknown, req, socket, head) {
+      if (this instanceof Server && !isWebSocketUpgrade(req)) serveAsHttp1(this, req, socket, head);
+      else webSocket(req, socket, head);
+    };
   }
 
   get state(): PollcastState {
@@ -77,10 +84,7 @@ export class PollcastServer {
       connectionsCheckingInterval: Math.min(1_000, this.options.headersTimeoutMs),
     }, this.handle);
     server.on('clientError', answerClientError);
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (isWebSocketUpgrade(req)) this.handleUpgrade(req, socket, head);
-      else serveAsHttp1(server, req, socket, head);
-    });
+    server.on('upgrade', this.handleUpgrade);
     server.on('connect', refuseConnect);
     this.#server = server;
     return new Promise((resolve, reject) => {
