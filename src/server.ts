@@ -157,7 +157,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex & { _htt
 /** `CONNECT` asks for a tunnel (Node hands it over outside the request handler): there is none to be had. */
 function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
   socket.on('error', () => socket.destroy());
-  endRaw(socket, 405, 'pollcast is not a proxy: CONNECT is not supported', { allow: '' });
+  endRaw(socket, 405, 'pollcast is not a proxy: CONNECT is not supported', { allow: '', 'pollcast-error': 'method_not_allowed' });
 }
 
 /**

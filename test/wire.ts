@@ -82,6 +82,7 @@ t.test('CONNECT gets 405 with a one-line reason, and the server carries on', asy
   const reply = await rawExchange(origin, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
   t.match(reply, /^HTTP\/1\.1 405 /);
   t.match(reply, /\r\nallow: \r\n/i, 'an empty Allow: nothing is allowed on an authority');
+  t.match(reply, /\r\npollcast-error: method_not_allowed\r\n/);
   t.match(reply, /\r\n\r\npollcast is not a proxy: CONNECT is not supported\n$/);
   t.equal((await request(origin, '/stats')).status, 200);
 });
