@@ -30,6 +30,8 @@ export function createCors(origins: readonly string[]): Cors {
       res.setHeader('access-control-expose-headers', EXPOSED);
     },
     preflight(req, res, methods) {
+      // A refusal varies by origin as much as an approval does: a cache must not hand either to the other origins.
+      res.setHeader('vary', 'origin');
       if (!allowed(req.headers.origin)) throw DENIED;
       this.allow(req, res);
       res.writeHead(204, {

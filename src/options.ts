@@ -39,7 +39,7 @@ export interface PollcastOptions {
   requestTimeoutMs: number;
   /** When set, `POST /publish` needs `Authorization: Bearer <token>`. Default none. */
   publishToken: string;
-  /** When set, `GET /subscribe` needs the token (header, or `?access_token=`). Default none. */
+  /** When set, reading (`/subscribe`, `/events`, `/messages`, `/ws`) and `/stats` need the token (header, or `?access_token=`). Default none. */
   subscribeToken: string;
   /** Origins allowed to call the API from other sites (CORS); `*` for any. Default none. */
   corsOrigins: readonly string[];

@@ -9,7 +9,7 @@ import { createStatic } from './routes/static.js';
 import { stats } from './routes/stats.js';
 import { subscribe } from './routes/subscribe.js';
 import { upgradeRequired } from './routes/websocket.js';
-import { checkChannel, splitPath, splitTarget } from './target.js';
+import { checkChannel, checkHost, splitPath, splitTarget } from './target.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams) => void | Promise<void>;
 
@@ -55,12 +55,13 @@ export function createRouter(ctx: Context): (req: IncomingMessage, res: ServerRe
   return function route(req, res) {
     try {
       if (ctx.closing) throw SHUTTING_DOWN;
+      checkHost(req);
       const { path, query } = splitTarget(req.url ?? '');
       const [name, channel] = splitPath(path);
       const found = ENDPOINTS.get(name);
       if (!found || (channel !== undefined && !found.channels)) {
         allowMethod(req, STATIC_METHODS);
-        serveStatic(req, res);
+        serveStatic(req, res, path);
         return;
       }
       if (ctx.cors.enabled) {

@@ -1,5 +1,5 @@
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, Server, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createContext } from './context.js';
@@ -11,6 +11,7 @@ import { resolveOptions } from './options.js';
 import type { PollcastOptions } from './options.js';
 import { createRouter } from './router.js';
 import { createUpgrade } from './routes/websocket.js';
+import { isWebSocketUpgrade, serveAsHttp1 } from './upgrades.js';
 
 /** `new` → `listening` → `closing` → `closed`; `close()` may come at any point. */
 export type PollcastState = 'new' | 'listening' | 'closing' | 'closed';
@@ -35,9 +36,12 @@ export class PollcastServer {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
   /**
    * The `'upgrade'` listener for WebSockets at `/ws[/CHANNEL]`, for a server
-   * of your own: `server.on('upgrade', pollcast.handleUpgrade)`.
+   * of your own: `server.on('upgrade', pollcast.handleUpgrade)`. Attached so,
+   * it hands every other upgrade offer (`Upgrade: h2c`, …) back to that
+   * server as an ordinary HTTP/1.1 request (Node calls a listener with the
+   * server as `this`); called otherwise, it refuses them.
    */
-  readonly handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  readonly handleUpgrade: (this: unknown, req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   readonly #context: Context;
   #server: Server | undefined;
   #state: PollcastState = 'new';
@@ -48,7 +52,11 @@ export class PollcastServer {
     this.hub = hub ?? defaultHub(this.options);
     this.#context = createContext(this.hub, this.options);
     this.handle = createRouter(this.#context);
-    this.handleUpgrade = createUpgrade(this.#context);
+    const webSocket = createUpgrade(this.#context);
+    this.handleUpgrade = function handleUpgrade(this: unknown, req, socket, head) {
+      if (this instanceof Server && !isWebSocketUpgrade(req)) serveAsHttp1(this, req, socket, head);
+      else webSocket(req, socket, head);
+    };
   }
 
   get state(): PollcastState {
@@ -77,6 +85,7 @@ export class PollcastServer {
     }, this.handle);
     server.on('clientError', answerClientError);
     server.on('upgrade', this.handleUpgrade);
+    server.on('connect', refuseConnect);
     this.#server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -124,22 +133,47 @@ function defaultHub(options: PollcastOptions): Hub {
 }
 
 /** Node's parser errors, answered like every other error: a status and a one-line reason. */
-const PARSE_ERRORS: Record<string, readonly [status: string, reason: string]> = {
-  HPE_HEADER_OVERFLOW: ['431 Request Header Fields Too Large', 'request headers are too large'],
-  ERR_HTTP_REQUEST_TIMEOUT: ['408 Request Timeout', 'request took too long to arrive'],
+const PARSE_ERRORS: Record<string, readonly [status: number, reason: string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'request headers are too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request took too long to arrive'],
 };
-const MALFORMED = ['400 Bad Request', 'malformed HTTP request'] as const;
+const MALFORMED = [400, 'malformed HTTP request'] as const;
 
-function answerClientError(error: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: unknown }): void {
-  // ECONNRESET and friends: the client is gone, there is nobody to answer. And
-  // behind an answer still under way (or a poll still held) an error answer
-  // would land inside that answer, or out of order: the connection can only end.
-  if (!socket.writable || error.code === 'ECONNRESET' || socket._httpMessage) {
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: ServerResponse | null }): void {
+  // ECONNRESET and friends: the client is gone, there is nobody to answer.
+  if (!socket.writable || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  // A response under way or still held (a parked poll) belongs to an earlier
+  // request: an error answer would land inside it, or take its place. Only
+  // when the error is in the body of the request being handled, and nothing
+  // of its answer is written yet, is the error answer the next thing due.
+  const current = socket._httpMessage;
+  if (current && (current.headersSent || current.req.complete)) {
     socket.destroy();
     return;
   }
   const [status, reason] = PARSE_ERRORS[error.code ?? ''] ?? MALFORMED;
-  socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain;charset=utf-8\r\ncontent-length: ${reason.length + 1}\r\nconnection: close\r\n\r\n${reason}\n`);
+  endRaw(socket, status, reason);
+}
+
+/** `CONNECT` asks for a tunnel (Node hands it over outside the request handler): there is none to be had. */
+function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  endRaw(socket, 405, 'pollcast is not a proxy: CONNECT is not supported', { allow: '', 'pollcast-error': 'method_not_allowed' });
+}
+
+/**
+ * Ends a socket that no `ServerResponse` speaks for with an error answer:
+ * a status, a one-line reason, and `Connection: close` (what follows on the
+ * connection cannot be read).
+ */
+function endRaw(socket: Duplex, status: number, reason: string, headers: OutgoingHttpHeaders = {}): void {
+  const body = `${reason}\n`;
+  const fields = { ...headers, 'content-type': 'text/plain;charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff', connection: 'close' };
+  const head = Object.entries(fields).map(([name, value]) => `${name}: ${String(value)}\r\n`).join('');
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
 }
 
 /** Creates a server without binding it; see `PollcastServer`. */

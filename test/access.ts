@@ -27,6 +27,20 @@ t.test('a subscribe token is required when set, in the header or the query', asy
   t.equal((await request(origin, '/publish', { method: 'POST', body: 'x' })).status, 200, 'publishing stays open');
 });
 
+t.test('/stats needs the subscribe token when one is set', async (t) => {
+  const { origin } = await forkServer(t, ['--subscribe-token', 'reader', '--publish-token', 'writer']);
+  for (const method of ['GET', 'HEAD']) {
+    const missing = await request(origin, '/stats', { method });
+    t.equal(missing.status, 401, method);
+    t.equal(missing.headers['www-authenticate'], 'Bearer realm="pollcast"');
+  }
+  t.equal((await request(origin, '/stats', { headers: { authorization: 'Bearer writer' } })).status, 401, 'the publish token is not enough');
+  t.equal((await request(origin, '/stats', { headers: { authorization: 'Bearer reader' } })).status, 200);
+  t.equal((await request(origin, '/stats?access_token=reader')).status, 200);
+  const open = await forkServer(t, ['--publish-token', 'writer']);
+  t.equal((await request(open.origin, '/stats')).status, 200, 'without a subscribe token, /stats is as open as reading');
+});
+
 t.test('CORS is off by default', async (t) => {
   const { origin } = await forkServer(t);
   const answer = await request(origin, '/subscribe?since=0', { headers: { origin: 'https://elsewhere.example' } });
@@ -60,6 +74,7 @@ t.test('CORS allows the listed origins only', async (t) => {
   const refused = await request(origin, '/subscribe', { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' } });
   t.equal(refused.status, 403);
   t.equal(refused.headers['pollcast-error'], 'origin_not_allowed');
+  t.equal(refused.headers.vary, 'origin', 'a refusal varies by origin too, or a cache would serve it to the allowed');
 
   const page = await request(origin, '/', { headers: { origin: 'https://chat.example' } });
   t.notOk(page.headers['access-control-allow-origin'], 'the page itself is not shared');

@@ -51,6 +51,30 @@ t.test('POST /publish', async (t) => {
     t.match(answer.body, /charset iso-8859-1 is not supported/);
   });
 
+  t.test('reads the charset from the Content-Type parameters, quoted strings and all', async (t) => {
+    const send = (contentType: string) => request(origin, '/publish/params', { method: 'POST', body: 'x', headers: { 'content-type': contentType } });
+    for (const refused of [
+      'text/plain; foo="a;charset=utf-8"; charset=latin1',
+      'text/plain; charset="latin1"',
+      'text/plain; charset=utf-8; charset=latin1',
+      'text/plain; foo="a\\";charset=utf-8"; charset=utf-16',
+    ]) {
+      const answer = await send(refused);
+      t.equal(answer.status, 415, refused);
+      t.equal(answer.headers['pollcast-error'], 'unsupported_charset');
+    }
+    t.match((await send('text/plain; charset="<b>"')).body, /^the declared charset is not supported; send UTF-8\n$/, 'a charset that is not a token is not echoed');
+    for (const accepted of ['text/plain; foo="x;charset=latin1"; charset=utf-8', 'text/plain; charset="UTF-8"', 'TEXT/PLAIN;CHARSET=UTF-8', 'text/plain;', 'text/plain ; format=flowed ;charset=us-ascii', 'application/octet-stream']) {
+      t.equal((await send(accepted)).status, 200, accepted);
+    }
+    for (const malformed of ['text/plain; charset="utf-8', 'text/plain; =utf-8', 'text/plain; charset', 'text/plain; charset=utf 8']) {
+      const answer = await send(malformed);
+      t.equal(answer.status, 400, malformed);
+      t.equal(answer.headers['pollcast-error'], 'bad_request');
+      t.equal(answer.body, 'Content-Type parameters are malformed\n');
+    }
+  });
+
   t.test('a body of exactly the limit is accepted', async (t) => {
     const answer = await request(origin, '/publish', { method: 'POST', body: 'x'.repeat(1024) });
     t.equal(answer.status, 200);

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { createPollcast, MemoryHub, startPollcast } from '../src/index.js';
-import { publish, request } from './fixtures/http.js';
+import { publish, rawExchange, request } from './fixtures/http.js';
 
 t.test('embedding: the handler mounts in a server of your own', async (t) => {
   const pollcast = createPollcast({ pollTimeoutMs: 5_000 });
@@ -30,6 +30,24 @@ t.test('embedding: the handler mounts in a server of your own', async (t) => {
   const late = await request(origin, '/stats');
   t.equal(late.status, 503, 'a closed handler refuses requests');
   t.equal(late.headers.connection, 'close');
+});
+
+t.test('embedding: handleUpgrade hands offers other than a WebSocket back to your server as HTTP/1.1', async (t) => {
+  const pollcast = createPollcast();
+  const server = createServer((req, res) => {
+    if (req.url === '/health') res.end('mine');
+    else pollcast.handle(req, res);
+  });
+  server.on('upgrade', pollcast.handleUpgrade);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(async () => {
+    await pollcast.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const h2c = 'Connection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n';
+  t.match(await rawExchange(origin, `GET /health HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`), /^HTTP\/1\.1 200 [^]*\r\n\r\nmine$/);
+  t.match(await rawExchange(origin, `GET /stats HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`), /^HTTP\/1\.1 200 [^]*"waiting":0/);
 });
 
 t.test('startPollcast() listens, close() stops it', async (t) => {

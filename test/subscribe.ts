@@ -100,7 +100,7 @@ t.test('GET /subscribe', async (t) => {
   t.test('a malformed cursor or one from the future gets 400', async (t) => {
     const id = await publish(origin, 'x', 'cursors');
     const future = id.replace(/-\d+$/, '-999999');
-    for (const since of ['nonsense', '', future, '1e5']) {
+    for (const since of ['nonsense', future, '1e5']) {
       const answer = await poll(origin, since, 'cursors');
       t.equal(answer.status, 400, since);
       t.equal(answer.headers['pollcast-error'], 'bad_cursor');

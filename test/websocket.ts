@@ -111,6 +111,6 @@ t.test('a bad cursor closes with 1008; bad upgrades get HTTP errors', async (t) 
   t.match(await upgrade('/ws'), /^HTTP\/1\.1 401 [^]*a valid bearer token is required/);
   t.match(await upgrade('/elsewhere'), /^HTTP\/1\.1 404 /);
   t.match(await upgrade('/ws/bad%20name?access_token=reader'), /^HTTP\/1\.1 400 /);
-  await waitForWaiting(origin, 0);
-  t.equal((await request(origin, '/stats')).status, 200);
+  await waitForWaiting(origin, 0, undefined, 'reader');
+  t.equal((await request(origin, '/stats?access_token=reader')).status, 200);
 });

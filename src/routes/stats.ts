@@ -1,8 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../context.js';
 
-/** `GET /stats`: the hub's counters, and the process's memory so that growth can be watched. */
-export function stats(_req: IncomingMessage, res: ServerResponse, ctx: Context): void {
+/**
+ * `GET /stats`: the hub's counters, and the process's memory so that growth
+ * can be watched. It tells who is listening and how much, so it needs the
+ * subscribe token when one is set.
+ */
+export function stats(req: IncomingMessage, res: ServerResponse, ctx: Context, _channel: string, query: URLSearchParams): void {
+  ctx.requireSubscribeToken(req, query);
   const { rss, heapUsed } = process.memoryUsage();
   const body = JSON.stringify({ ...ctx.hub.stats(), memory: { rss, heapUsed } });
   res.writeHead(200, {
