@@ -104,7 +104,7 @@ export function failedRequest(link: Reconnector, error: unknown, signal: AbortSi
 export async function receiveBatch(link: Reconnector, response: PollResponse, signal: AbortSignal, take: (batch: Batch) => void): Promise<number | null> {
   const body = await response.text();
   if (signal.aborted) return null;
-  let batch;
+  let batch: Batch;
   try {
     batch = decodeBatch(body);
   } catch (error) {
