@@ -1,11 +1,11 @@
 import t from 'tap';
 import type { Test as Tap } from 'tap';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { EventStreamFeed } from '../src/client/event-stream-feed.js';
 import { CLOSED, CONNECTING, LIVE, RECONNECTING } from '../src/client/reconnect.js';
 import type { PollerOptions } from '../src/client/poller.js';
-import { NOW, eventStream, fakeFetch, recorder, timersClearedBy, status, until } from './fixtures/fakes.js';
+import { NOW, eventStream, fakeFetch, recorder, timersClearedBy, status } from './fixtures/fakes.js';
 import type { Call } from './fixtures/fakes.js';
+import { sleep, until } from './fixtures/wait.js';
 
 const BASE = 'http://pollcast.test';
 const since = (call: Call) => call.url.searchParams.get('since');

@@ -9,10 +9,11 @@ import { Poller } from '../src/client/poller.js';
 import { LIVE, RECONNECTING } from '../src/client/reconnect.js';
 import { WebSocketFeed } from '../src/client/websocket-feed.js';
 import type { Message } from '../src/protocol.js';
-import { fakeFetch, fakeWebSockets, until } from './fixtures/fakes.js';
+import { fakeFetch, fakeWebSockets } from './fixtures/fakes.js';
 import { publish } from './fixtures/http.js';
 import { startProxy } from './fixtures/proxy.js';
 import { forkServer } from './fixtures/server.js';
+import { until } from './fixtures/wait.js';
 
 t.test('createFeed picks the transport, long polling by default', async (t) => {
   const { fetch } = fakeFetch();
@@ -53,7 +54,7 @@ function follow(t: Tap, options: FeedOptions) {
     onMissed: () => missed++,
   });
   t.teardown(() => feed.close());
-  const count = (n: number) => until(() => (texts.length >= n ? true : undefined), 10_000);
+  const count = (n: number) => until(() => (texts.length >= n ? true : undefined), `${n} texts`, 10_000);
   return { feed, texts, ids, count, missed: () => missed };
 }
 
@@ -65,7 +66,7 @@ for (const transport of TRANSPORTS) {
       await publish(server.origin, 'two\r\nlines', 'room');
       const { feed, texts, ids, count } = follow(t, { base: server.origin, channel: 'room', transport, token: 'reader' });
       await count(2);
-      await until(() => (feed.state === LIVE ? true : undefined), 5_000);
+      await until(() => feed.state === LIVE, 'live');
       const id = await publish(server.origin, 'three 👋', 'room');
       await publish(server.origin, 'elsewhere');
       await count(3);
@@ -79,7 +80,7 @@ for (const transport of TRANSPORTS) {
     t.test('a wrong token is a failure, retried', async (t) => {
       const server = await forkServer(t, ['--subscribe-token', 'reader']);
       const { feed } = follow(t, { base: server.origin, transport, token: 'wrong' });
-      await until(() => (feed.state === RECONNECTING ? true : undefined), 5_000);
+      await until(() => feed.state === RECONNECTING, 'reconnecting');
       t.pass('reconnecting');
     });
 
@@ -91,7 +92,7 @@ for (const transport of TRANSPORTS) {
       await count(1);
       const sent = ['a'];
       for (let round = 1; round <= 3; round++) {
-        await until(() => (feed.state === LIVE ? true : undefined), 5_000);
+        await until(() => feed.state === LIVE, 'live');
         proxy.cut();
         sent.push(`b${round}`, `c${round}`);
         await publish(server.origin, `b${round}`);
@@ -108,7 +109,7 @@ for (const transport of TRANSPORTS) {
       await publish(first.origin, 'before');
       await count(1);
       await first.stop();
-      await until(() => (feed.state === RECONNECTING ? true : undefined), 5_000);
+      await until(() => feed.state === RECONNECTING, 'reconnecting');
       const second = await forkServer(t);
       // A cursor of the first run given to the second, as a page would across a restart.
       const again = follow(t, { base: second.origin, transport, since: feed.cursor });

@@ -1,11 +1,11 @@
 import t from 'tap';
 import type { Test as Tap } from 'tap';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { IntervalPoller } from '../src/client/interval-poller.js';
 import type { IntervalPollerOptions } from '../src/client/interval-poller.js';
 import { CLOSED, LIVE } from '../src/client/reconnect.js';
-import { NOW, batch, fakeFetch, message, recorder, timersClearedBy, status, until } from './fixtures/fakes.js';
+import { NOW, batch, fakeFetch, message, recorder, timersClearedBy, status } from './fixtures/fakes.js';
 import type { Call } from './fixtures/fakes.js';
+import { sleep, until } from './fixtures/wait.js';
 
 const BASE = 'http://pollcast.test';
 const since = (call: Call) => call.url.searchParams.get('since');

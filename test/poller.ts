@@ -1,11 +1,11 @@
 import t from 'tap';
 import type { Test as Tap } from 'tap';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CLOSED, CONNECTING, LIVE, OFFLINE, Poller, RECONNECTING } from '../src/client/poller.js';
 import type { PollerOptions, PollerState, StateDetail } from '../src/client/poller.js';
 import type { Message } from '../src/protocol.js';
-import { NOW, batch, fakeFetch, message, status, until } from './fixtures/fakes.js';
+import { NOW, batch, fakeFetch, message, status } from './fixtures/fakes.js';
 import type { Call } from './fixtures/fakes.js';
+import { sleep, until } from './fixtures/wait.js';
 
 const BASE = 'http://pollcast.test';
 

@@ -1,11 +1,11 @@
 import t from 'tap';
 import type { Test as Tap } from 'tap';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocketFeed, parseFrame } from '../src/client/websocket-feed.js';
 import type { WebSocketFeedOptions } from '../src/client/websocket-feed.js';
 import { CLOSED, CONNECTING, LIVE, OFFLINE } from '../src/client/reconnect.js';
 import { NOW, fakeWebSockets, message, recorder, timersClearedBy } from './fixtures/fakes.js';
 import type { FakeSocket } from './fixtures/fakes.js';
+import { sleep } from './fixtures/wait.js';
 
 const BASE = 'http://pollcast.test/app/';
 const since = (socket: FakeSocket) => socket.url.searchParams.get('since');
