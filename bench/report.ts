@@ -3,7 +3,7 @@
  * fetched) with the run's facts, charts per target and case, the table, and the ratios.
  */
 import { writeFileSync } from 'node:fs';
-import type { CaseResult, Ratio, RunInfo } from './bench.js';
+import type { CaseResult, Ratio, RunInfo } from './results.js';
 import type { TargetName } from './wire.js';
 
 const COLORS: { [K in TargetName]: string } = {

@@ -4,8 +4,8 @@ import { WebSocket } from 'ws';
 import { EventStreamFeed } from '../src/client/event-stream-feed.js';
 import { TRANSPORTS, createFeed, isTransport } from '../src/client/feed.js';
 import type { Feed, FeedOptions, Transport } from '../src/client/feed.js';
-import { IntervalPoller } from '../src/client/interval-poller.js';
-import { Poller } from '../src/client/poller.js';
+import { IntervalPollFeed } from '../src/client/interval-poll-feed.js';
+import { LongPollFeed } from '../src/client/long-poll-feed.js';
 import { LIVE, RECONNECTING } from '../src/client/reconnect.js';
 import { WebSocketFeed } from '../src/client/websocket-feed.js';
 import type { Message } from '../src/protocol.js';
@@ -18,7 +18,7 @@ import { until } from './fixtures/wait.js';
 t.test('createFeed picks the transport, long polling by default', async (t) => {
   const { fetch } = fakeFetch();
   const { WebSocket: FakeWebSocket } = fakeWebSockets();
-  const kinds: Record<Transport, unknown> = { longpoll: Poller, eventsource: EventStreamFeed, websocket: WebSocketFeed, poll: IntervalPoller };
+  const kinds: Record<Transport, unknown> = { longpoll: LongPollFeed, eventsource: EventStreamFeed, websocket: WebSocketFeed, poll: IntervalPollFeed };
   for (const transport of TRANSPORTS) {
     const feed = createFeed({ base: 'http://pollcast.test', transport, fetch, WebSocket: FakeWebSocket, network: null });
     t.teardown(() => feed.close());
@@ -26,7 +26,7 @@ t.test('createFeed picks the transport, long polling by default', async (t) => {
   }
   const plain = createFeed({ base: 'http://pollcast.test', fetch, network: null });
   t.teardown(() => plain.close());
-  t.type(plain, Poller, 'default');
+  t.type(plain, LongPollFeed, 'default');
   t.throws(() => createFeed({ fetch, transport: 'carrier-pigeon' as Transport }), { message: /unknown transport/ });
 });
 
