@@ -44,7 +44,7 @@ export class Outbox {
   #queue: Entry[] = [];
   /** The options with every default filled in; only the token and the listeners may stay unset. */
   #options: OutboxOptions & Required<Pick<OutboxOptions, 'fetch' | 'timeout'>>;
-  #backoff: Backoff;
+  readonly #backoff: Backoff;
   #sending = false;
   #closed = new AbortController();
   #timer: ReturnType<typeof setTimeout> | undefined;
