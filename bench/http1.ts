@@ -8,7 +8,7 @@
  */
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
-import { Agent, request } from 'node:http';
+import { type Agent, request } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { nowMs } from './wire.js';
 import type { Answer } from './wire.js';

@@ -3,7 +3,7 @@
  * fetched) with the run's facts, charts per target and case, the table, and the ratios.
  */
 import { writeFileSync } from 'node:fs';
-import type { CaseResult, Ratio, RunInfo } from './bench.js';
+import type { CaseResult, Ratio, RunInfo } from './results.js';
 import type { TargetName } from './wire.js';
 
 const COLORS: { [K in TargetName]: string } = {
@@ -17,7 +17,7 @@ const COLORS: { [K in TargetName]: string } = {
   'pollcast-poll': '#0891b2',
 };
 
-const escape = (text: string): string =>
+const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
 const num = (value: number, digits = 0): string =>
@@ -76,7 +76,7 @@ function barChart(spec: Bars): string {
   const groupW = plotW / spec.groups.length;
   const barW = Math.min(34, (groupW * 0.8) / spec.targets.length);
   const parts: string[] = [];
-  parts.push(`<text x="${left}" y="18" class="title">${escape(spec.title)}</text>`);
+  parts.push(`<text x="${left}" y="18" class="title">${escapeHtml(spec.title)}</text>`);
   for (const v of axis) {
     parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(v)}" y2="${y(v)}" class="grid"/>`);
     parts.push(`<text x="${left - 6}" y="${y(v) + 4}" class="tick" text-anchor="end">${short(v)}</text>`);
@@ -91,13 +91,13 @@ function barChart(spec: Bars): string {
         return;
       }
       const h = Math.max(v > 0 ? 1 : 0, base - y(v));
-      parts.push(`<rect x="${x + 1}" y="${base - h}" width="${barW - 2}" height="${h}" fill="${COLORS[target]}"><title>${escape(`${target}: ${spec.label(v)}`)}</title></rect>`);
-      parts.push(`<text x="${x + barW / 2}" y="${base - h - 4}" class="val" text-anchor="middle">${escape(spec.label(v))}</text>`);
+      parts.push(`<rect x="${x + 1}" y="${base - h}" width="${barW - 2}" height="${h}" fill="${COLORS[target]}"><title>${escapeHtml(`${target}: ${spec.label(v)}`)}</title></rect>`);
+      parts.push(`<text x="${x + barW / 2}" y="${base - h - 4}" class="val" text-anchor="middle">${escapeHtml(spec.label(v))}</text>`);
     });
-    parts.push(`<text x="${left + gi * groupW + groupW / 2}" y="${height - bottom + 17}" class="tick" text-anchor="middle">${escape(group)}</text>`);
+    parts.push(`<text x="${left + gi * groupW + groupW / 2}" y="${height - bottom + 17}" class="tick" text-anchor="middle">${escapeHtml(group)}</text>`);
   });
   parts.push(`<line x1="${left}" x2="${width - right}" y1="${base}" y2="${base}" class="axis"/>`);
-  parts.push(`<text x="${left}" y="${height - 6}" class="note">${escape(spec.note)}</text>`);
+  parts.push(`<text x="${left}" y="${height - 6}" class="note">${escapeHtml(spec.note)}</text>`);
   return `<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img">${parts.join('')}</svg>`;
 }
 
@@ -125,7 +125,7 @@ function cdfChart(caseName: string, records: CaseResult[]): string {
   const x = (ms: number) => left + ((Math.log10(Math.max(ms, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * plotW;
   const y = (f: number) => top + plotH - scale(f) * plotH;
   const parts: string[] = [];
-  parts.push(`<text x="${left}" y="18" class="title">${escape(caseName)}: latency distribution</text>`);
+  parts.push(`<text x="${left}" y="18" class="title">${escapeHtml(caseName)}: latency distribution</text>`);
   for (const [f, label] of [[0, '0%'], [0.5, '50%'], [0.9, '90%'], [0.99, '99%'], [0.999, '99.9%']] as const) {
     parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(f)}" y2="${y(f)}" class="grid"/>`);
     parts.push(`<text x="${left - 6}" y="${y(f) + 4}" class="tick" text-anchor="end">${label}</text>`);
@@ -138,7 +138,7 @@ function cdfChart(caseName: string, records: CaseResult[]): string {
   for (const r of withData) {
     const points = [[r.latencyCdf[0]![0], 0] as [number, number], ...r.latencyCdf];
     const d = points.map(([ms, f], i) => `${i === 0 ? 'M' : 'L'}${x(ms).toFixed(1)},${y(f).toFixed(1)}`).join('');
-    parts.push(`<path d="${d}" fill="none" stroke="${COLORS[r.target]}" stroke-width="2" stroke-linejoin="round"><title>${escape(r.target)}</title></path>`);
+    parts.push(`<path d="${d}" fill="none" stroke="${COLORS[r.target]}" stroke-width="2" stroke-linejoin="round"><title>${escapeHtml(r.target)}</title></path>`);
   }
   parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(0)}" y2="${y(0)}" class="axis"/>`);
   parts.push(`<text x="${left}" y="${height - 6}" class="note">share of deliveries at or below a latency (publish sent → received); only messages that arrived</text>`);
@@ -147,7 +147,7 @@ function cdfChart(caseName: string, records: CaseResult[]): string {
 
 function legend(targets: TargetName[]): string {
   return `<div class="legend">${targets
-    .map((t) => `<span><i style="background:${COLORS[t]}"></i>${escape(t)}</span>`)
+    .map((t) => `<span><i style="background:${COLORS[t]}"></i>${escapeHtml(t)}</span>`)
     .join('')}</div>`;
 }
 
@@ -164,11 +164,11 @@ function resultTable(records: CaseResult[]): string {
     r.fanoutMs.map((ms) => num(ms)).join(' · '),
     `${num(r.generatorCores, 2)}${r.generatorSaturated ? ' <b class="sat" title="the load generator used ≥ 0.9 core">SAT</b>' : ''}`,
   ]);
-  return `<table><thead><tr>${head.map((h) => `<th>${escape(h)}</th>`).join('')}</tr></thead><tbody>${rows
+  return `<table><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((row, i) => {
       const target = records[i]!.target;
       return `<tr class="${target === 'pollcast' ? 'us' : ''}">${row
-        .map((cell, c) => (c === 1 ? `<td><i class="dot" style="background:${COLORS[target]}"></i>${escape(cell)}</td>` : c === 16 ? `<td>${cell}</td>` : `<td>${escape(cell)}</td>`))
+        .map((cell, c) => (c === 1 ? `<td><i class="dot" style="background:${COLORS[target]}"></i>${escapeHtml(cell)}</td>` : c === 16 ? `<td>${cell}</td>` : `<td>${escapeHtml(cell)}</td>`))
         .join('')}</tr>`;
     })
     .join('')}</tbody></table>`;
@@ -176,14 +176,14 @@ function resultTable(records: CaseResult[]): string {
 
 function ratioTable(list: Ratio[], against: TargetName): string {
   const rows = list.filter((r) => r.against === against);
-  if (rows.length === 0) return `<p class="muted">No ${escape(against)} in this run.</p>`;
+  if (rows.length === 0) return `<p class="muted">No ${escapeHtml(against)} in this run.</p>`;
   const x = (v: number, higherIsBetter: boolean) => {
     if (!Number.isFinite(v)) return '<td class="muted">–</td>';
     const good = higherIsBetter ? v >= 1 : v <= 1;
     return `<td class="${good ? 'good' : 'bad'}">${v.toFixed(2)}×</td>`;
   };
   return `<table class="ratios"><thead><tr><th>case</th><th>target</th><th>deliveries/s</th><th>complete (median)</th><th>p99 latency</th><th>µs / delivery</th><th>KB / held poll</th><th>fan-out time</th></tr></thead><tbody>${rows
-    .map((r) => `<tr class="${r.target === 'pollcast' ? 'us' : ''}"><td>${escape(r.case)}</td><td><i class="dot" style="background:${COLORS[r.target]}"></i>${escape(r.target)}</td>${x(r.deliveriesPerSecond, true)}${x(r.completenessMedian, true)}${x(r.p99, false)}${x(r.cpuUsPerDelivery, false)}${x(r.bytesPerHeldPoll, false)}${x(r.fanoutMs, false)}</tr>`)
+    .map((r) => `<tr class="${r.target === 'pollcast' ? 'us' : ''}"><td>${escapeHtml(r.case)}</td><td><i class="dot" style="background:${COLORS[r.target]}"></i>${escapeHtml(r.target)}</td>${x(r.deliveriesPerSecond, true)}${x(r.completenessMedian, true)}${x(r.p99, false)}${x(r.cpuUsPerDelivery, false)}${x(r.bytesPerHeldPoll, false)}${x(r.fanoutMs, false)}</tr>`)
     .join('')}</tbody></table>`;
 }
 
@@ -214,9 +214,9 @@ function cards(records: CaseResult[]): string {
       const refKb = ref ? (ref.bytesPerHeldPoll ?? NaN) / 1024 : NaN;
       const fan = [...r.fanoutMs].sort((a, b) => a - b)[r.fanoutMs.length >> 1] ?? NaN;
       const refFan = ref ? [...ref.fanoutMs].sort((a, b) => a - b)[ref.fanoutMs.length >> 1] ?? NaN : NaN;
-      out.push(`<div class="card"><span>${escape(r.case)} · pollcast</span><b>${num(kb, 1)} KB / poll · ${num(fan)} ms</b><span>nchan-multipart: ${num(refKb, 1)} KB · ${num(refFan)} ms to reach all</span></div>`);
+      out.push(`<div class="card"><span>${escapeHtml(r.case)} · pollcast</span><b>${num(kb, 1)} KB / poll · ${num(fan)} ms</b><span>nchan-multipart: ${num(refKb, 1)} KB · ${num(refFan)} ms to reach all</span></div>`);
     } else {
-      out.push(`<div class="card"><span>${escape(r.case)} · pollcast</span><b>${short(r.deliveriesPerSecond)}/s · p99 ${num(r.latencyMs.p99)} ms · ${pct(r.completeness.min)}</b><span>${num(r.cpuUsPerDelivery, 1)} µs CPU / delivery${ref ? ` · nchan-multipart: ${short(ref.deliveriesPerSecond)}/s, p99 ${num(ref.latencyMs.p99)} ms, ${num(ref.cpuUsPerDelivery, 1)} µs` : ''}</span></div>`);
+      out.push(`<div class="card"><span>${escapeHtml(r.case)} · pollcast</span><b>${short(r.deliveriesPerSecond)}/s · p99 ${num(r.latencyMs.p99)} ms · ${pct(r.completeness.min)}</b><span>${num(r.cpuUsPerDelivery, 1)} µs CPU / delivery${ref ? ` · nchan-multipart: ${short(ref.deliveriesPerSecond)}/s, p99 ${num(ref.latencyMs.p99)} ms, ${num(ref.cpuUsPerDelivery, 1)} µs` : ''}</span></div>`);
     }
   }
   return out.length ? `<div class="cards">${out.join('')}</div>` : '';
@@ -250,11 +250,11 @@ export function writeReport(path: string, info: RunInfo, records: CaseResult[], 
       groups: heldCases, targets, value: value((r) => { const s = [...r.fanoutMs].sort((a, b) => a - b); return s.length ? s[s.length >> 1]! : null; }), label: (v) => num(v) }));
   }
   const cdfs = caseNames.map((c) => cdfChart(c, records.filter((r) => r.case === c)));
-  const notes = records.filter((r) => r.notes.length).map((r) => `<li>${escape(r.case)} · ${escape(r.target)}: ${escape(r.notes.join('; '))}</li>`);
+  const notes = records.filter((r) => r.notes.length).map((r) => `<li>${escapeHtml(r.case)} · ${escapeHtml(r.target)}: ${escapeHtml(r.notes.join('; '))}</li>`);
   const saturated = records.filter((r) => r.generatorSaturated);
-  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>pollcast bench ${escape(info.run)}</title><style>${CSS}</style></head><body>
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>pollcast bench ${escapeHtml(info.run)}</title><style>${CSS}</style></head><body>
 <h1>pollcast benchmark</h1>
-<p class="meta">Run ${escape(info.run)}${info.quick ? ' (quick)' : ''} · Node ${escape(info.node)} · ${info.cores} cores, ${escape(info.cpuModel)} · load at start ${info.loadAverage.map((l) => l.toFixed(2)).join(' ')} · ${info.generatorProcesses} subscriber processes · ${info.messageBytes}-byte messages · all traffic on 127.0.0.0/8</p>
+<p class="meta">Run ${escapeHtml(info.run)}${info.quick ? ' (quick)' : ''} · Node ${escapeHtml(info.node)} · ${info.cores} cores, ${escapeHtml(info.cpuModel)} · load at start ${info.loadAverage.map((l) => l.toFixed(2)).join(' ')} · ${info.generatorProcesses} subscriber processes · ${info.messageBytes}-byte messages · all traffic on 127.0.0.0/8</p>
 <p class="warn">A shared 2-core machine: server and load generator compete for the same cores, and other work may run beside them. Compare targets within one run (the ratios below), not absolute numbers across runs.${saturated.length ? ` The load generator was saturated (≥ 0.9 core) in ${saturated.length} case(s): there the server may be capable of more.` : ''}</p>
 ${cards(records)}
 ${legend(targets)}
@@ -272,7 +272,7 @@ ${ratioTable(ratioList, 'nchan-multipart')}
 ${ratioTable(ratioList, 'baseline')}
 <h2>pollcast's other transports against its long poll</h2>
 ${ratioTable(ratioList, 'pollcast')}
-<p class="muted">Green: at least as good as the reference; red: worse. pollcast runs as <code>dist/cli.js ${escape(info.pollcastArgs.join(' '))}</code>; nchan as nginx with one worker, <code>bench/nchan.conf</code>.</p>
+<p class="muted">Green: at least as good as the reference; red: worse. pollcast runs as <code>dist/cli.js ${escapeHtml(info.pollcastArgs.join(' '))}</code>; nchan as nginx with one worker, <code>bench/nchan.conf</code>.</p>
 </body></html>
 `;
   writeFileSync(path, html);

@@ -1,9 +1,9 @@
 import t from 'tap';
 import type { Test } from 'tap';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Outbox } from '../src/chat/outbox.js';
 import type { OutboxOptions } from '../src/chat/outbox.js';
 import type { PublishFetch } from '../src/client/publish.js';
+import { sleep } from './fixtures/wait.js';
 
 const URL = 'http://pollcast.test/publish/room';
 

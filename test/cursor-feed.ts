@@ -3,7 +3,8 @@ import { CursorFeed } from '../src/client/cursor-feed.js';
 import type { CursorFeedOptions } from '../src/client/cursor-feed.js';
 import type { Batch } from '../src/protocol.js';
 import { CLOSED, CONNECTING, LIVE } from '../src/client/reconnect.js';
-import { message, recorder, until } from './fixtures/fakes.js';
+import { message, recorder } from './fixtures/fakes.js';
+import { until } from './fixtures/wait.js';
 
 /** A transport that answers the batches it is given, one per attempt, then waits to be closed. */
 class Scripted extends CursorFeed {

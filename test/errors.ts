@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { ERROR_STATUS, HttpError, fromHubError, STORAGE_UNAVAILABLE, SHUTTING_DOWN } from '../src/errors.js';
+import { ERROR_STATUS, type HttpError, fromHubError, STORAGE_UNAVAILABLE, SHUTTING_DOWN } from '../src/errors.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../src/hub.js';
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');

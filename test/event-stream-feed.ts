@@ -1,16 +1,16 @@
 import t from 'tap';
 import type { Test as Tap } from 'tap';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { EventStreamFeed } from '../src/client/event-stream-feed.js';
 import { CLOSED, CONNECTING, LIVE, RECONNECTING } from '../src/client/reconnect.js';
-import type { PollerOptions } from '../src/client/poller.js';
-import { NOW, eventStream, fakeFetch, recorder, timersClearedBy, status, until } from './fixtures/fakes.js';
+import type { FeedOptions } from '../src/client/feed-options.js';
+import { NOW, eventStream, fakeFetch, recorder, timersClearedBy, status } from './fixtures/fakes.js';
 import type { Call } from './fixtures/fakes.js';
+import { sleep, until } from './fixtures/wait.js';
 
 const BASE = 'http://pollcast.test';
 const since = (call: Call) => call.url.searchParams.get('since');
 
-function setup(t: Tap, options: PollerOptions = {}) {
+function setup(t: Tap, options: FeedOptions = {}) {
   const fake = fakeFetch();
   const { log, states, retry, options: quick } = recorder((m) => `${m.id}:${m.text}`);
   const feed = new EventStreamFeed({ base: BASE, fetch: fake.fetch, ...quick, ...options });

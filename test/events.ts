@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import t from 'tap';
 import { forkServer } from './fixtures/server.js';
 import { publish, request, waitForWaiting } from './fixtures/http.js';
+import { until } from './fixtures/wait.js';
 
 interface Event {
   readonly event: string;
@@ -55,14 +56,6 @@ function openStream(origin: string, path: string, headers: Record<string, string
     texts: () => events.filter((e) => e.event === 'message').map((e) => e.data),
     close: () => (res ? res.destroy() : req.destroy()),
   };
-}
-
-async function until(probe: () => boolean, what: string, within = 5_000): Promise<void> {
-  const deadline = Date.now() + within;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 t.test('GET /events streams the history and then each message, framed for EventSource', async (t) => {

@@ -10,6 +10,7 @@ import type { Batch } from '../src/protocol.js';
 import { forkServer } from './fixtures/server.js';
 import type { Forked } from './fixtures/server.js';
 import { poll, publish, request, waitForWaiting } from './fixtures/http.js';
+import { sleep } from './fixtures/wait.js';
 
 /**
  * Clients that fail in the middle of things: hang up mid-answer or mid-body,
@@ -24,8 +25,6 @@ interface Stats {
   delivered: number;
   memory: { rss: number; heapUsed: number };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function stats(origin: string): Promise<Stats> {
   return JSON.parse((await request(origin, '/stats')).body) as Stats;

@@ -4,20 +4,21 @@ import { WebSocket } from 'ws';
 import { EventStreamFeed } from '../src/client/event-stream-feed.js';
 import { TRANSPORTS, createFeed, isTransport } from '../src/client/feed.js';
 import type { Feed, FeedOptions, Transport } from '../src/client/feed.js';
-import { IntervalPoller } from '../src/client/interval-poller.js';
-import { Poller } from '../src/client/poller.js';
+import { IntervalPollFeed } from '../src/client/interval-poll-feed.js';
+import { LongPollFeed } from '../src/client/long-poll-feed.js';
 import { LIVE, RECONNECTING } from '../src/client/reconnect.js';
 import { WebSocketFeed } from '../src/client/websocket-feed.js';
 import type { Message } from '../src/protocol.js';
-import { fakeFetch, fakeWebSockets, until } from './fixtures/fakes.js';
+import { fakeFetch, fakeWebSockets } from './fixtures/fakes.js';
 import { publish } from './fixtures/http.js';
 import { startProxy } from './fixtures/proxy.js';
 import { forkServer } from './fixtures/server.js';
+import { until } from './fixtures/wait.js';
 
 t.test('createFeed picks the transport, long polling by default', async (t) => {
   const { fetch } = fakeFetch();
   const { WebSocket: FakeWebSocket } = fakeWebSockets();
-  const kinds: Record<Transport, unknown> = { longpoll: Poller, eventsource: EventStreamFeed, websocket: WebSocketFeed, poll: IntervalPoller };
+  const kinds: Record<Transport, unknown> = { longpoll: LongPollFeed, eventsource: EventStreamFeed, websocket: WebSocketFeed, poll: IntervalPollFeed };
   for (const transport of TRANSPORTS) {
     const feed = createFeed({ base: 'http://pollcast.test', transport, fetch, WebSocket: FakeWebSocket, network: null });
     t.teardown(() => feed.close());
@@ -25,7 +26,7 @@ t.test('createFeed picks the transport, long polling by default', async (t) => {
   }
   const plain = createFeed({ base: 'http://pollcast.test', fetch, network: null });
   t.teardown(() => plain.close());
-  t.type(plain, Poller, 'default');
+  t.type(plain, LongPollFeed, 'default');
   t.throws(() => createFeed({ fetch, transport: 'carrier-pigeon' as Transport }), { message: /unknown transport/ });
 });
 
@@ -53,7 +54,7 @@ function follow(t: Tap, options: FeedOptions) {
     onMissed: () => missed++,
   });
   t.teardown(() => feed.close());
-  const count = (n: number) => until(() => (texts.length >= n ? true : undefined), 10_000);
+  const count = (n: number) => until(() => (texts.length >= n ? true : undefined), `${n} texts`, 10_000);
   return { feed, texts, ids, count, missed: () => missed };
 }
 
@@ -65,7 +66,7 @@ for (const transport of TRANSPORTS) {
       await publish(server.origin, 'two\r\nlines', 'room');
       const { feed, texts, ids, count } = follow(t, { base: server.origin, channel: 'room', transport, token: 'reader' });
       await count(2);
-      await until(() => (feed.state === LIVE ? true : undefined), 5_000);
+      await until(() => feed.state === LIVE, 'live');
       const id = await publish(server.origin, 'three 👋', 'room');
       await publish(server.origin, 'elsewhere');
       await count(3);
@@ -79,7 +80,7 @@ for (const transport of TRANSPORTS) {
     t.test('a wrong token is a failure, retried', async (t) => {
       const server = await forkServer(t, ['--subscribe-token', 'reader']);
       const { feed } = follow(t, { base: server.origin, transport, token: 'wrong' });
-      await until(() => (feed.state === RECONNECTING ? true : undefined), 5_000);
+      await until(() => feed.state === RECONNECTING, 'reconnecting');
       t.pass('reconnecting');
     });
 
@@ -91,7 +92,7 @@ for (const transport of TRANSPORTS) {
       await count(1);
       const sent = ['a'];
       for (let round = 1; round <= 3; round++) {
-        await until(() => (feed.state === LIVE ? true : undefined), 5_000);
+        await until(() => feed.state === LIVE, 'live');
         proxy.cut();
         sent.push(`b${round}`, `c${round}`);
         await publish(server.origin, `b${round}`);
@@ -108,7 +109,7 @@ for (const transport of TRANSPORTS) {
       await publish(first.origin, 'before');
       await count(1);
       await first.stop();
-      await until(() => (feed.state === RECONNECTING ? true : undefined), 5_000);
+      await until(() => feed.state === RECONNECTING, 'reconnecting');
       const second = await forkServer(t);
       // A cursor of the first run given to the second, as a page would across a restart.
       const again = follow(t, { base: second.origin, transport, since: feed.cursor });

@@ -5,6 +5,7 @@ import t from 'tap';
 import { CLI } from './fixtures/server.js';
 import { poll, publish, request, waitForWaiting } from './fixtures/http.js';
 import { seededRandom } from '../bench/random.js';
+import { sleep } from './fixtures/wait.js';
 
 /**
  * Hostile input over raw sockets: a few hundred malformed, truncated,
@@ -20,8 +21,6 @@ const CONCURRENCY = 16;
 const CONNECTION_MS = 2_000;
 const MAX_BODY = 8_192;
 const POLL_TIMEOUT_MS = 1_000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------
 // The server, forked with its stderr captured (forkServer lets it through).

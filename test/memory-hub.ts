@@ -15,7 +15,7 @@ t.test('publish() wakes every waiter of its channel, and only of its channel', a
   hub.subscribe('room', undefined, b);
   hub.subscribe('elsewhere', undefined, other);
   t.equal(hub.stats().waiting, 3);
-  const { message: message } = await hub.publish('room', 'hello');
+  const { message } = await hub.publish('room', 'hello');
   t.same(a.texts, ['hello']);
   t.same(b.texts, ['hello']);
   t.equal(a.batches[0], b.batches[0], 'one batch object serves every waiter');
@@ -103,7 +103,7 @@ t.test('sequence numbers are global: a cursor from another channel still means "
 
 t.test('malformed cursors and cursors from the future are refused', async (t) => {
   const hub = new MemoryHub();
-  const { message: message } = await hub.publish('room', 'x');
+  const { message } = await hub.publish('room', 'x');
   const run = message.id.slice(0, message.id.lastIndexOf('-'));
   for (const bad of ['', 'abc', '-1', `${run}-`, `${run}-1.5`, 'x'.repeat(200), `${run}-99`]) {
     t.throws(() => hub.subscribe('room', bad, new Probe()), InvalidCursorError, JSON.stringify(bad));

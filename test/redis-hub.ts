@@ -5,6 +5,7 @@ import { interpret, RedisHub } from '../src/redis-hub.js';
 import type { RedisHubOptions } from '../src/redis-hub.js';
 import { Probe } from './fixtures/probe.js';
 import { startRedis } from './fixtures/redis.js';
+import { until } from './fixtures/wait.js';
 
 const redis = await startRedis(t);
 
@@ -45,7 +46,7 @@ t.test('a publish on one instance wakes the waiters of another, one batch for al
   const subscription = b.subscribe(channel, undefined, first);
   t.equal(subscription.cursor, undefined, 'the position is not known before Redis answered');
   b.subscribe(channel, undefined, second);
-  await waitFor(() => b.stats().waiting === 2);
+  await until(() => b.stats().waiting === 2);
   t.equal(first.starts, 1, 'started() once the wait was in place');
   t.equal(subscription.cursor, '0-0', 'a channel without a stream has no epoch yet');
   const { message } = await a.publish(channel, 'hello');
@@ -225,7 +226,7 @@ t.test('a waiter behind the watched position is answered from memory, the same a
   const { message: before } = await hub.publish(channel, 'before');
   const first = new Probe();
   hub.subscribe(channel, before.id, first);
-  await waitFor(() => hub.stats().waiting === 1);
+  await until(() => hub.stats().waiting === 1);
   const { message: one } = await hub.publish(channel, 'one');
   await first.answered();
   const second = new Probe();
@@ -270,7 +271,7 @@ t.test('cancel() un-parks a waiter and is idempotent', async (t) => {
   const channel = fresh();
   const probe = new Probe();
   const subscription = hub.subscribe(channel, undefined, probe);
-  await waitFor(() => hub.stats().waiting === 1);
+  await until(() => hub.stats().waiting === 1);
   subscription.cancel();
   subscription.cancel();
   t.equal(hub.stats().waiting, 0);
@@ -288,7 +289,7 @@ t.test('close() releases every waiter once and refuses further work; idempotent'
   await hub.open();
   const probe = new Probe();
   hub.subscribe(fresh(), undefined, probe);
-  await waitFor(() => hub.stats().waiting === 1);
+  await until(() => hub.stats().waiting === 1);
   const closing = hub.close();
   t.equal(hub.close(), closing, 'the same promise');
   await closing;
@@ -312,7 +313,7 @@ t.test('channels watched at once are bounded: an idle one makes room, a busy one
   const hub = await openHub(t, { maxChannels: 1 });
   const [a, b] = [fresh(), fresh()];
   const first = hub.subscribe(a, undefined, new Probe());
-  await waitFor(() => hub.stats().waiting === 1);
+  await until(() => hub.stats().waiting === 1);
   const refused = new Probe();
   hub.subscribe(b, undefined, refused);
   await refused.answered();
@@ -320,7 +321,7 @@ t.test('channels watched at once are bounded: an idle one makes room, a busy one
   first.cancel();
   const admitted = new Probe();
   hub.subscribe(b, undefined, admitted);
-  await waitFor(() => hub.stats().waiting === 1);
+  await until(() => hub.stats().waiting === 1);
   t.same([admitted.failures, hub.stats().channels], [[], 1], 'the idle channel gave way');
 });
 
@@ -328,11 +329,3 @@ t.test('rejects bad options', async (t) => {
   t.throws(() => new RedisHub({ url: 'http://x' }), TypeError);
   t.throws(() => new RedisHub({ url: redis.url, historyLimit: 0 }), RangeError);
 });
-
-/** Polls `check` every 10 ms; bounded at 5 s. */
-async function waitFor(check: () => boolean): Promise<void> {
-  for (let tries = 0; !check(); tries++) {
-    if (tries > 500) throw new Error('condition not reached within 5 s');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -5,6 +5,7 @@ import type { Batch } from '../src/protocol.js';
 import { poll, publish, request, waitForWaiting } from './fixtures/http.js';
 import { startRedis } from './fixtures/redis.js';
 import { CLI, forkServer } from './fixtures/server.js';
+import { until } from './fixtures/wait.js';
 
 const redis = await startRedis(t);
 
@@ -142,17 +143,12 @@ t.test('a WebSocket on B carries what A publishes, publishes itself, and closes 
   t.teardown(() => ws.terminate());
   ws.on('message', (data) => frames.push(JSON.parse(String(data)) as (typeof frames)[number]));
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  const until = async (count: number) => {
-    for (let tries = 0; frames.length < count; tries++) {
-      if (tries > 500) throw new Error(`only ${JSON.stringify(frames)}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  };
-  await until(1);
+  const frameCount = (count: number) => until(() => frames.length >= count, `${count} frames`, 5_000, { describe: () => JSON.stringify(frames) });
+  await frameCount(1);
   t.same(frames[0], { type: 'cursor', cursor: '0-0' }, 'an empty channel: its position');
   await publish(a!.origin, 'from A', 'wsch');
   ws.send(JSON.stringify({ type: 'publish', text: 'from the socket', key: 'ws-1' }));
-  await until(4);
+  await frameCount(4);
   t.same(frames.filter((f) => f.type === 'message').map((f) => f.text), ['from A', 'from the socket']);
   const published = frames.find((f) => f.type === 'published')!;
   const repeat = await request(a!.origin, '/publish/wsch', { method: 'POST', headers: { 'idempotency-key': 'ws-1' }, body: 'from the socket' });

@@ -4,8 +4,7 @@ import { poll, publish, request, waitForWaiting } from './fixtures/http.js';
 import type { Answer } from './fixtures/http.js';
 import { startRedis } from './fixtures/redis.js';
 import { forkServer } from './fixtures/server.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { until } from './fixtures/wait.js';
 
 async function storageUp(origin: string): Promise<boolean> {
   const stats = JSON.parse((await request(origin, '/stats')).body) as { storage: { kind: string; up: boolean } };
@@ -13,11 +12,8 @@ async function storageUp(origin: string): Promise<boolean> {
 }
 
 /** Polls `/stats` until the storage is `up` (or not); bounded at 10 s. */
-async function waitForStorage(origin: string, up: boolean): Promise<void> {
-  for (let tries = 0; (await storageUp(origin)) !== up; tries++) {
-    if (tries > 200) throw new Error(`storage did not become ${up ? 'up' : 'down'} within 10 s`);
-    await sleep(50);
-  }
+function waitForStorage(origin: string, up: boolean): Promise<true> {
+  return until(async () => (await storageUp(origin)) === up, `storage ${up ? 'up' : 'down'}`, 10_000, { every: 50 });
 }
 
 function texts(answer: Answer): string[] {

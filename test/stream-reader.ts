@@ -3,16 +3,7 @@ import { createCommandConnection, createReaderConnection, RedisStore, streamKey 
 import type { StoredEntry } from '../src/redis-store.js';
 import { StreamReader } from '../src/stream-reader.js';
 import { startRedis } from './fixtures/redis.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` every 10 ms; bounded at 5 s. */
-async function waitFor(check: () => boolean): Promise<void> {
-  for (let tries = 0; !check(); tries++) {
-    if (tries > 500) throw new Error('condition not reached within 5 s');
-    await sleep(10);
-  }
-}
+import { sleep, until } from './fixtures/wait.js';
 
 t.test('one blocking read covers every channel; a new channel ends it with CLIENT UNBLOCK and joins at once', async (t) => {
   const redis = await startRedis(t);
@@ -45,16 +36,16 @@ t.test('one blocking read covers every channel; a new channel ends it with CLIEN
   positions.set('a', '0-0');
   reader.changed('a');
   await store.publish('a', 'first of a', undefined);
-  await waitFor(() => seen.length === 1);
+  await until(() => seen.length === 1);
   t.same(seen[0], ['a', ['first of a'], '0-0']);
   await sleep(200); // the next read is out, blocked on 'a' alone
   positions.set('b', '0-0');
   reader.changed('b');
-  await waitFor(() => unblocks.length > 0);
+  await until(() => unblocks.length > 0);
   t.same(unblocks, [true], 'the blocked read was ended');
   await store.publish('b', 'first of b', undefined);
   await store.publish('a', 'second of a', undefined);
-  await waitFor(() => seen.length >= 3);
+  await until(() => seen.length >= 3);
   t.same(seen.slice(1).map(([channel, texts]) => [channel, texts]).sort(), [['a', ['second of a']], ['b', ['first of b']]], 'both channels are read by the one reader');
   const clients = await redis.command('CLIENT', 'LIST');
   t.equal(clients.split('\n').filter((line) => line.includes('name=pollcast-reader')).length, 1, 'one reader connection');

@@ -1,17 +1,17 @@
 import t from 'tap';
 import type { Test as Tap } from 'tap';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocketFeed, parseFrame } from '../src/client/websocket-feed.js';
-import type { WebSocketFeedOptions } from '../src/client/websocket-feed.js';
+import type { FeedOptions } from '../src/client/feed-options.js';
 import { CLOSED, CONNECTING, LIVE, OFFLINE } from '../src/client/reconnect.js';
 import { NOW, fakeWebSockets, message, recorder, timersClearedBy } from './fixtures/fakes.js';
 import type { FakeSocket } from './fixtures/fakes.js';
+import { sleep } from './fixtures/wait.js';
 
 const BASE = 'http://pollcast.test/app/';
 const since = (socket: FakeSocket) => socket.url.searchParams.get('since');
 const frame = (n: number) => ({ type: 'message', ...message(n) });
 
-function setup(t: Tap, options: WebSocketFeedOptions = {}) {
+function setup(t: Tap, options: FeedOptions = {}) {
   const fake = fakeWebSockets();
   const { log, states, retry, options: quick } = recorder();
   const feed = new WebSocketFeed({ base: BASE, WebSocket: fake.WebSocket, ...quick, ...options });
@@ -96,7 +96,7 @@ t.test('a constructor that throws is a failure like any other', async (t) => {
       made++;
       throw new SyntaxError('bad url');
     }
-  } as unknown as WebSocketFeedOptions['WebSocket'];
+  } as unknown as FeedOptions['WebSocket'];
   const { retry } = setup(t, { WebSocket: Throwing });
   t.same((await retry(0)).error, { status: null, reason: 'bad url' });
   t.equal(made, 1);

@@ -2,6 +2,7 @@ import t from 'tap';
 import WebSocket from 'ws';
 import { forkServer } from './fixtures/server.js';
 import { publish, rawExchange, request, waitForWaiting } from './fixtures/http.js';
+import { until as waitUntil } from './fixtures/wait.js';
 
 interface Frame {
   readonly type: string;
@@ -23,13 +24,7 @@ async function connectWs(t: { teardown(fn: () => void): void }, url: string, hea
     ws.once('open', () => resolve());
     ws.once('error', reject);
   });
-  const until = async (probe: () => boolean, what: string) => {
-    const deadline = Date.now() + 5_000;
-    while (!probe()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(frames)}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  };
+  const until = (probe: () => boolean, what: string) => waitUntil(probe, what, 5_000, { describe: () => JSON.stringify(frames) });
   const texts = () => frames.filter((f) => f.type === 'message').map((f) => f.text);
   return { ws, frames, closed, until, texts };
 }

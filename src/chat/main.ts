@@ -6,7 +6,7 @@
  */
 
 import { publishUrl } from '../client/publish.js';
-import type { PollerState, StateDetail } from '../client/poller.js';
+import type { FeedState, StateDetail } from '../client/reconnect.js';
 import type { Message } from '../protocol.js';
 import { USAGE, UsageError, parseChatArgs } from './args.js';
 import type { ChatOptions } from './args.js';
@@ -140,7 +140,7 @@ function openOutbox(options: ChatOptions, terminal: Terminal): Outbox {
 function openReceiver(options: ChatOptions, terminal: Terminal): Promise<Feed> {
   let last = '';
   // A feed that keeps failing the same way would repeat its line at every retry.
-  const onState = (state: PollerState, detail: StateDetail): void => {
+  const onState = (state: FeedState, detail: StateDetail): void => {
     const line = describeState(state, detail, Date.now());
     if (line === null || line === last) return;
     last = line;

@@ -8,8 +8,11 @@
 
 import { publishOnce, uuid } from '../client/publish.js';
 import type { PublishFetch } from '../client/publish.js';
+import { Backoff } from '../client/backoff.js';
+import type { BackoffOptions } from '../client/backoff.js';
 
-export interface OutboxOptions {
+/** Where and how to publish; the backoff's `retryBase` defaults to 500 ms and `retryCap` to 10000 ms. */
+export interface OutboxOptions extends BackoffOptions {
   /** The publish URL (`publishUrl(base, channel)`). */
   url: string;
   /** Bearer token for `--publish-token` servers. Default none. */
@@ -18,12 +21,6 @@ export interface OutboxOptions {
   fetch?: PublishFetch;
   /** How long one attempt may wait for its answer, in ms. Default 15000. */
   timeout?: number;
-  /** First backoff delay in ms. Default 500. */
-  retryBase?: number;
-  /** Longest backoff delay in ms. Default 10000. */
-  retryCap?: number;
-  /** Default `Math.random`; only spreads retries. */
-  random?: () => number;
   /** The server refused a line for good; it is dropped and the next one goes. */
   onRefused?: (text: string, problem: string) => void;
   /** An attempt failed; the same line goes again after `delay` ms. */
@@ -34,9 +31,6 @@ interface Entry {
   readonly text: string;
   readonly key: string;
 }
-
-/** Retries are spread over the last quarter of each backoff step, so clients do not return in step. */
-const JITTER = 0.25;
 
 /**
  * Publishes lines in order, each exactly once.
@@ -49,7 +43,8 @@ const JITTER = 0.25;
 export class Outbox {
   #queue: Entry[] = [];
   /** The options with every default filled in; only the token and the listeners may stay unset. */
-  #options: OutboxOptions & Required<Pick<OutboxOptions, 'fetch' | 'timeout' | 'retryBase' | 'retryCap' | 'random'>>;
+  #options: OutboxOptions & Required<Pick<OutboxOptions, 'fetch' | 'timeout'>>;
+  readonly #backoff: Backoff;
   #sending = false;
   #closed = new AbortController();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -62,14 +57,9 @@ export class Outbox {
       ...options,
       fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
       timeout: options.timeout ?? 15_000,
-      retryBase: options.retryBase ?? 500,
-      retryCap: options.retryCap ?? 10_000,
-      random: options.random ?? Math.random,
     };
-    const { timeout, retryBase, retryCap } = this.#options;
-    if (!(timeout > 0)) throw new RangeError('timeout must be a positive number of ms');
-    if (!(retryBase > 0 && Number.isFinite(retryBase))) throw new RangeError('retryBase must be a positive number of ms');
-    if (!(retryCap >= retryBase && Number.isFinite(retryCap))) throw new RangeError('retryCap must be at least retryBase');
+    if (!(this.#options.timeout > 0)) throw new RangeError('timeout must be a positive number of ms');
+    this.#backoff = new Backoff(options, { retryBase: 500, retryCap: 10_000 });
   }
 
   /** Lines not yet accepted, the one in flight included. */
@@ -122,18 +112,12 @@ export class Outbox {
         if (!outcome.ok) this.#options.onRefused?.(entry.text, outcome.problem);
         continue;
       }
-      const delay = Math.max(this.#backoff(steps++), Math.min(this.#options.retryCap, outcome.retryAfter));
+      const delay = this.#backoff.delay(steps++, outcome.retryAfter);
       this.#options.onRetry?.(entry.text, outcome.problem, delay);
       await this.#sleep(delay);
     }
     this.#sending = false;
     if (this.#queue.length === 0) for (const emptied of [...this.#emptied]) emptied();
-  }
-
-  #backoff(steps: number): number {
-    const { retryBase, retryCap, random } = this.#options;
-    const step = Math.min(retryCap, retryBase * 2 ** steps);
-    return Math.round(step * (1 - JITTER * random()));
   }
 
   async #sleep(delay: number): Promise<void> {

@@ -6,7 +6,7 @@
  */
 
 import type { Message } from '../protocol.js';
-import type { PollerState, StateDetail } from '../client/poller.js';
+import type { FeedState, StateDetail } from '../client/reconnect.js';
 
 /**
  * C0 controls but LF, DEL, C1 controls (0x9b alone is a CSI to many
@@ -75,7 +75,7 @@ export function notice(text: string): string {
  * describeState('reconnecting', { retryAt: now + 2000, error: { status: 503, reason: 'shutting down' } }, now)
  * // 'reconnecting in 2s: 503 shutting down'
  */
-export function describeState(state: PollerState, detail: StateDetail, now: number): string | null {
+export function describeState(state: FeedState, detail: StateDetail, now: number): string | null {
   if (state === 'closed') return null;
   if (state !== 'reconnecting') return state;
   const seconds = Math.max(0, Math.ceil(((detail.retryAt ?? now) - now) / 1000));

@@ -9,7 +9,7 @@ import type { Batch } from '../protocol.js';
 import { Delivery } from './delivery.js';
 import type { DeliveryListeners } from './delivery.js';
 import { CLOSED, Reconnector } from './reconnect.js';
-import type { PollerState, ReconnectOptions } from './reconnect.js';
+import type { FeedState, ReconnectOptions } from './reconnect.js';
 
 /** The options every feed reads here. */
 export interface CursorFeedOptions extends ReconnectOptions, DeliveryListeners {
@@ -35,7 +35,7 @@ export abstract class CursorFeed {
   }
 
   /** One of `connecting`, `live`, `reconnecting`, `offline`, `closed`. */
-  get state(): PollerState {
+  get state(): FeedState {
     return this.link.state;
   }
 

@@ -10,8 +10,8 @@ import { CursorFeed } from './cursor-feed.js';
 import { EventStreamParser } from './event-stream.js';
 import type { StreamEvent } from './event-stream.js';
 import { cursorRequest, failedAnswer, failedRequest } from './http-answer.js';
-import type { ByteStream, PollResponse } from './http-answer.js';
-import type { PollerOptions } from './poller.js';
+import type { ByteStream, FeedResponse } from './http-answer.js';
+import type { FeedOptions } from './feed-options.js';
 
 /**
  * Follows one channel over `GET /events` until `close()`. Each message's
@@ -21,9 +21,9 @@ import type { PollerOptions } from './poller.js';
  * const feed = new EventStreamFeed({ channel: 'news', onMessage: show });
  */
 export class EventStreamFeed extends CursorFeed {
-  readonly #request: (cursor: string, signal: AbortSignal) => Promise<PollResponse>;
+  readonly #request: (cursor: string, signal: AbortSignal) => Promise<FeedResponse>;
 
-  constructor(options: PollerOptions = {}) {
+  constructor(options: FeedOptions = {}) {
     super(options);
     this.#request = cursorRequest(options, 'events', 'text/event-stream');
     this.start();

@@ -9,36 +9,22 @@
  */
 
 import { EventStreamFeed } from './event-stream-feed.js';
-import { IntervalPoller } from './interval-poller.js';
-import { Poller } from './poller.js';
-import type { PollerOptions, PollerState } from './poller.js';
+import { TRANSPORTS } from './feed-options.js';
+import type { FeedOptions, Transport } from './feed-options.js';
+import { IntervalPollFeed } from './interval-poll-feed.js';
+import { LongPollFeed } from './long-poll-feed.js';
+import type { FeedState } from './reconnect.js';
 import { WebSocketFeed } from './websocket-feed.js';
-import type { WebSocketConstructor } from './websocket-feed.js';
 
-export type { WebSocketConstructor, WebSocketLike } from './websocket-feed.js';
-
-/** The transports, the default first. */
-export const TRANSPORTS = ['longpoll', 'eventsource', 'websocket', 'poll'] as const;
-
-/** `longpoll` (`GET /subscribe`), `eventsource` (`GET /events`), `websocket` (`/ws`), `poll` (`GET /messages`). */
-export type Transport = (typeof TRANSPORTS)[number];
-
-/** The Poller's options, and what chooses and tunes the transport. */
-export interface FeedOptions extends PollerOptions {
-  /** Default `'longpoll'`. */
-  transport?: Transport;
-  /** For `websocket`. Default `globalThis.WebSocket`; in Node, `import { WebSocket } from 'ws'`. */
-  WebSocket?: WebSocketConstructor;
-  /** For `poll`: ms from one answer to the next request. Default 2000. */
-  pollInterval?: number;
-}
+export { TRANSPORTS };
+export type { FeedOptions, Transport, WebSocketConstructor, WebSocketLike } from './feed-options.js';
 
 /** A channel being followed. */
 export interface Feed {
   /** Where the feed resumes; hand it to a new feed as `since` to carry on. */
   readonly cursor: string;
   /** One of `connecting`, `live`, `reconnecting`, `offline`, `closed`. */
-  readonly state: PollerState;
+  readonly state: FeedState;
   /** Aborts the request or closes the socket, clears every timer, stops for good. Idempotent. */
   close(): void;
 }
@@ -54,13 +40,13 @@ export function createFeed(options: FeedOptions): Feed {
   const transport = options.transport ?? 'longpoll';
   switch (transport) {
     case 'longpoll':
-      return new Poller(options);
+      return new LongPollFeed(options);
     case 'eventsource':
       return new EventStreamFeed(options);
     case 'websocket':
       return new WebSocketFeed(options);
     case 'poll':
-      return new IntervalPoller(options);
+      return new IntervalPollFeed(options);
     default:
       throw new TypeError(`unknown transport: ${JSON.stringify(transport satisfies never)}`);
   }

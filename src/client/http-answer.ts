@@ -15,7 +15,7 @@ export interface ByteStream {
 }
 
 /** The part of a `fetch` response the feeds read; a real `Response` fits. */
-export interface PollResponse {
+export interface FeedResponse {
   readonly status: number;
   readonly statusText: string;
   readonly headers: { get(name: string): string | null };
@@ -25,11 +25,11 @@ export interface PollResponse {
 }
 
 /** What the feeds ask `fetch` for; the global `fetch` fits. */
-export type PollFetch = (url: string, init: {
+export type FeedFetch = (url: string, init: {
   headers: Record<string, string>;
   cache: 'no-store';
   signal: AbortSignal;
-}) => Promise<PollResponse>;
+}) => Promise<FeedResponse>;
 
 const REASON_LIMIT = 200;
 /** Reasons for a bodiless error: HTTP/2 sends no status text. */
@@ -57,7 +57,7 @@ export interface CursorRequestOptions {
   base?: string;
   channel?: string;
   token?: string;
-  fetch?: PollFetch;
+  fetch?: FeedFetch;
 }
 
 /**
@@ -65,7 +65,7 @@ export interface CursorRequestOptions {
  * base/endpoint[/channel]?since=CURSOR`, uncached, with the token as a
  * header. Bad options (channel, no fetch) throw here, at once.
  */
-export function cursorRequest(options: CursorRequestOptions, endpoint: string, accept: string): (cursor: string, signal: AbortSignal) => Promise<PollResponse> {
+export function cursorRequest(options: CursorRequestOptions, endpoint: string, accept: string): (cursor: string, signal: AbortSignal) => Promise<FeedResponse> {
   const url = endpointUrl(options.base, endpoint, options.channel) + '?since=';
   const fetcher = requireFetch(options.fetch);
   const headers = withToken({ accept }, options.token);
@@ -78,14 +78,14 @@ export function withToken(headers: Record<string, string>, token: string | undef
 }
 
 /** The `fetch` to use: the option, else the global one; throws when there is neither. */
-function requireFetch(fetcher: PollFetch | undefined): PollFetch {
+function requireFetch(fetcher: FeedFetch | undefined): FeedFetch {
   const found = fetcher ?? (typeof globalThis.fetch === 'function' ? globalThis.fetch.bind(globalThis) : undefined);
   if (typeof found !== 'function') throw new TypeError('no fetch: pass options.fetch');
   return found;
 }
 
 /** An error answer as a failure: its reason read, its `Retry-After` heeded; `null` when aborted meanwhile. */
-export async function failedAnswer(link: Reconnector, response: PollResponse, signal: AbortSignal): Promise<number | null> {
+export async function failedAnswer(link: Reconnector, response: FeedResponse, signal: AbortSignal): Promise<number | null> {
   const reason = await errorReason(response);
   if (signal.aborted) return null;
   return link.fail({ status: response.status, reason }, response.headers.get('retry-after'));
@@ -101,10 +101,10 @@ export function failedRequest(link: Reconnector, error: unknown, signal: AbortSi
  * proxy's HTML page, a cut-off body) is a failure, and `take` is not called,
  * so the cursor stays and nothing is skipped.
  */
-export async function receiveBatch(link: Reconnector, response: PollResponse, signal: AbortSignal, take: (batch: Batch) => void): Promise<number | null> {
+export async function receiveBatch(link: Reconnector, response: FeedResponse, signal: AbortSignal, take: (batch: Batch) => void): Promise<number | null> {
   const body = await response.text();
   if (signal.aborted) return null;
-  let batch;
+  let batch: Batch;
   try {
     batch = decodeBatch(body);
   } catch (error) {
@@ -115,7 +115,7 @@ export async function receiveBatch(link: Reconnector, response: PollResponse, si
 }
 
 /** The first line of an error body, or the status text: servers answer errors with one line of text. */
-async function errorReason(response: PollResponse): Promise<string> {
+async function errorReason(response: FeedResponse): Promise<string> {
   let body = '';
   try {
     body = await response.text();

@@ -8,7 +8,7 @@
 import { CHANNEL_NAME, DEFAULT_CHANNEL } from '../protocol.js';
 import type { Published } from '../protocol.js';
 import { withToken } from './http-answer.js';
-import { retryAfterMs } from './reconnect.js';
+import { retryAfterMs } from './backoff.js';
 
 /** The part of `fetch` a publish uses; the global `fetch` fits. */
 export type PublishFetch = (url: string, init: {

@@ -6,6 +6,9 @@
  * how it went; the loop here decides when the next one starts.
  */
 
+import { Backoff, retryAfterMs } from './backoff.js';
+import type { BackoffOptions } from './backoff.js';
+
 /** An attempt is out and nothing has succeeded since the start or the last failure. */
 export const CONNECTING = 'connecting';
 /** The last attempt succeeded; the connection is open or the next poll is parked on the server. */
@@ -17,10 +20,10 @@ export const OFFLINE = 'offline';
 /** `close()` was called; final. */
 export const CLOSED = 'closed';
 
-export type PollerState = typeof CONNECTING | typeof LIVE | typeof RECONNECTING | typeof OFFLINE | typeof CLOSED;
+export type FeedState = typeof CONNECTING | typeof LIVE | typeof RECONNECTING | typeof OFFLINE | typeof CLOSED;
 
 /** Why an attempt failed: `status` is `null` for a network error or an unreadable answer. */
-export interface PollError {
+export interface FeedError {
   readonly status: number | null;
   /** The server's one-line reason, the status text, or the network error's message. */
   readonly reason: string;
@@ -31,7 +34,7 @@ export interface StateDetail {
   /** When the next attempt goes out (ms since the epoch); set only while `reconnecting`. */
   readonly retryAt: number | null;
   /** The last failure since the last success, or `null`. */
-  readonly error: PollError | null;
+  readonly error: FeedError | null;
 }
 
 /** Where `online` / `offline` events come from; `window` fits. */
@@ -40,23 +43,17 @@ export interface NetworkEvents {
   removeEventListener(type: 'online' | 'offline', listener: () => void): void;
 }
 
-/** The lifecycle's options; every feed's options include them. */
-export interface ReconnectOptions {
+/** The lifecycle's options; every feed's options include them. The backoff: `retryBase` default 1000 ms, `retryCap` 30000 ms. */
+export interface ReconnectOptions extends BackoffOptions {
   /** Called on every state change and every scheduled retry. */
-  onState?: (state: PollerState, detail: StateDetail) => void;
+  onState?: (state: FeedState, detail: StateDetail) => void;
   /** Closes the feed when aborted. */
   signal?: AbortSignal;
-  /** First backoff delay in ms. Default 1000. */
-  retryBase?: number;
-  /** Longest backoff delay in ms. Default 30000. */
-  retryCap?: number;
   /** Source of `online` / `offline`. Default `globalThis` when it is an event target; `null` to ignore. */
   network?: NetworkEvents | null;
   /** Whether the network is up at start. Default `navigator.onLine`, or `true` without a navigator. */
   onLine?: () => boolean;
-  /** Default `Math.random`; only spreads retries. */
-  random?: () => number;
-  /** Default `Date.now`; only dates `retryAt`. */
+  /** Default `Date.now`; dates `retryAt` and reads a `Retry-After` date. */
   now?: () => number;
 }
 
@@ -67,8 +64,6 @@ export interface ReconnectOptions {
  */
 export type Attempt = (signal: AbortSignal) => Promise<number | null>;
 
-/** Retries are spread over the last quarter of each backoff step, so clients do not return in step. */
-const JITTER = 0.25;
 const REASON_LIMIT = 200;
 
 /**
@@ -79,11 +74,9 @@ const REASON_LIMIT = 200;
  * link.start();
  */
 export class Reconnector {
-  #state: PollerState;
+  #state: FeedState;
   readonly #attempt: Attempt;
-  readonly #retryBase: number;
-  readonly #retryCap: number;
-  readonly #random: () => number;
+  readonly #backoff: Backoff;
   readonly #now: () => number;
   readonly #onState: ReconnectOptions['onState'];
   readonly #network: NetworkEvents | null;
@@ -92,21 +85,15 @@ export class Reconnector {
   #failures = 0;
   /** Backoff steps taken since the last success; the first gateway failure takes none. */
   #steps = 0;
-  #error: PollError | null = null;
+  #error: FeedError | null = null;
   #controller: AbortController | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #wake: (() => void) | null = null;
 
   /** Checks the options at once (bad values throw here, never later); nothing is sent until `start()`. */
   constructor(options: ReconnectOptions, attempt: Attempt) {
-    const retryBase = options.retryBase ?? 1000;
-    const retryCap = options.retryCap ?? 30_000;
-    if (!(retryBase > 0 && Number.isFinite(retryBase))) throw new RangeError('retryBase must be a positive number of ms');
-    if (!(retryCap >= retryBase && Number.isFinite(retryCap))) throw new RangeError('retryCap must be at least retryBase');
+    this.#backoff = new Backoff(options, { retryBase: 1000, retryCap: 30_000 });
     this.#attempt = attempt;
-    this.#retryBase = retryBase;
-    this.#retryCap = retryCap;
-    this.#random = options.random ?? Math.random;
     this.#now = options.now ?? Date.now;
     this.#onState = options.onState;
     this.#network = options.network === undefined ? globalNetwork() : options.network;
@@ -127,7 +114,7 @@ export class Reconnector {
   }
 
   /** One of `connecting`, `live`, `reconnecting`, `offline`, `closed`. */
-  get state(): PollerState {
+  get state(): FeedState {
     return this.#state;
   }
 
@@ -167,14 +154,12 @@ export class Reconnector {
   }
 
   /** Records a failure; returns the delay before the next attempt, for the attempt to resolve with. */
-  fail(error: PollError, retryAfter: string | null): number {
+  fail(error: FeedError, retryAfter: string | null): number {
     this.#error = error;
     const first = this.#failures++ === 0;
     // [protocol] a gateway dropping an idle long poll is routine: come back at once, but only once in a row.
     if (first && (error.status === 502 || error.status === 504)) return 0;
-    const step = Math.min(this.#retryCap, this.#retryBase * 2 ** this.#steps++);
-    const delay = Math.round(step * (1 - JITTER * this.#random()));
-    return Math.max(delay, Math.min(this.#retryCap, retryAfterMs(retryAfter, this.#now())));
+    return this.#backoff.delay(this.#steps++, retryAfterMs(retryAfter, this.#now()));
   }
 
   /** Waits `ms` without changing state; cut short by `close()`, going offline or coming online. */
@@ -229,7 +214,7 @@ export class Reconnector {
     wake?.();
   }
 
-  #setState(state: PollerState, retryAt: number | null): void {
+  #setState(state: FeedState, retryAt: number | null): void {
     this.#state = state;
     call(this.#onState, state, { retryAt, error: this.#error });
   }
@@ -266,15 +251,6 @@ export function call<A extends unknown[]>(listener: ((...args: A) => void) | und
 /** An error's message, bounded, for the state detail. */
 export function errorMessage(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).slice(0, REASON_LIMIT) || 'network error';
-}
-
-/** `Retry-After` as ms from now: delta-seconds or an HTTP date; 0 when absent or unreadable. */
-export function retryAfterMs(value: string | null, now: number): number {
-  if (value === null) return 0;
-  const seconds = Number(value.trim());
-  if (value.trim() !== '' && Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? 0 : Math.max(0, date - now);
 }
 
 function globalNetwork(): NetworkEvents | null {

@@ -5,15 +5,15 @@
  * channel's Web Lock follows it, and tells the others over a BroadcastChannel; when it closes or
  * crashes the browser hands the lock to another tab, which carries on from
  * the last cursor it heard. Without Web Locks or BroadcastChannel every tab
- * polls for itself. DOM-free, so it runs under tap with fakes.
+ * follows the channel itself. DOM-free, so it runs under tap with fakes.
  */
 
 import { CHANNEL_NAME, DEFAULT_CHANNEL, OLDEST } from '../protocol.js';
 import type { Message } from '../protocol.js';
 import { createFeed } from './feed.js';
-import type { FeedOptions } from './feed.js';
-import { CONNECTING } from './poller.js';
-import type { PollerState, StateDetail } from './poller.js';
+import type { Feed, FeedOptions } from './feed.js';
+import { CONNECTING } from './reconnect.js';
+import type { FeedState, StateDetail } from './reconnect.js';
 import { RecentIds } from './recent-ids.js';
 
 /** The part of `navigator.locks` used here. */
@@ -29,39 +29,35 @@ export interface Bus {
 }
 
 /** The part of a `Feed` used here. */
-export interface FeedPoller {
-  readonly cursor: string;
-  close(): void;
-}
+export type FollowedFeed = Pick<Feed, 'cursor' | 'close'>;
 
 /**
- * The feed's options (`base`, `channel`, `since`, the listeners, the
- * transport, `fetch`, `WebSocket` and the backoff), where `since` only counts
+ * The feed's options (all but `signal`: `close()` stops a shared feed), where `since` only counts
  * when no other tab knows better and the listeners hear every message
  * whichever tab received it. Tabs share per channel and transport.
  */
-export interface SharedFeedOptions extends Pick<FeedOptions, 'base' | 'channel' | 'token' | 'since' | 'onMessage' | 'onMissed' | 'onState' | 'fetch' | 'retryBase' | 'retryCap' | 'transport' | 'WebSocket' | 'pollInterval'> {
+export interface SharedFeedOptions extends Omit<FeedOptions, 'signal'> {
   /** Ids already shown (when a page comes back from the back/forward cache). Default empty. */
   seen?: RecentIds;
   /** Messages each tab keeps to hand to a tab opened later. Default 500. */
   keep?: number;
-  /** Default `navigator.locks`; `null` polls in this tab alone. */
+  /** Default `navigator.locks`; `null` follows the channel in this tab alone. */
   locks?: Locks | null;
-  /** Opens a bus; default `new BroadcastChannel(name)`; `null` polls in this tab alone. */
+  /** Opens a bus; default `new BroadcastChannel(name)`; `null` follows the channel in this tab alone. */
   openBus?: ((name: string) => Bus) | null;
   /** Default `createFeed(options)`. */
-  createPoller?: (options: FeedOptions) => FeedPoller;
+  createFeed?: (options: FeedOptions) => FollowedFeed;
 }
 
 /** What tabs tell each other. */
 type Note =
-  /** A tab just opened and asks the polling tab for what it has. */
+  /** A tab just opened and asks the leading tab for what it has. */
   | { readonly type: 'hello'; readonly from: string }
-  /** The polling tab's recent messages, for one tab (`to`) or, from a new leader, for all (`to: null`). */
-  | { readonly type: 'sync'; readonly to: string | null; readonly messages: readonly Message[]; readonly cursor: string; readonly state: PollerState; readonly detail: StateDetail }
+  /** The leading tab's recent messages, for one tab (`to`) or, from a new leader, for all (`to: null`). */
+  | { readonly type: 'sync'; readonly to: string | null; readonly messages: readonly Message[]; readonly cursor: string; readonly state: FeedState; readonly detail: StateDetail }
   | { readonly type: 'message'; readonly message: Message }
   | { readonly type: 'missed' }
-  | { readonly type: 'state'; readonly cursor: string; readonly state: PollerState; readonly detail: StateDetail };
+  | { readonly type: 'state'; readonly cursor: string; readonly state: FeedState; readonly detail: StateDetail };
 
 /** A tab that heard nobody answer its hello within this long shows what it buffered anyway. */
 const SYNC_WAIT_MS = 3_000;
@@ -69,7 +65,7 @@ const SYNC_WAIT_MS = 3_000;
 const NO_DETAIL: StateDetail = { retryAt: null, error: null };
 
 /**
- * Follows a channel, sharing one poll among the tabs of the browser.
+ * Follows a channel, sharing one feed among the tabs of the browser.
  *
  * @example
  * const feed = new SharedFeed({ channel: 'news', onMessage: (m) => show(m) });
@@ -83,13 +79,13 @@ export class SharedFeed {
   readonly #lockAbort = new AbortController();
   #recent: Message[] = [];
   #cursor: string;
-  #state: PollerState = CONNECTING;
+  #state: FeedState = CONNECTING;
   #detail: StateDetail = NO_DETAIL;
   #bus: Bus | null = null;
-  #poller: FeedPoller | null = null;
+  #feed: FollowedFeed | null = null;
   /** Set while this tab holds the lock; calling it gives the lock up. */
   #release: (() => void) | null = null;
-  /** Until the polling tab has answered, messages heard wait here so that history comes first. */
+  /** Until the leading tab has answered, messages heard wait here so that history comes first. */
   #waiting: Message[] | null = [];
   #syncTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -118,14 +114,14 @@ export class SharedFeed {
     });
   }
 
-  /** Whether this tab is the one polling. */
+  /** Whether this tab is the one following the channel for all. */
   get leading(): boolean {
-    return this.#poller !== null;
+    return this.#feed !== null;
   }
 
   /** The newest cursor this tab knows; a new feed started from it misses nothing. */
   get cursor(): string {
-    return this.#poller?.cursor ?? this.#cursor;
+    return this.#feed?.cursor ?? this.#cursor;
   }
 
   /** The ids shown so far; hand them to a feed that replaces this one. */
@@ -133,30 +129,30 @@ export class SharedFeed {
     return this.#seen;
   }
 
-  /** Stops following; if this tab was polling, another tab takes over. Idempotent. */
+  /** Stops following; if this tab was leading, another tab takes over. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#syncTimer);
     this.#lockAbort.abort();
-    this.#poller?.close();
-    this.#poller = null;
+    this.#feed?.close();
+    this.#feed = null;
     this.#release?.();
     this.#release = null;
     if (this.#bus) this.#bus.onmessage = null;
     this.#bus?.close();
   }
 
-  /** This tab got the lock: poll from the newest cursor heard, and tell every other tab what it has. */
+  /** This tab got the lock: follow from the newest cursor heard, and tell every other tab what it has. */
   #lead(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#flushWaiting();
-    const { base, channel, token, fetch, retryBase, retryCap, transport, WebSocket, pollInterval } = this.#options;
-    const create = this.#options.createPoller ?? createFeed;
-    this.#poller = create({
-      base, channel, token, fetch, retryBase, retryCap, transport, WebSocket, pollInterval,
+    // The feed's own settings pass on; the listeners and the cursor are the shared ones.
+    const { seen, keep, locks, openBus, createFeed: create = createFeed, since, onMessage, onMissed, onState, ...settings } = this.#options;
+    this.#feed = create({
+      ...settings,
       since: this.#cursor,
-      onMessage: (message) => this.#polled(message),
+      onMessage: (message) => this.#received(message),
       onMissed: () => {
         this.#post({ type: 'missed' });
         this.#options.onMissed?.();
@@ -170,7 +166,7 @@ export class SharedFeed {
     return new Promise((resolve) => (this.#release = resolve));
   }
 
-  #polled(message: Message): void {
+  #received(message: Message): void {
     this.#cursor = message.id;
     if (this.#accept(message)) this.#post({ type: 'message', message });
   }
@@ -225,7 +221,7 @@ export class SharedFeed {
     return true;
   }
 
-  #show(state: PollerState, detail: StateDetail): void {
+  #show(state: FeedState, detail: StateDetail): void {
     this.#state = state;
     this.#detail = detail;
     this.#options.onState?.(state, detail);

@@ -4,37 +4,25 @@
  * "messages were missed" notice live in elements of their own, outside it.
  */
 
-import { CLOSED, CONNECTING, LIVE, OFFLINE, RECONNECTING } from './poller.js';
-import type { PollFetch, PollerState, StateDetail } from './poller.js';
+import { CLOSED, CONNECTING, LIVE, OFFLINE, RECONNECTING } from './reconnect.js';
+import type { FeedState, StateDetail } from './reconnect.js';
 import { SharedFeed } from './shared-feed.js';
 import type { SharedFeedOptions } from './shared-feed.js';
 import type { Message } from '../protocol.js';
-import type { Transport } from './feed.js';
+import type { FeedOptions } from './feed-options.js';
 
-export interface SubscribePaneOptions {
-  /** Server root, as for `Poller`. Default `'.'`. */
-  base?: string;
-  /** Channel to show. Default `'default'`. */
-  channel?: string;
-  /** Bearer token, for a server started with `--subscribe-token`. Default none. */
-  token?: string;
+/** The feed's settings the pane passes on (see `FeedOptions`), and where and how much it shows. */
+export interface SubscribePaneOptions
+  extends Pick<FeedOptions, 'base' | 'channel' | 'token' | 'transport' | 'pollInterval' | 'fetch' | 'retryBase' | 'retryCap'> {
   /** Shows the connection state (`data-state` is set on it). Default: a new element before the pane. */
   status?: HTMLElement;
   /** Unhidden when messages were missed; a button inside hides it again. Default: a new element before the pane. */
   notice?: HTMLElement;
   /** Most messages kept on screen; the oldest go first. Default 500. */
   limit?: number;
-  /** How to follow the channel (see `createFeed`). Default `'longpoll'`. */
-  transport?: Transport;
-  /** For `poll`: ms from one answer to the next request. Default 2000. */
-  pollInterval?: number;
-  /** Passed to the feed; for tests and embedding. */
-  fetch?: PollFetch;
-  retryBase?: number;
-  retryCap?: number;
 }
 
-const LABELS: Record<PollerState, string> = {
+const LABELS: Record<FeedState, string> = {
   [CONNECTING]: 'Connecting…',
   [LIVE]: 'Live',
   [RECONNECTING]: 'Reconnecting',
@@ -73,25 +61,18 @@ export class SubscribePane {
   #closed = false;
 
   constructor(elem: HTMLElement, options: SubscribePaneOptions = {}) {
-    const limit = options.limit ?? 500;
+    const { status, notice, limit = 500, ...feed } = options;
     if (!(Number.isInteger(limit) && limit > 0)) throw new RangeError('limit must be a positive integer');
     this.#elem = elem;
     this.#limit = limit;
-    this.#status = options.status ?? insertBefore(elem, 'p', 'state');
+    this.#status = status ?? insertBefore(elem, 'p', 'state');
     this.#label = span('state-label');
     this.#detail = span('state-detail');
     this.#status.replaceChildren(this.#label, this.#detail);
-    this.#notice = options.notice ?? defaultNotice(elem);
+    this.#notice = notice ?? defaultNotice(elem);
     this.#notice.addEventListener('click', this.#onNoticeClick);
     this.#feedOptions = {
-      base: options.base,
-      channel: options.channel,
-      token: options.token,
-      transport: options.transport,
-      pollInterval: options.pollInterval,
-      fetch: options.fetch,
-      retryBase: options.retryBase,
-      retryCap: options.retryCap,
+      ...feed,
       onMessage: (message) => this.#add(message),
       onMissed: () => (this.#notice.hidden = false),
       onState: (state, detail) => this.#showState(state, detail),
@@ -131,7 +112,7 @@ export class SubscribePane {
     if (following) elem.scrollTop = elem.scrollHeight;
   }
 
-  #showState(state: PollerState, detail: StateDetail): void {
+  #showState(state: FeedState, detail: StateDetail): void {
     this.#status.dataset.state = state;
     this.#label.textContent = LABELS[state];
     this.#detail.textContent = describe(state, detail);
@@ -169,7 +150,7 @@ function renderMessage(message: Message): HTMLElement {
   return item;
 }
 
-function describe(state: PollerState, { retryAt, error }: StateDetail): string {
+function describe(state: FeedState, { retryAt, error }: StateDetail): string {
   const problem = error ? (error.status === null ? error.reason : `${error.status} ${error.reason}`) : '';
   switch (state) {
     case RECONNECTING:

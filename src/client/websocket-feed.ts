@@ -8,31 +8,9 @@
 import type { Message } from '../protocol.js';
 import { CursorFeed } from './cursor-feed.js';
 import { endpointUrl, failedRequest } from './http-answer.js';
-import type { PollerOptions } from './poller.js';
+import type { FeedOptions, WebSocketConstructor, WebSocketLike } from './feed-options.js';
 
-// Method syntax makes the event parameter bivariant, so that classes whose events carry more
-// (the DOM's MessageEvent, ws's) still fit these handler slots.
-type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
-
-/** The part of a WebSocket used here: the browser's API, which the `ws` package also offers. */
-export interface WebSocketLike {
-  readonly readyState: number;
-  onopen: Handler<unknown> | null;
-  onmessage: Handler<{ readonly data: unknown }> | null;
-  onclose: Handler<{ readonly code: number; readonly reason: string }> | null;
-  onerror: Handler<unknown> | null;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-}
-
-/** A WebSocket class: `globalThis.WebSocket` in browsers, `import { WebSocket } from 'ws'` in Node. */
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
-
-/** The Poller's options (without `fetch` and `liveAfter`) and the WebSocket class. */
-export interface WebSocketFeedOptions extends Omit<PollerOptions, 'fetch' | 'liveAfter'> {
-  /** Default `globalThis.WebSocket`. */
-  WebSocket?: WebSocketConstructor;
-}
+export type { WebSocketConstructor, WebSocketLike } from './feed-options.js';
 
 /** What the server sends that a feed reads; `published` and `error` answer publishes, which this feed sends none of. */
 type Frame =
@@ -50,7 +28,7 @@ export class WebSocketFeed extends CursorFeed {
   readonly #url: URL;
   readonly #WebSocket: WebSocketConstructor;
 
-  constructor(options: WebSocketFeedOptions = {}) {
+  constructor(options: FeedOptions = {}) {
     super(options);
     this.#url = socketUrl(endpointUrl(options.base, 'ws', options.channel), options.token);
     const Socket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;

@@ -1,19 +1,19 @@
 import t from 'tap';
 import type { Test as Tap } from 'tap';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { IntervalPoller } from '../src/client/interval-poller.js';
-import type { IntervalPollerOptions } from '../src/client/interval-poller.js';
+import { IntervalPollFeed } from '../src/client/interval-poll-feed.js';
+import type { FeedOptions } from '../src/client/feed-options.js';
 import { CLOSED, LIVE } from '../src/client/reconnect.js';
-import { NOW, batch, fakeFetch, message, recorder, timersClearedBy, status, until } from './fixtures/fakes.js';
+import { NOW, batch, fakeFetch, message, recorder, timersClearedBy, status } from './fixtures/fakes.js';
 import type { Call } from './fixtures/fakes.js';
+import { sleep, until } from './fixtures/wait.js';
 
 const BASE = 'http://pollcast.test';
 const since = (call: Call) => call.url.searchParams.get('since');
 
-function setup(t: Tap, options: IntervalPollerOptions = {}) {
+function setup(t: Tap, options: FeedOptions = {}) {
   const fake = fakeFetch();
   const { log, states, retry, options: quick } = recorder();
-  const feed = new IntervalPoller({ base: BASE, fetch: fake.fetch, ...quick, pollInterval: 30, ...options });
+  const feed = new IntervalPollFeed({ base: BASE, fetch: fake.fetch, ...quick, pollInterval: 30, ...options });
   t.teardown(() => feed.close());
   return { feed, fake, log, states, retry };
 }
@@ -66,8 +66,8 @@ t.test('failures back off from the same cursor; a body that is no batch is one',
 });
 
 t.test('rejects a bad interval', async (t) => {
-  t.throws(() => new IntervalPoller({ fetch: fakeFetch().fetch, pollInterval: -1 }), RangeError);
-  t.throws(() => new IntervalPoller({ fetch: fakeFetch().fetch, pollInterval: Number.NaN }), RangeError);
+  t.throws(() => new IntervalPollFeed({ fetch: fakeFetch().fetch, pollInterval: -1 }), RangeError);
+  t.throws(() => new IntervalPollFeed({ fetch: fakeFetch().fetch, pollInterval: Number.NaN }), RangeError);
 });
 
 t.test('close()', async (t) => {

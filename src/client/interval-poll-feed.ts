@@ -6,26 +6,20 @@
 
 import { CursorFeed } from './cursor-feed.js';
 import { cursorRequest, failedAnswer, failedRequest, receiveBatch } from './http-answer.js';
-import type { PollResponse } from './http-answer.js';
-import type { PollerOptions } from './poller.js';
-
-/** The Poller's options (its `liveAfter` aside) and the interval. */
-export interface IntervalPollerOptions extends PollerOptions {
-  /** Ms from one answer to the next request. Default 2000. */
-  pollInterval?: number;
-}
+import type { FeedResponse } from './http-answer.js';
+import type { FeedOptions } from './feed-options.js';
 
 /**
  * Follows one channel by asking for what is new on an interval, until `close()`.
  *
  * @example
- * const feed = new IntervalPoller({ channel: 'news', pollInterval: 5000, onMessage: show });
+ * const feed = new IntervalPollFeed({ channel: 'news', pollInterval: 5000, onMessage: show });
  */
-export class IntervalPoller extends CursorFeed {
-  readonly #request: (cursor: string, signal: AbortSignal) => Promise<PollResponse>;
+export class IntervalPollFeed extends CursorFeed {
+  readonly #request: (cursor: string, signal: AbortSignal) => Promise<FeedResponse>;
   readonly #interval: number;
 
-  constructor(options: IntervalPollerOptions = {}) {
+  constructor(options: FeedOptions = {}) {
     super(options);
     const interval = options.pollInterval ?? 2000;
     if (!(interval >= 0 && Number.isFinite(interval))) throw new RangeError('pollInterval must be a number of ms');

@@ -1,21 +1,23 @@
 import t from 'tap';
 import type { Test as Tap } from 'tap';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { CLOSED, CONNECTING, LIVE, OFFLINE, Poller, RECONNECTING } from '../src/client/poller.js';
-import type { PollerOptions, PollerState, StateDetail } from '../src/client/poller.js';
+import { LongPollFeed } from '../src/client/long-poll-feed.js';
+import { CLOSED, CONNECTING, LIVE, OFFLINE, RECONNECTING } from '../src/client/reconnect.js';
+import type { FeedOptions } from '../src/client/feed-options.js';
+import type { FeedState, StateDetail } from '../src/client/reconnect.js';
 import type { Message } from '../src/protocol.js';
-import { NOW, batch, fakeFetch, message, status, until } from './fixtures/fakes.js';
+import { NOW, batch, fakeFetch, message, status } from './fixtures/fakes.js';
 import type { Call } from './fixtures/fakes.js';
+import { sleep, until } from './fixtures/wait.js';
 
 const BASE = 'http://pollcast.test';
 
-/** A poller on a fake fetch that logs everything it reports. */
-function setup(t: Tap, options: PollerOptions = {}) {
+/** A long-poll feed on a fake fetch that logs everything it reports. */
+function setup(t: Tap, options: FeedOptions = {}) {
   const fake = fakeFetch();
   const log: string[] = [];
   const messages: Message[] = [];
-  const states: Array<{ state: PollerState; detail: StateDetail }> = [];
-  const poller = new Poller({
+  const states: Array<{ state: FeedState; detail: StateDetail }> = [];
+  const feed = new LongPollFeed({
     base: BASE,
     fetch: fake.fetch,
     network: null,
@@ -35,10 +37,10 @@ function setup(t: Tap, options: PollerOptions = {}) {
     },
     ...options,
   });
-  t.teardown(() => poller.close());
+  t.teardown(() => feed.close());
   /** The detail of the n-th retry scheduled (from 0), once it is. */
   const retry = (n: number) => until(() => states.filter((s) => s.state === RECONNECTING)[n]?.detail);
-  return { poller, fake, log, messages, states, retry };
+  return { feed, fake, log, messages, states, retry };
 }
 
 
@@ -70,25 +72,25 @@ t.test('requests', async (t) => {
   });
 
   t.test('rejects bad options at once', async (t) => {
-    t.throws(() => new Poller({ fetch: fakeFetch().fetch, channel: 'no spaces' }), TypeError);
-    t.throws(() => new Poller({ fetch: fakeFetch().fetch, channel: '' }), TypeError);
-    t.throws(() => new Poller({ fetch: fakeFetch().fetch, retryBase: 0 }), RangeError);
-    t.throws(() => new Poller({ fetch: fakeFetch().fetch, retryBase: 100, retryCap: 50 }), RangeError);
+    t.throws(() => new LongPollFeed({ fetch: fakeFetch().fetch, channel: 'no spaces' }), TypeError);
+    t.throws(() => new LongPollFeed({ fetch: fakeFetch().fetch, channel: '' }), TypeError);
+    t.throws(() => new LongPollFeed({ fetch: fakeFetch().fetch, retryBase: 0 }), RangeError);
+    t.throws(() => new LongPollFeed({ fetch: fakeFetch().fetch, retryBase: 100, retryCap: 50 }), RangeError);
   });
 });
 
 t.test('delivery', async (t) => {
   t.test('loads the history, then resumes from each cursor without a gap', async (t) => {
-    const { fake, messages, poller } = setup(t);
-    t.equal(poller.state, CONNECTING);
+    const { fake, messages, feed } = setup(t);
+    t.equal(feed.state, CONNECTING);
     (await fake.next()).respond(batch([message(1), message(2)], 'c2'));
     const second = await fake.next();
     t.equal(since(second), 'c2');
-    t.equal(poller.state, LIVE);
+    t.equal(feed.state, LIVE);
     second.respond(batch([message(3)], 'c3'));
     const third = await fake.next();
     t.equal(since(third), 'c3');
-    t.equal(poller.cursor, 'c3');
+    t.equal(feed.cursor, 'c3');
     t.same(messages.map((m) => m.id), ['m1', 'm2', 'm3'], 'all of them, in order');
     t.same(messages[0], message(1), 'text and time intact');
   });
@@ -132,13 +134,13 @@ t.test('delivery', async (t) => {
   t.test('stops delivering when a listener closes it mid-batch', async (t) => {
     const fake = fakeFetch();
     const seen: string[] = [];
-    const poller: Poller = new Poller({
+    const feed: LongPollFeed = new LongPollFeed({
       base: BASE,
       fetch: fake.fetch,
       network: null,
       onMessage: (m) => {
         seen.push(m.id);
-        poller.close();
+        feed.close();
       },
     });
     (await fake.next()).respond(batch([message(1), message(2)], 'c2'));
@@ -167,7 +169,7 @@ t.test('retries', async (t) => {
   });
 
   t.test('backs off exponentially with jitter on network errors, capped, reset by a success', async (t) => {
-    const { fake, retry, poller, states } = setup(t, { random: () => 0.5 });
+    const { fake, retry, feed, states } = setup(t, { random: () => 0.5 });
     const delays: number[] = [];
     for (let i = 0; i < 5; i++) {
       (await fake.next()).fail(new TypeError('fetch failed'));
@@ -178,7 +180,7 @@ t.test('retries', async (t) => {
     // 10, 20, 40, 80, 80 ms, each less a quarter times random() = 0.5
     t.same(delays, [9, 18, 35, 70, 70]);
     (await fake.next()).respond(batch([], 'c1'));
-    await until(() => poller.state === LIVE || undefined);
+    await until(() => feed.state === LIVE || undefined);
     t.equal(states.at(-1)?.detail.error, null, 'a success clears the error');
     (await fake.next()).fail(new TypeError('fetch failed'));
     t.equal((await retry(5)).retryAt, NOW + 9, 'from the start again');
@@ -207,17 +209,17 @@ t.test('retries', async (t) => {
 });
 
 t.test('a poll parked long enough counts as live, and then fails like any other', async (t) => {
-  const { fake, poller, states, retry } = setup(t, { liveAfter: 30 });
+  const { fake, feed, states, retry } = setup(t, { liveAfter: 30 });
   const call = await fake.next();
-  t.equal(poller.state, CONNECTING);
-  await until(() => poller.state === LIVE || undefined);
+  t.equal(feed.state, CONNECTING);
+  await until(() => feed.state === LIVE || undefined);
   t.equal(since(call), '0', 'still the first poll');
   call.respond(status(502));
   t.equal((await retry(0)).retryAt, NOW, 'a first gateway failure: at once');
   (await fake.next()).respond(status(502));
   t.equal((await retry(1)).retryAt, NOW + 10, 'being parked was no success: the backoff goes on');
   const parkedAgain = await fake.next();
-  await until(() => poller.state === LIVE || undefined);
+  await until(() => feed.state === LIVE || undefined);
   parkedAgain.respond(status(504));
   t.equal((await retry(2)).retryAt, NOW, 'a gateway dropping a parked poll: at once again');
   (await fake.next()).fail(new TypeError('fetch failed'));
@@ -229,24 +231,24 @@ t.test('a poll parked long enough counts as live, and then fails like any other'
 
 t.test('close()', async (t) => {
   t.test('aborts the poll in flight and sends no more', async (t) => {
-    const { fake, poller, states } = setup(t);
+    const { fake, feed, states } = setup(t);
     const call = await fake.next();
-    poller.close();
+    feed.close();
     t.equal(call.init.signal.aborted, true);
-    t.equal(poller.state, CLOSED);
-    poller.close();
+    t.equal(feed.state, CLOSED);
+    feed.close();
     t.same(states.map((s) => s.state), [CLOSED], 'idempotent: closed once');
     await sleep(30);
     t.equal(fake.calls.length, 1);
   });
 
   t.test('clears the retry timer', async (t) => {
-    const { fake, poller, retry } = setup(t, { retryBase: 60_000, retryCap: 60_000 });
+    const { fake, feed, retry } = setup(t, { retryBase: 60_000, retryCap: 60_000 });
     (await fake.next()).fail(new TypeError('fetch failed'));
     await retry(0);
     const timers = () => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
     const before = timers();
-    poller.close();
+    feed.close();
     t.equal(timers(), before - 1, 'the pending retry no longer holds the event loop');
     await sleep(20);
     t.equal(fake.calls.length, 1, 'the retry never went out');
@@ -254,14 +256,14 @@ t.test('close()', async (t) => {
 
   t.test('follows an abort signal, even one aborted already', async (t) => {
     const controller = new AbortController();
-    const { fake, poller } = setup(t, { signal: controller.signal });
+    const { fake, feed } = setup(t, { signal: controller.signal });
     const call = await fake.next();
     controller.abort();
-    t.equal(poller.state, CLOSED);
+    t.equal(feed.state, CLOSED);
     t.equal(call.init.signal.aborted, true);
 
     const early = setup(t, { signal: AbortSignal.abort() });
-    t.equal(early.poller.state, CLOSED);
+    t.equal(early.feed.state, CLOSED);
     await sleep(20);
     t.equal(early.fake.calls.length, 0);
   });
@@ -270,23 +272,23 @@ t.test('close()', async (t) => {
 t.test('online and offline', async (t) => {
   t.test('offline aborts the poll and waits; online polls again from the same cursor', async (t) => {
     const network = new EventTarget();
-    const { fake, poller } = setup(t, { network });
+    const { fake, feed } = setup(t, { network });
     (await fake.next()).respond(batch([message(1)], 'c1'));
     const parked = await fake.next();
     network.dispatchEvent(new Event('offline'));
-    t.equal(poller.state, OFFLINE);
+    t.equal(feed.state, OFFLINE);
     t.equal(parked.init.signal.aborted, true);
     await sleep(40);
     t.equal(fake.calls.length, 2, 'nothing sent while offline');
     network.dispatchEvent(new Event('online'));
-    t.equal(poller.state, CONNECTING);
+    t.equal(feed.state, CONNECTING);
     t.equal(since(await fake.next(50)), 'c1');
   });
 
   t.test('starts offline when the browser says so', async (t) => {
     const network = new EventTarget();
-    const { fake, poller } = setup(t, { network, onLine: () => false });
-    t.equal(poller.state, OFFLINE);
+    const { fake, feed } = setup(t, { network, onLine: () => false });
+    t.equal(feed.state, OFFLINE);
     await sleep(30);
     t.equal(fake.calls.length, 0);
     network.dispatchEvent(new Event('online'));
@@ -295,33 +297,33 @@ t.test('online and offline', async (t) => {
 
   t.test('online cuts a backoff short', async (t) => {
     const network = new EventTarget();
-    const { fake, poller, retry } = setup(t, { network, retryBase: 60_000, retryCap: 60_000 });
+    const { fake, feed, retry } = setup(t, { network, retryBase: 60_000, retryCap: 60_000 });
     (await fake.next()).fail(new TypeError('fetch failed'));
     await retry(0);
-    t.equal(poller.state, RECONNECTING);
+    t.equal(feed.state, RECONNECTING);
     network.dispatchEvent(new Event('online'));
     await fake.next(50);
   });
 
   t.test('going offline during a backoff cancels the retry', async (t) => {
     const network = new EventTarget();
-    const { fake, poller, retry } = setup(t, { network, retryBase: 20, retryCap: 20 });
+    const { fake, feed, retry } = setup(t, { network, retryBase: 20, retryCap: 20 });
     (await fake.next()).fail(new TypeError('fetch failed'));
     await retry(0);
     network.dispatchEvent(new Event('offline'));
     await sleep(60);
-    t.equal(poller.state, OFFLINE);
+    t.equal(feed.state, OFFLINE);
     t.equal(fake.calls.length, 1);
   });
 
   t.test('close() stops listening to the network', async (t) => {
     const network = new EventTarget();
-    const { fake, poller } = setup(t, { network });
+    const { fake, feed } = setup(t, { network });
     await fake.next();
-    poller.close();
+    feed.close();
     network.dispatchEvent(new Event('offline'));
     network.dispatchEvent(new Event('online'));
-    t.equal(poller.state, CLOSED);
+    t.equal(feed.state, CLOSED);
     await sleep(20);
     t.equal(fake.calls.length, 1);
   });

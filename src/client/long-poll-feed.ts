@@ -1,6 +1,6 @@
 /**
  * The long-poll loop of the browser client, free of the DOM so that it runs
- * under tap in Node with a fake `fetch`. One `Poller` follows one channel:
+ * under tap in Node with a fake `fetch`. One `LongPollFeed` follows one channel:
  * it loads the history (`since=0`), then resumes from each batch's cursor,
  * delivers every message once and in order, and retries with backoff (the
  * `Reconnector` it shares with the other transports).
@@ -8,46 +8,24 @@
 
 import { HEADER } from '../protocol.js';
 import { CursorFeed } from './cursor-feed.js';
-import type { CursorFeedOptions } from './cursor-feed.js';
 import { cursorRequest, failedAnswer, failedRequest, receiveBatch } from './http-answer.js';
-import type { PollFetch, PollResponse } from './http-answer.js';
+import type { FeedResponse } from './http-answer.js';
+import type { FeedOptions } from './feed-options.js';
 import { CONNECTING } from './reconnect.js';
-
-export { CLOSED, CONNECTING, LIVE, OFFLINE, RECONNECTING } from './reconnect.js';
-export type { NetworkEvents, PollError, PollerState, StateDetail } from './reconnect.js';
-export { withToken } from './http-answer.js';
-export type { PollFetch, PollResponse } from './http-answer.js';
-
-/** The options of every feed: where, what, the listeners and the backoff (see `ReconnectOptions`). */
-export interface PollerOptions extends CursorFeedOptions {
-  /** Server root the paths hang off, without a trailing slash. Default `'.'` (the page's directory). */
-  base?: string;
-  /** Channel to follow, `[A-Za-z0-9_-]{1,64}`. Default `'default'` (the bare `/subscribe`). */
-  channel?: string;
-  /** Bearer token, for a server started with `--subscribe-token`. Default none. */
-  token?: string;
-  /**
-   * A poll still open after this many ms counts as `live`: the server has taken it and parked it.
-   * Without this an idle channel would look `connecting` until the poll timeout. Default 1500.
-   */
-  liveAfter?: number;
-  /** Default `globalThis.fetch`. */
-  fetch?: PollFetch;
-}
 
 /**
  * Follows one channel by long polling until `close()`.
  *
  * @example
- * const poller = new Poller({ channel: 'news', onMessage: (m) => console.log(m.text) });
+ * const feed = new LongPollFeed({ channel: 'news', onMessage: (m) => console.log(m.text) });
  * // later
- * poller.close();
+ * feed.close();
  */
-export class Poller extends CursorFeed {
-  readonly #request: (cursor: string, signal: AbortSignal) => Promise<PollResponse>;
+export class LongPollFeed extends CursorFeed {
+  readonly #request: (cursor: string, signal: AbortSignal) => Promise<FeedResponse>;
   readonly #liveAfter: number;
 
-  constructor(options: PollerOptions = {}) {
+  constructor(options: FeedOptions = {}) {
     super(options);
     const liveAfter = options.liveAfter ?? 1500;
     if (!(liveAfter >= 0)) throw new RangeError('liveAfter must be a number of ms');
