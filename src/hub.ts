@@ -11,6 +11,7 @@ export interface Waiter {
    * how many of them it passed on, for `/stats` (a plain-text poll sends
    * only the first); returning nothing means all of them.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a waiter that passes on every message may return nothing.
   deliver(batch: Batch): number | void;
   /** The hub is closing; the wait ends with nothing. */
   release(): void;

@@ -122,7 +122,7 @@ t.test('entries trimmed before the reader read them: its waiters are told missed
   const { message: before } = await a.publish(channel, 'before');
   const parked = new Probe();
   b.subscribe(channel, before.id, parked);
-  await waitFor(() => b.stats().waiting === 1);
+  await until(() => b.stats().waiting === 1);
   // Cutting b's reader off holds its next read back for a few hundred ms (reconnection, then a pause), as a stall would.
   const readers = (await redis.command('CLIENT', 'LIST')).split('\n').filter((line) => line.includes('name=pollcast-reader'));
   const newest = Math.max(...readers.map((line) => Number(/\bid=(\d+)/.exec(line)![1])));
@@ -147,7 +147,7 @@ t.test('a stream Redis lost: old cursors are missed, not refused; waiters and me
   const { message: first } = await a.publish(channel, 'before');
   const parked = new Probe();
   b.subscribe(channel, first.id, parked);
-  await waitFor(() => b.stats().waiting === 1);
+  await until(() => b.stats().waiting === 1);
   await redis.command('FLUSHALL');
   const gone = await a.read(channel, first.id);
   t.same(gone, { messages: [], missed: true, cursor: '0-0' }, 'the stream is gone: missed, from where the channel stands');
@@ -170,13 +170,13 @@ t.test('a watch that outlived its stream starts over when Redis says so, and tel
   const { message } = await hub.publish(channel, 'kept until the flush');
   const parked = new Probe();
   hub.subscribe(channel, message.id, parked);
-  await waitFor(() => hub.stats().waiting === 1);
+  await until(() => hub.stats().waiting === 1);
   await redis.command('FLUSHALL');
   const next = new Probe();
   hub.subscribe(channel, '0-0', next);
   await parked.answered();
   t.same(parked.batches, [{ messages: [], missed: true, cursor: '0-0' }], 'the parked waiter learns that what followed its cursor is gone');
-  await waitFor(() => hub.stats().waiting === 1);
+  await until(() => hub.stats().waiting === 1);
   const { message: fresh1 } = await hub.publish(channel, 'first of the new stream');
   await next.answered();
   t.same([next.texts, next.batches[0]!.missed, next.batches[0]!.cursor], [['first of the new stream'], false, fresh1.id], 'a waiter from an empty channel\'s position waits in the new stream');

@@ -150,7 +150,7 @@ class FileCache {
       const stats = await stat(file, { bigint: true }).catch(() => undefined);
       if (stats && versionOf(stats) === known.version) return known;
     }
-    let handle;
+    let handle: FileHandle;
     try {
       handle = await open(file, 'r');
     } catch (error) {
