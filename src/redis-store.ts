@@ -6,6 +6,7 @@
  */
 import type { Redis, RedisOptions } from 'ioredis';
 import { StorageUnavailableError } from './hub.js';
+import { redisCommand } from './metrics.js';
 
 /** One stream entry as pollcast stores it: the id Redis gave it, and the text (field `t`). */
 export interface StoredEntry {
@@ -163,7 +164,7 @@ export class RedisStore {
 
   async publish(channel: string, text: string, key: string | undefined): Promise<PublishOutcome> {
     const stream = streamKey(channel);
-    const [id, status] = await unavailableOnError(this.#scripts.pollcastPublish(stream, `${stream}:dropped`, `${stream}:keys`, `${stream}:key-order`, text, this.#historyLimit, key ?? ''));
+    const [id, status] = await unavailableOnError(redisCommand('publish', this.#scripts.pollcastPublish(stream, `${stream}:dropped`, `${stream}:keys`, `${stream}:key-order`, text, this.#historyLimit, key ?? '')));
     if (status === 2) return { kind: 'reused' };
     return { kind: status === 1 ? 'repeated' : 'stored', id };
   }
@@ -175,7 +176,7 @@ export class RedisStore {
   async read(channel: string, after: string): Promise<StreamState> {
     const stream = streamKey(channel);
     const start = after === 'oldest' ? '-' : after === 'none' ? '+' : `(${after}`;
-    const [last, dropped, raw] = await unavailableOnError(this.#scripts.pollcastRead(stream, `${stream}:dropped`, start, this.#historyLimit));
+    const [last, dropped, raw] = await unavailableOnError(redisCommand('read', this.#scripts.pollcastRead(stream, `${stream}:dropped`, start, this.#historyLimit)));
     return { last, dropped, entries: raw.map(toEntry) };
   }
 

@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../context.js';
 
 /** `GET /stats`: the hub's counters, and the process's memory so that growth can be watched. */
-export function stats(_req: IncomingMessage, res: ServerResponse, ctx: Context): void {
+export function stats(req: IncomingMessage, res: ServerResponse, ctx: Context): void {
+  ctx.requireAdminToken(req);
   const { rss, heapUsed } = process.memoryUsage();
   const body = JSON.stringify({ ...ctx.hub.stats(), memory: { rss, heapUsed } });
   res.writeHead(200, {

@@ -2,11 +2,13 @@ import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
-import { clientKey } from '../client-address.js';
+import { noteRefusal } from '../context.js';
 import type { Context } from '../context.js';
 import { HttpError, SHUTTING_DOWN, TOO_MANY_WAITING } from '../errors.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../hub.js';
 import type { Subscription, Waiter } from '../hub.js';
+import * as metrics from '../metrics.js';
+import type { Logger } from '../log.js';
 import type { Batch } from '../protocol.js';
 import { checkChannel, splitPath, splitTarget } from '../target.js';
 import { IDEMPOTENCY_KEY } from './publish.js';
@@ -39,21 +41,24 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
       ctx.requireSubscribeToken(req, query);
       const canPublish = mayPublish(ctx, req);
       const since = query.get('since') ?? undefined;
-      client = clientKey(req);
+      client = ctx.clientKey(req);
       if (!ctx.room.enter(client)) {
         client = undefined;
         throw TOO_MANY_WAITING;
       }
+      metrics.held('websocket', 1);
       const held = client;
       server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + 1024 }));
       server.then(
         (wss) => wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, channel, held, canPublish).start(since)),
         (error: unknown) => {
           ctx.room.leave(held);
+          metrics.held('websocket', -1);
           refuse(socket, error);
         },
       );
     } catch (error) {
+      if (error instanceof HttpError) noteRefusal(ctx, req, error.code);
       refuse(socket, error);
     }
   };
@@ -99,6 +104,7 @@ class Connection implements Waiter {
   readonly #client: string;
   readonly #canPublish: boolean;
   #subscription: Subscription | undefined;
+  readonly #since = Date.now();
   #alive = true;
   #ended = false;
 
@@ -132,6 +138,8 @@ class Connection implements Waiter {
 
   deliver(batch: Batch): void {
     if (this.#ended) return;
+    if (batch.missed) metrics.missed('websocket');
+    metrics.wrote('websocket', batch, this.#since);
     if (batch.missed) this.#send({ type: 'missed', cursor: batch.cursor });
     for (const { id, text, time } of batch.messages) this.#send({ type: 'message', id, text, time });
     if (batch.messages.length === 0) this.#send({ type: 'cursor', cursor: batch.cursor });
@@ -169,11 +177,12 @@ class Connection implements Waiter {
       const { message } = await this.#ctx.hub.publish(this.#channel, frame.text, key);
       this.#send({ type: 'published', id: message.id, time: message.time, key });
     } catch (error) {
-      this.#send({ type: 'error', ...publishError(error), key });
+      this.#send({ type: 'error', ...publishError(error, this.#ctx.log), key });
     }
   }
 
   #send(frame: Record<string, unknown>): void {
+    if (frame.type === 'error') metrics.refused(String(frame.code));
     this.#ws.send(JSON.stringify(frame));
   }
 
@@ -187,6 +196,7 @@ class Connection implements Waiter {
       pinger = undefined;
     }
     this.#ctx.room.leave(this.#client);
+    metrics.held('websocket', -1);
   }
 }
 
@@ -204,11 +214,11 @@ function parsePublish(raw: string): PublishFrame | undefined {
   return { type, text, ...(key !== undefined && { key }) };
 }
 
-function publishError(error: unknown): { code: string; reason: string } {
+function publishError(error: unknown, log: Logger): { code: string; reason: string } {
   if (error instanceof KeyReusedError) return { code: 'key_reused', reason: error.message };
   if (error instanceof HubFullError) return { code: 'too_many_channels', reason: error.message };
   if (error instanceof HubClosedError) return { code: 'shutting_down', reason: 'server is shutting down' };
   if (error instanceof StorageUnavailableError) return { code: 'storage_unavailable', reason: error.message };
-  console.error('pollcast: unexpected error', error);
+  log.error({ event: 'error', err: error }, 'unexpected error');
   return { code: 'internal', reason: 'internal server error' };
 }
