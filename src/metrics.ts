@@ -133,10 +133,11 @@ new Gauge({
 });
 new Gauge({
   name: 'pollcast_storage_up',
-  help: 'Whether Redis answers (1) or not (0); absent for the in-memory hub',
+  help: 'Whether the storage answers (1) or not (0); absent for the in-memory hub',
+  labelNames: ['storage'],
   registers: [registry],
   collect(this: Gauge): void {
     const storage = current?.stats().storage;
-    if (storage) this.set(storage.up ? 1 : 0);
+    if (storage) this.set({ storage: 'redis' }, storage.up ? 1 : 0);
   },
 });

@@ -194,8 +194,8 @@ export function createPollcast(options: Partial<PollcastOptions> = {}, hub?: Hub
 }
 
 /** Creates a server and binds it; resolves once it is listening. */
-export async function startPollcast(options: Partial<PollcastOptions> = {}, hub?: Hub): Promise<PollcastServer> {
-  const pollcast = createPollcast(options, hub);
+export async function startPollcast(options: Partial<PollcastOptions> = {}, hub?: Hub, log?: Logger): Promise<PollcastServer> {
+  const pollcast = createPollcast(options, hub, log);
   await pollcast.listen();
   return pollcast;
 }
