@@ -68,11 +68,13 @@ t.test('the packed tarball installs in an empty folder, npx pollcast serves the 
   t.match(out, /"event":"shutdown","step":"closed"/, 'pollcast stops cleanly on SIGTERM');
 
   await writeFile(join(app, 'embed.ts'), [
-    "import { createFeed, SharedFeed } from 'pollcast/client';",
+    "import { createFeed, publishOnce, publishUrl, SharedFeed, uuid } from 'pollcast/client';",
     "import type { Message } from 'pollcast/client';",
     "const shown: Message[] = [];",
     "const feed = createFeed({ base: 'https://chat.example', channel: 'news', transport: 'eventsource', onMessage: (m) => shown.push(m) });",
     "const shared = new SharedFeed({ channel: 'news', onMessage: (m: Message) => shown.push(m) });",
+    "const outcome = await publishOnce({ url: publishUrl('https://chat.example', 'news'), text: 'hello', key: uuid(), token: undefined, timeout: 10_000, fetch: (url, init) => fetch(url, init) });",
+    'console.log(outcome);',
     'feed.close();',
     'shared.close();',
     '',
