@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import t from 'tap';
 import { forkServer } from './fixtures/server.js';
 import { publish, request } from './fixtures/http.js';
@@ -120,4 +120,25 @@ t.test('with Redis: its state and command latency in /metrics, and /readyz 503 w
   text = (await request(origin, '/metrics')).body;
   t.equal(sample(text, 'pollcast_storage_up{storage="redis"}'), 0);
   t.equal((await request(origin, '/healthz')).status, 200, 'but alive');
+});
+
+t.test('a WebSocket handshake that ws refuses gives its place in the waiting room back', async (t) => {
+  const { origin, port } = await forkServer(t, ['--max-waiting-per-client', '3']);
+  for (let i = 0; i < 5; i++) {
+    const status = await new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: bad\r\n\r\n'));
+      let got = '';
+      socket.on('data', (chunk: Buffer) => (got += String(chunk)));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(got.split('\r\n')[0]!));
+    });
+    t.equal(status, 'HTTP/1.1 400 Bad Request', `bad handshake ${i + 1}`);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.equal(sample((await request(origin, '/metrics')).body, 'pollcast_held{transport="websocket"}'), 0, 'nothing held');
+  const held = new AbortController();
+  const parked = request(origin, '/subscribe', { signal: held.signal }).then((answer) => answer.status, () => 'held');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  held.abort();
+  t.equal(await parked, 'held', 'the same client may still subscribe');
 });

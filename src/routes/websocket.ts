@@ -48,12 +48,24 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
       }
       metrics.held('websocket', 1);
       const held = client;
+      // Until a Connection owns the place, the socket's close gives it back: ws answers a handshake it
+      // refuses (a bad Sec-WebSocket-Key, a socket already gone) itself and never calls back.
+      let placed = true;
+      const giveBack = (): void => {
+        if (!placed) return;
+        placed = false;
+        ctx.room.leave(held);
+        metrics.held('websocket', -1);
+      };
+      socket.once('close', giveBack);
       server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + 1024 }));
       server.then(
-        (wss) => wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, channel, held, canPublish).start(since)),
+        (wss) => wss.handleUpgrade(req, socket, head, (ws) => {
+          socket.off('close', giveBack);
+          new Connection(ws, ctx, channel, held, canPublish).start(since);
+        }),
         (error: unknown) => {
-          ctx.room.leave(held);
-          metrics.held('websocket', -1);
+          giveBack();
           refuse(socket, error);
         },
       );
