@@ -1,6 +1,7 @@
+import { fork } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import t from 'tap';
-import { forkServer } from './fixtures/server.js';
+import { CLI, forkServer } from './fixtures/server.js';
 import { publish, request } from './fixtures/http.js';
 import { startRedis } from './fixtures/redis.js';
 
@@ -141,4 +142,19 @@ t.test('a WebSocket handshake that ws refuses gives its place in the waiting roo
   await new Promise((resolve) => setTimeout(resolve, 200));
   held.abort();
   t.equal(await parked, 'held', 'the same client may still subscribe');
+});
+
+t.test('/readyz on the admin port says 503 starting while Redis is not connected yet', async (t) => {
+  const [adminPort, deadRedis] = [await freePort(), await freePort()];
+  const child = fork(CLI, ['--port', '0', '--admin-port', String(adminPort), '--redis', `redis://127.0.0.1:${deadRedis}`, '--log-level', 'silent'], { execArgv: [], stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  let answer = await request(`http://127.0.0.1:${adminPort}`, '/readyz').catch(() => undefined);
+  for (let i = 0; i < 40 && !answer; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    answer = await request(`http://127.0.0.1:${adminPort}`, '/readyz').catch(() => undefined);
+  }
+  t.same([answer?.status, answer?.body], [503, 'starting\n']);
+  t.equal((await request(`http://127.0.0.1:${adminPort}`, '/healthz')).status, 200, 'alive meanwhile');
+  t.equal(await exited, 1, 'and it gives up when Redis never answers');
 });
