@@ -1,7 +1,9 @@
 import { fork } from 'node:child_process';
 import t from 'tap';
 import { CLI } from './fixtures/server.js';
+import { waitFor } from './fixtures/browser.js';
 import { request } from './fixtures/http.js';
+import { startRedis } from './fixtures/redis.js';
 
 interface Entry {
   readonly level: number;
@@ -62,4 +64,15 @@ t.test('without --trust-proxy, a forged X-Forwarded-For changes nothing', async 
   const from = (address: string) => ({ method: 'POST', body: 'x', headers: { 'x-forwarded-for': address } });
   t.equal((await request(server.origin, '/publish', from('198.51.100.1'))).status, 200);
   t.equal((await request(server.origin, '/publish', from('198.51.100.2'))).status, 429, 'still one client: the peer');
+});
+
+t.test('Redis going down and coming back is one line each', async (t) => {
+  const redis = await startRedis(t);
+  const server = await logged(t, ['--redis', redis.url]);
+  await redis.stop({ keep: true });
+  const seen = async (up: boolean) => waitFor(`a redis up:${up} line`, async () => server.entries().find((entry) => entry.event === 'redis' && entry.up === up), async () => JSON.stringify(server.entries()), 15_000);
+  t.match(await seen(false), { level: 50, url: redis.url });
+  await redis.start();
+  t.match(await seen(true), { level: 30 });
+  t.equal(server.entries().filter((entry) => entry.event === 'redis').length, 2);
 });
