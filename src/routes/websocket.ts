@@ -194,7 +194,10 @@ class Connection implements Waiter {
   }
 
   #send(frame: Record<string, unknown>): void {
-    if (frame.type === 'error') metrics.refused(String(frame.code));
+    if (frame.type === 'error') {
+      metrics.refused(String(frame.code));
+      if (frame.code === 'rate_limited') this.#ctx.limits.hit('rate_limited', this.#client);
+    }
     this.#ws.send(JSON.stringify(frame));
   }
 
