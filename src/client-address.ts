@@ -65,21 +65,25 @@ function trusted(list: BlockList, address: string): boolean {
 
 /**
  * The addresses a request passed through, as its proxies say, oldest first:
- * the `for=` of `Forwarded` (RFC 7239) when present, else `X-Forwarded-For`.
- * An entry that is not an address (`unknown`, an obfuscated name, garbage)
- * stays in the list as `''`, so that it still counts as a hop.
+ * `X-Forwarded-For` when present (what nginx, HAProxy and the cloud load
+ * balancers append to), else the `for=` of `Forwarded` (RFC 7239). Only the
+ * header the proxy writes is safe to read: one it passes through untouched
+ * is the client's own, so `X-Forwarded-For` goes first, as the common case,
+ * and a proxy that writes only `Forwarded` must drop a client's
+ * `X-Forwarded-For`. An entry that is not an address (`unknown`, an
+ * obfuscated name, garbage) stays in the list as `''`, so that it still
+ * counts as a hop.
  */
 export function forwardedChain(req: IncomingMessage): string[] {
-  const forwarded = req.headers.forwarded;
-  if (typeof forwarded === 'string' && forwarded !== '') {
-    return forwarded.split(',').map((element) => {
-      const pair = element.split(';').map((part) => part.trim()).find((part) => /^for=/i.test(part));
-      return pair === undefined ? '' : nodeAddress(pair.slice(4).replace(/^"|"$/g, ''));
-    });
-  }
   const xff = req.headers['x-forwarded-for'];
   const joined = Array.isArray(xff) ? xff.join(',') : xff ?? '';
-  return joined === '' ? [] : joined.split(',').map((item) => nodeAddress(item.trim()));
+  if (joined !== '') return joined.split(',').map((item) => nodeAddress(item.trim()));
+  const forwarded = req.headers.forwarded;
+  if (typeof forwarded !== 'string' || forwarded === '') return [];
+  return forwarded.split(',').map((element) => {
+    const pair = element.split(';').map((part) => part.trim()).find((part) => /^for=/i.test(part));
+    return pair === undefined ? '' : nodeAddress(pair.slice(4).replace(/^"|"$/g, ''));
+  });
 }
 
 /** `[2001:db8::1]:4711` → `2001:db8::1`, `192.0.2.1:80` → `192.0.2.1`; `''` when it is no address. */

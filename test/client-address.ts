@@ -41,12 +41,17 @@ t.test('from a trusted proxy, the rightmost untrusted address is the client; wha
   t.equal(clientAddress(via('127.0.0.1', {}), trust), '127.0.0.1', 'no header: the proxy itself');
 });
 
-t.test('Forwarded (RFC 7239) is read before X-Forwarded-For, with quotes, brackets and ports', async (t) => {
+t.test('Forwarded (RFC 7239) is read when there is no X-Forwarded-For, with quotes, brackets and ports', async (t) => {
   const trust = parseTrustProxy('loopback');
-  const req = via('127.0.0.1', { forwarded: 'for=192.0.2.60;proto=http;by=203.0.113.43, for="[2001:db8:cafe::17]:4711"', 'x-forwarded-for': '9.9.9.9' });
+  const req = via('127.0.0.1', { forwarded: 'for=192.0.2.60;proto=http;by=203.0.113.43, for="[2001:db8:cafe::17]:4711"' });
   t.same(forwardedChain(req), ['192.0.2.60', '2001:db8:cafe::17']);
   t.equal(clientAddress(req, trust), '2001:db8:cafe::17');
   t.equal(clientKey(req, trust), '2001:db8:cafe:0::/64');
+});
+
+t.test('a Forwarded header the client sent itself, passed through by a proxy that appends to X-Forwarded-For, picks nothing', async (t) => {
+  const req = via('127.0.0.1', { forwarded: 'for=6.6.6.6', 'x-forwarded-for': '198.51.100.7' });
+  t.equal(clientAddress(req, parseTrustProxy('loopback')), '198.51.100.7');
 });
 
 t.test('a hop count trusts that many proxies from the right', async (t) => {
