@@ -16,11 +16,12 @@ const USAGE = `usage: pollcast [options]
   --history N                messages kept per channel, max 100000 (POLLCAST_HISTORY, default 1000)
   --history-bytes BYTES      memory for history in all channels    (POLLCAST_HISTORY_BYTES, default 67108864)
   --max-channels N           channels kept at once                 (POLLCAST_MAX_CHANNELS, default 10000)
-  --poll-timeout MS          idle long poll ends with 204          (POLLCAST_POLL_TIMEOUT, default 25000)
+  --poll-timeout MS          idle long poll ends with 204          (POLLCAST_POLL_TIMEOUT, default 25000; over 55000 needs --allow-long-timeouts)
   --max-waiting N            polls held at once                    (POLLCAST_MAX_WAITING, default 10000)
   --max-waiting-per-client N polls held at once per client address (POLLCAST_MAX_WAITING_PER_CLIENT, default 100)
   --max-body BYTES           largest message accepted              (POLLCAST_MAX_BODY, default 65536)
-  --heartbeat MS             comment on event streams this often   (POLLCAST_HEARTBEAT, default 15000)
+  --heartbeat MS             comment on event streams this often   (POLLCAST_HEARTBEAT, default 15000; over 55000 needs --allow-long-timeouts)
+  --allow-long-timeouts      allow a poll timeout or heartbeat that common proxies cut (over 55 s)  (POLLCAST_ALLOW_LONG_TIMEOUTS=1)
   --stream-buffer BYTES      unsent bytes before a stream is cut   (POLLCAST_STREAM_BUFFER, default 1048576)
   --publish-rate N           publishes per second per client, 0=off (POLLCAST_PUBLISH_RATE, default 20)
   --publish-burst N          publishes in a burst per client       (POLLCAST_PUBLISH_BURST, default 40)
@@ -32,6 +33,14 @@ const USAGE = `usage: pollcast [options]
   --public DIR               folder of the page                    (POLLCAST_PUBLIC, default the package's public/)
   --shutdown-grace MS        time to finish requests on stop       (POLLCAST_SHUTDOWN_GRACE, default 5000)
   --redis URL                keep channels in Redis Streams, shared by every instance (REDIS_URL, default none: in memory)
+  --trust-proxy LIST|N       proxies whose Forwarded/X-Forwarded-For is believed: addresses, CIDRs,
+                             loopback, linklocal, uniquelocal, or a hop count (POLLCAST_TRUST_PROXY, default none)
+  --csp POLICY               the page's CSP: strict, page (inline scripts allowed), off, or a whole policy
+                             (POLLCAST_CSP, default strict for the built-in page, page for --public)
+  --log-level LEVEL          fatal, error, warn, info, debug, trace, silent (POLLCAST_LOG_LEVEL, default info)
+  --admin-token T            bearer token required for /stats and /metrics (POLLCAST_ADMIN_TOKEN, default none)
+  --admin-port N             serve /stats and /metrics on this port only  (POLLCAST_ADMIN_PORT, default none)
+  --admin-host H             interface of the admin port             (POLLCAST_ADMIN_HOST, default 127.0.0.1)
   -h, --help                 this text
 `;
 
@@ -58,9 +67,15 @@ const SETTINGS = [
   ['public', 'POLLCAST_PUBLIC', 'publicDir'],
   ['shutdown-grace', 'POLLCAST_SHUTDOWN_GRACE', 'shutdownGraceMs'],
   ['redis', 'REDIS_URL', 'redisUrl'],
+  ['trust-proxy', 'POLLCAST_TRUST_PROXY', 'trustProxy'],
+  ['csp', 'POLLCAST_CSP', 'csp'],
+  ['log-level', 'POLLCAST_LOG_LEVEL', 'logLevel'],
+  ['admin-token', 'POLLCAST_ADMIN_TOKEN', 'adminToken'],
+  ['admin-port', 'POLLCAST_ADMIN_PORT', 'adminPort'],
+  ['admin-host', 'POLLCAST_ADMIN_HOST', 'adminHost'],
 ] as const satisfies readonly (readonly [string, string, keyof PollcastOptions])[];
 
-const TEXT_OPTIONS = new Set<keyof PollcastOptions>(['host', 'publicDir', 'publishToken', 'subscribeToken', 'redisUrl']);
+const TEXT_OPTIONS = new Set<keyof PollcastOptions>(['host', 'publicDir', 'publishToken', 'subscribeToken', 'redisUrl', 'trustProxy', 'csp', 'logLevel', 'adminToken', 'adminHost']);
 const LIST_OPTIONS = new Set<keyof PollcastOptions>(['corsOrigins']);
 
 /** How long after a stop request the process may take before it is ended regardless. */
@@ -68,10 +83,11 @@ const EXIT_WATCHDOG_MS = 1_000;
 
 function readOptions(argv: string[], env: NodeJS.ProcessEnv): Partial<PollcastOptions> | undefined {
   const flags = Object.fromEntries(SETTINGS.map(([flag]) => [flag, { type: 'string' as const }]));
-  const { values } = parseArgs({ args: argv, options: { ...flags, help: { type: 'boolean', short: 'h' } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { ...flags, 'allow-long-timeouts': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true });
   if (values.help) return undefined;
   const given = values as Record<string, string | boolean | undefined>;
-  const options: Record<string, string | number | string[]> = {};
+  const options: Record<string, string | number | string[] | boolean> = {};
+  if (given['allow-long-timeouts'] === true || /^(1|true|yes)$/i.test(env.POLLCAST_ALLOW_LONG_TIMEOUTS ?? '')) options.allowLongTimeouts = true;
   for (const [flag, variable, key] of SETTINGS) {
     const raw = (given[flag] as string | undefined) ?? env[variable];
     if (raw === undefined || raw === '') continue;
@@ -87,10 +103,6 @@ function toNumber(flag: string, raw: string): number {
 
 function toList(raw: string): string[] {
   return raw.split(',').map((item) => item.trim()).filter(Boolean);
-}
-
-function displayHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Stops on the first of IPC `'shutdown'`, SIGINT, SIGTERM; exits 0 once drained. */
@@ -135,12 +147,12 @@ async function main(): Promise<void> {
   try {
     ({ port } = await pollcast.listen());
   } catch (error) {
+    pollcast.log.fatal({ event: 'exit', err: error }, 'cannot start');
     process.stderr.write(`pollcast: ${(error as Error).message}\n`);
     process.exit(1);
   }
   stopOnRequest(pollcast);
-  process.stdout.write(`pollcast listening on http://${displayHost(pollcast.options.host)}:${port}/\n`);
-  process.send?.({ type: 'ready', port });
+  process.send?.({ type: 'ready', port, adminPort: pollcast.adminAddress?.port });
 }
 
 /** `pollcast chat …` is the terminal client, loaded only when asked for; the server never loads it. */

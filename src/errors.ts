@@ -1,4 +1,6 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { FALLBACK } from './log.js';
+import type { Logger } from './log.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from './hub.js';
 
 /** Stable error codes, each with its status; the `pollcast-error` header carries the code. */
@@ -54,6 +56,9 @@ export const TOO_MANY_WAITING = new HttpError('too_many_waiting', 'too many subs
 export const UPGRADE_REQUIRED = new HttpError('upgrade_required', 'this is a WebSocket endpoint: send Upgrade: websocket (a proxy may have dropped it)', { upgrade: 'websocket', connection: 'Upgrade' });
 
 /** The hub's storage (Redis) does not answer: nothing was acknowledged; try again shortly. */
+/** The codes that mean a limit was hit: logged (without flooding) as well as answered. */
+export const LIMIT_CODES: ReadonlySet<ErrorCode> = new Set(['rate_limited', 'too_many_waiting', 'too_many_channels', 'body_too_large']);
+
 export const STORAGE_UNAVAILABLE = new HttpError('storage_unavailable', 'message storage is unavailable; try again shortly', { 'retry-after': '2' });
 
 /** Hub errors are about the request or the storage, not a fault of the server: give them their status. */
@@ -68,11 +73,11 @@ export function fromHubError(error: unknown): unknown {
 
 /**
  * Turns anything thrown into an answer. Unknown errors become a bare 500 that
- * leaks nothing; a response already under way can only be cut.
+ * leaks nothing (and is logged); a response already under way can only be cut.
  */
-export function sendError(res: ServerResponse, error: unknown): void {
+export function sendError(res: ServerResponse, error: unknown, log: Logger = FALLBACK): void {
   const answer = error instanceof HttpError ? error : INTERNAL;
-  if (answer === INTERNAL) console.error('pollcast: unexpected error', error);
+  if (answer === INTERNAL) log.error({ event: 'error', err: error }, 'unexpected error');
   if (res.headersSent) {
     res.destroy();
     return;

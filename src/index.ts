@@ -12,3 +12,6 @@ export { HttpError, ERROR_STATUS } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { CHANNEL_NAME, DEFAULT_CHANNEL, HEADER, OLDEST, decodeBatch, encodeBatch } from './protocol.js';
 export type { Batch, Message, Published } from './protocol.js';
+export { createLogger, LOG_LEVELS } from './log.js';
+export type { Logger, LogLevel } from './log.js';
+export { registry } from './metrics.js';

@@ -1,4 +1,8 @@
 import { fileURLToPath } from 'node:url';
+import { parseTrustProxy } from './client-address.js';
+import { checkCsp } from './csp.js';
+import { LOG_LEVELS } from './log.js';
+import type { LogLevel } from './log.js';
 
 /** Everything that can be configured, each with its default. */
 export interface PollcastOptions {
@@ -53,7 +57,36 @@ export interface PollcastOptions {
    * shared by every instance given the same URL. Default none: in memory.
    */
   redisUrl: string;
+  /**
+   * Proxies whose `Forwarded` / `X-Forwarded-For` are believed, for the
+   * per-client limits and the logs: addresses and CIDR networks
+   * (`127.0.0.1,10.0.0.0/8`, or `loopback`, `linklocal`, `uniquelocal`),
+   * or a number of proxy hops. Default none: the headers are ignored.
+   */
+  trustProxy: string;
+  /**
+   * The page's Content-Security-Policy: `strict` (same-origin scripts only),
+   * `page` (inline scripts and styles too), `off`, or a whole policy of your
+   * own. Default `''`: `strict` for pollcast's own page, `page` for a `publicDir` of yours.
+   */
+  csp: string;
+  /** `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`. Default `info`. */
+  logLevel: LogLevel;
+  /** When set, `/stats` and `/metrics` need `Authorization: Bearer <token>`. Default none. */
+  adminToken: string;
+  /** When not 0, `/stats` and `/metrics` are served on this port only (with `/healthz`, `/readyz`), not on `port`. Default 0: none. */
+  adminPort: number;
+  /** Interface the admin port binds. Default `127.0.0.1`. */
+  adminHost: string;
+  /**
+   * A `pollTimeoutMs` or `heartbeatMs` over 55 s is refused, since common
+   * proxies cut a silent connection after 60 s; set this to allow it. Default false.
+   */
+  allowLongTimeouts: boolean;
 }
+
+/** Common proxies (nginx's `proxy_read_timeout`, many load balancers) cut a silent connection after 60 s. */
+export const PROXY_SAFE_MS = 55_000;
 
 /** The defaults, in one place. */
 export const DEFAULTS: Readonly<PollcastOptions> = Object.freeze({
@@ -78,7 +111,17 @@ export const DEFAULTS: Readonly<PollcastOptions> = Object.freeze({
   publicDir: fileURLToPath(new URL('../public', import.meta.url)),
   shutdownGraceMs: 5_000,
   redisUrl: '',
+  trustProxy: '',
+  csp: '',
+  logLevel: 'info',
+  adminToken: '',
+  adminPort: 0,
+  adminHost: '127.0.0.1',
+  allowLongTimeouts: false,
 });
+
+/** The folder of pollcast's own page, which gets the strict policy. */
+export const OWN_PUBLIC_DIR = DEFAULTS.publicDir;
 
 type NumberKey = { [K in keyof PollcastOptions]: PollcastOptions[K] extends number ? K : never }[keyof PollcastOptions];
 
@@ -99,6 +142,7 @@ const RANGES: Record<NumberKey, readonly [number, number]> = {
   headersTimeoutMs: [100, 600_000],
   requestTimeoutMs: [100, 3_600_000],
   shutdownGraceMs: [0, 600_000],
+  adminPort: [0, 65_535],
 };
 
 const ORIGIN = /^(\*|https?:\/\/[^/\s]+)$/;
@@ -120,12 +164,24 @@ export function resolveOptions(overrides: Partial<PollcastOptions> = {}): Pollca
       throw new RangeError(`${key} must be a whole number from ${min} to ${max}, got ${String(value)}`);
     }
   }
-  for (const key of ['host', 'publicDir'] as const) {
+  for (const key of ['host', 'publicDir', 'adminHost'] as const) {
     if (typeof options[key] !== 'string' || options[key] === '') throw new TypeError(`${key} must be a non-empty string`);
   }
-  for (const key of ['publishToken', 'subscribeToken'] as const) {
+  for (const key of ['publishToken', 'subscribeToken', 'adminToken'] as const) {
     if (typeof options[key] !== 'string' || /[^\x21-\x7e]/.test(options[key])) throw new TypeError(`${key} must be visible ASCII`);
   }
+  if (typeof options.allowLongTimeouts !== 'boolean') throw new TypeError('allowLongTimeouts must be true or false');
+  for (const key of ['pollTimeoutMs', 'heartbeatMs'] as const) {
+    if (options[key] > PROXY_SAFE_MS && !options.allowLongTimeouts) {
+      throw new RangeError(`${key} over ${PROXY_SAFE_MS} ms is cut by common proxies (60 s); allow it explicitly with allowLongTimeouts (--allow-long-timeouts)`);
+    }
+  }
+  if (options.adminPort !== 0 && options.adminPort === options.port) throw new RangeError('adminPort must differ from port');
+  if (typeof options.trustProxy !== 'string') throw new TypeError('trustProxy must be a string');
+  parseTrustProxy(options.trustProxy);
+  if (typeof options.csp !== 'string') throw new TypeError('csp must be a string');
+  if (options.csp !== '') checkCsp(options.csp);
+  if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel)) throw new TypeError(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
   if (options.headersTimeoutMs > options.requestTimeoutMs) throw new RangeError('headersTimeoutMs must not exceed requestTimeoutMs');
   if (typeof options.redisUrl !== 'string') throw new TypeError('redisUrl must be a string');
   if (options.redisUrl !== '') checkRedisUrl(options.redisUrl);

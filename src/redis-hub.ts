@@ -2,6 +2,8 @@ import { BatchCache } from './batch-cache.js';
 import type { BatchShelf } from './batch-cache.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from './hub.js';
 import type { Hub, HubStats, PublishResult, Subscription, Waiter } from './hub.js';
+import { FALLBACK } from './log.js';
+import type { Logger } from './log.js';
 import { OLDEST } from './protocol.js';
 import type { Batch, Message } from './protocol.js';
 import { createCommandConnection, createReaderConnection, redactUrl, RedisStore } from './redis-store.js';
@@ -21,6 +23,8 @@ export interface RedisHubOptions {
   maxChannels?: number;
   /** Bytes of batches (encodings included, at their worst case) kept for clients resuming from the same place. Default 16 MiB. */
   batchCacheBytes?: number;
+  /** Where Redis going down and coming back is logged. Default warnings and errors on stdout. */
+  log?: Logger;
 }
 
 /** How long the first connection may take before `open()` gives up. */
@@ -100,6 +104,7 @@ class Pending implements Subscription {
  */
 export class RedisHub implements Hub, ReaderSource {
   readonly #url: string;
+  readonly #log: Logger;
   readonly #historyLimit: number;
   readonly #maxChannels: number;
   readonly #recent: number;
@@ -125,6 +130,7 @@ export class RedisHub implements Hub, ReaderSource {
       if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${key} must be a whole number of at least 1, got ${value}`);
     }
     this.#url = url;
+    this.#log = options.log ?? FALLBACK;
     this.#historyLimit = historyLimit;
     this.#maxChannels = maxChannels;
     this.#recent = Math.min(RECENT, historyLimit);
@@ -280,7 +286,8 @@ export class RedisHub implements Hub, ReaderSource {
     const down = !this.#up();
     if (down === this.#loggedDown) return;
     this.#loggedDown = down;
-    console.error(down ? 'pollcast: Redis is unavailable; publishes and new polls get 503 until it is back' : 'pollcast: Redis is back');
+    if (down) this.#log.error({ event: 'redis', up: false, url: redactUrl(this.#url) }, 'Redis is unavailable; publishes and new polls get 503 until it is back');
+    else this.#log.info({ event: 'redis', up: true, url: redactUrl(this.#url) }, 'Redis is back');
   }
 
   /**

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
 import { StorageUnavailableError } from './hub.js';
+import { redisCommand } from './metrics.js';
 
 /**
  * One stream entry as pollcast stores it: the id Redis gave it, the text
@@ -220,7 +221,7 @@ export class RedisStore {
 
   async publish(channel: string, text: string, key: string | undefined): Promise<PublishOutcome> {
     const stream = streamKey(channel);
-    const [id, status, epoch] = await unavailableOnError(this.#scripts.pollcastPublish(stream, `${stream}:dropped`, `${stream}:keys`, `${stream}:key-order`, `${stream}:epoch`, text, this.#historyLimit, key ?? '', newEpoch()));
+    const [id, status, epoch] = await unavailableOnError(redisCommand('publish', this.#scripts.pollcastPublish(stream, `${stream}:dropped`, `${stream}:keys`, `${stream}:key-order`, `${stream}:epoch`, text, this.#historyLimit, key ?? '', newEpoch())));
     if (status === 2) return { kind: 'reused' };
     return { kind: status === 1 ? 'repeated' : 'stored', id, epoch };
   }
@@ -234,7 +235,7 @@ export class RedisStore {
   async read(channel: string, after: string, epoch = ''): Promise<StreamState> {
     const stream = streamKey(channel);
     const start = after === 'oldest' ? '-' : after === 'none' ? '+' : `(${after}`;
-    const [current, last, dropped, raw, now] = await unavailableOnError(this.#scripts.pollcastRead(stream, `${stream}:dropped`, `${stream}:epoch`, start, this.#historyLimit, epoch, newEpoch()));
+    const [current, last, dropped, raw, now] = await unavailableOnError(redisCommand('read', this.#scripts.pollcastRead(stream, `${stream}:dropped`, `${stream}:epoch`, start, this.#historyLimit, epoch, newEpoch())));
     return { epoch: current, last, dropped, entries: raw.map(([id, text]) => ({ id, text })), now: Number(now) };
   }
 

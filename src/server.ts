@@ -3,6 +3,8 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createContext } from './context.js';
+import { createLogger } from './log.js';
+import type { Logger } from './log.js';
 import type { Context } from './context.js';
 import type { Hub } from './hub.js';
 import { MemoryHub } from './memory-hub.js';
@@ -42,16 +44,27 @@ export class PollcastServer {
    * server as `this`); called otherwise, it refuses them.
    */
   readonly handleUpgrade: (this: unknown, req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /**
+   * With `adminPort`, the listener for `/stats`, `/metrics`, `/healthz` and
+   * `/readyz` that `listen()` binds there (`handle` then leaves out the first two).
+   */
+  readonly handleAdmin: (req: IncomingMessage, res: ServerResponse) => void;
+  /** One JSON line per event; see `logLevel`. */
+  readonly log: Logger;
   readonly #context: Context;
   #server: Server | undefined;
+  #adminServer: Server | undefined;
   #state: PollcastState = 'new';
   #closed: Promise<void> | undefined;
 
-  constructor(options: Partial<PollcastOptions> = {}, hub?: Hub) {
+  constructor(options: Partial<PollcastOptions> = {}, hub?: Hub, log?: Logger) {
     this.options = resolveOptions(options);
-    this.hub = hub ?? defaultHub(this.options);
-    this.#context = createContext(this.hub, this.options);
-    this.handle = createRouter(this.#context);
+    this.log = log ?? createLogger(this.options.logLevel);
+    this.hub = hub ?? defaultHub(this.options, this.log);
+    this.#context = createContext(this.hub, this.options, this.log);
+    const separate = this.options.adminPort !== 0;
+    this.handle = createRouter(this.#context, separate ? 'public' : 'all');
+    this.handleAdmin = createRouter(this.#context, 'admin');
     const webSocket = createUpgrade(this.#context);
     this.handleUpgrade = function handleUpgrade(this: unknown, req, socket, head) {
       if (this instanceof Server && !isWebSocketUpgrade(req)) serveAsHttp1(this, req, socket, head);
@@ -75,7 +88,21 @@ export class PollcastServer {
    */
   async listen(): Promise<AddressInfo> {
     if (this.#state !== 'new') throw new Error(`cannot listen when ${this.#state}`);
-    await this.hub.open?.();
+    const { host, port, adminHost, adminPort, redisUrl } = this.options;
+    this.log.info({ event: 'start', host, port, adminPort: adminPort || undefined, storage: redisUrl ? 'redis' : 'memory' }, 'starting');
+    this.#context.starting = true;
+    // The admin port comes first, so that /readyz can say "starting" while the storage connects.
+    if (adminPort !== 0) {
+      this.#adminServer = createServer(this.handleAdmin);
+      const admin = await bind(this.#adminServer, adminPort, adminHost);
+      this.log.info({ event: 'listen', role: 'admin', host: adminHost, port: admin.port }, `admin listening on http://${displayHost(adminHost)}:${admin.port}/`);
+    }
+    try {
+      await this.hub.open?.();
+    } catch (error) {
+      this.#adminServer?.close();
+      throw error;
+    }
     if (this.#state !== 'new') throw new Error(`cannot listen when ${this.#state}`);
     const server = createServer({
       headersTimeout: this.options.headersTimeoutMs,
@@ -87,14 +114,16 @@ export class PollcastServer {
     server.on('upgrade', this.handleUpgrade);
     server.on('connect', refuseConnect);
     this.#server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off('error', reject);
-        this.#state = 'listening';
-        resolve(server.address() as AddressInfo);
-      });
-    });
+    const address = await bind(server, port, host);
+    this.#state = 'listening';
+    this.#context.starting = false;
+    this.log.info({ event: 'listen', role: 'public', host, port: address.port }, `pollcast listening on http://${displayHost(host)}:${address.port}/`);
+    return address;
+  }
+
+  /** The port the admin listener is bound to; undefined without `adminPort` or before `listen()`. */
+  get adminAddress(): AddressInfo | undefined {
+    return (this.#adminServer?.address() as AddressInfo | null) ?? undefined;
   }
 
   /**
@@ -111,25 +140,46 @@ export class PollcastServer {
   async #shutdown(): Promise<void> {
     this.#state = 'closing';
     this.#context.closing = true;
-    const server = this.#server;
-    const stopped = server?.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-    const hubClosed = this.hub.close();
-    server?.closeIdleConnections();
-    const deadline = setTimeout(() => server?.closeAllConnections(), this.options.shutdownGraceMs);
+    this.log.info({ event: 'shutdown', step: 'refusing', waiting: this.hub.stats().waiting }, 'shutting down: new requests get 503, held polls are answered');
+    const servers = [this.#server, this.#adminServer].filter((server) => server !== undefined);
+    const stopped = Promise.all(servers.map((server) => (server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined)));
+    const hubClosed = this.hub.close().then(() => this.log.info({ event: 'shutdown', step: 'hub-closed' }, 'hub closed'));
+    for (const server of servers) server.closeIdleConnections();
+    const deadline = setTimeout(() => {
+      this.log.warn({ event: 'shutdown', step: 'forced', graceMs: this.options.shutdownGraceMs }, 'grace period over: cutting the remaining connections');
+      for (const server of servers) server.closeAllConnections();
+    }, this.options.shutdownGraceMs);
     await Promise.all([stopped, hubClosed]);
     clearTimeout(deadline);
     this.#state = 'closed';
+    this.log.info({ event: 'shutdown', step: 'closed' }, 'closed');
   }
 }
 
 /** Redis when a URL is given, else the embedded in-memory hub. */
-function defaultHub(options: PollcastOptions): Hub {
+function defaultHub(options: PollcastOptions, log: Logger): Hub {
   const { historyLimit, historyBytes, maxChannels, redisUrl } = options;
   // A quarter of the history budget: batches shared by clients resuming together are small; a whole channel's is not worth more.
   const batchCacheBytes = Math.ceil(historyBytes / 4);
   return redisUrl
-    ? new RedisHub({ url: redisUrl, historyLimit, maxChannels, batchCacheBytes })
+    ? new RedisHub({ url: redisUrl, historyLimit, maxChannels, batchCacheBytes, log })
     : new MemoryHub({ historyLimit, historyBytes, batchCacheBytes, maxChannels });
+}
+
+/** Binds `server`; resolves with the address, rejects with the bind error (EADDRINUSE, …). */
+function bind(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/** An IPv6 address goes in brackets in a URL. */
+function displayHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Node's parser errors, answered like every other error: a status and a one-line reason. */
@@ -177,13 +227,13 @@ function endRaw(socket: Duplex, status: number, reason: string, headers: Outgoin
 }
 
 /** Creates a server without binding it; see `PollcastServer`. */
-export function createPollcast(options: Partial<PollcastOptions> = {}, hub?: Hub): PollcastServer {
-  return new PollcastServer(options, hub);
+export function createPollcast(options: Partial<PollcastOptions> = {}, hub?: Hub, log?: Logger): PollcastServer {
+  return new PollcastServer(options, hub, log);
 }
 
 /** Creates a server and binds it; resolves once it is listening. */
-export async function startPollcast(options: Partial<PollcastOptions> = {}, hub?: Hub): Promise<PollcastServer> {
-  const pollcast = createPollcast(options, hub);
+export async function startPollcast(options: Partial<PollcastOptions> = {}, hub?: Hub, log?: Logger): Promise<PollcastServer> {
+  const pollcast = createPollcast(options, hub, log);
   await pollcast.listen();
   return pollcast;
 }

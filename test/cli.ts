@@ -28,6 +28,11 @@ t.test('bad flags and values exit 2 with a clear message', async (t) => {
     [['--port', '99999'], /port must be a whole number from 0 to 65535/],
     [['--history', '0'], /historyLimit must be a whole number from 1/],
     [['--history', '10000000', '--port', '0'], /historyLimit must be a whole number from 1 to 100000, got 10000000/],
+    [['--poll-timeout', '56000'], /pollTimeoutMs over 55000 ms is cut by common proxies/],
+    [['--heartbeat', '60000'], /heartbeatMs over 55000 ms is cut by common proxies/],
+    [['--trust-proxy', '10.0.0.0/33'], /trustProxy: "10.0.0.0\/33" is not an address/],
+    [['--csp', 'nonsense'], /csp must be strict, page, off, or a whole policy/],
+    [['--log-level', 'loud'], /logLevel must be one of fatal, error/],
   ] as const) {
     const { code, stderr } = await run([...args]);
     t.equal(code, 2, args.join(' '));
@@ -42,18 +47,37 @@ t.test('a port already taken exits 1 with the reason', async (t) => {
   t.match(stderr, /EADDRINUSE/);
 });
 
-t.test('prints the URL it serves, and PORT/HOST come from the environment', async (t) => {
+t.test('logs the URL it serves as a JSON line, and PORT/HOST come from the environment', async (t) => {
   const first = await forkServer(t);
   await first.stop();
   // The port just freed is very likely still free.
   const child = spawn(process.execPath, [CLI], { env: { ...process.env, PORT: String(first.port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => child.kill('SIGKILL'));
-  const line = await new Promise<string>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(String(chunk))));
-  t.equal(line, `pollcast listening on http://127.0.0.1:${first.port}/\n`);
+  const listen = await new Promise<Record<string, unknown>>((resolve) => {
+    let seen = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      seen += String(chunk);
+      const found = seen.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.event === 'listen');
+      if (found) resolve(found);
+    });
+  });
+  t.equal(listen.msg, `pollcast listening on http://127.0.0.1:${first.port}/`);
+  t.equal(listen.port, first.port);
   const stats = await request(`http://127.0.0.1:${first.port}`, '/stats');
   t.equal(stats.status, 200);
   child.kill('SIGTERM');
   t.equal(await new Promise((resolve) => child.once('exit', resolve)), 0);
+});
+
+t.test('a poll timeout over 55 s runs only when allowed explicitly, by flag or environment', async (t) => {
+  for (const [args, env] of [[['--allow-long-timeouts'], {}], [[], { POLLCAST_ALLOW_LONG_TIMEOUTS: '1' }]] as const) {
+    const child = spawn(process.execPath, [CLI, '--port', '0', '--poll-timeout', '60000', '--log-level', 'silent', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    t.teardown(() => child.kill('SIGKILL'));
+    const ready = await new Promise<unknown>((resolve) => { child.on('message', resolve); child.once('exit', resolve); });
+    t.match(ready, { type: 'ready' }, `${args.join(' ')} ${JSON.stringify(env)}`);
+    child.kill('SIGTERM');
+    t.equal(await new Promise((resolve) => child.once('exit', resolve)), 0);
+  }
 });
 
 t.test('flags configure the server: --poll-timeout and --max-body', async (t) => {

@@ -37,10 +37,11 @@ interface Teardown {
 }
 
 async function forkCapturing(t: Teardown, args: string[]): Promise<Captured> {
-  const child = fork(CLI, ['--port', '0', '--host', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [] });
+  // Its log lines (JSON on stdout) at level error and above count as output too: an unexpected error is one.
+  const child = fork(CLI, ['--port', '0', '--host', '127.0.0.1', '--log-level', 'error', ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  child.stdout!.resume();
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null && child.connected) child.send('shutdown');

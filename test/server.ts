@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
+import { createLogger } from '../src/log.js';
 import { createPollcast, MemoryHub, startPollcast } from '../src/index.js';
 import { publish, rawExchange, request } from './fixtures/http.js';
 
@@ -73,15 +74,14 @@ t.test('listen() rejects when the port is taken', async (t) => {
 t.test('an unexpected error becomes a bare 500 that leaks nothing', async (t) => {
   const hub = new MemoryHub();
   hub.publish = () => Promise.reject(new Error('secret internals at /srv/db'));
-  const pollcast = await startPollcast({ port: 0 }, hub);
+  const logged: string[] = [];
+  const log = createLogger('info', { write: (line: string) => void logged.push(line) });
+  const pollcast = await startPollcast({ port: 0 }, hub, log);
   t.teardown(() => pollcast.close());
-  const logged: unknown[][] = [];
-  const original = console.error;
-  console.error = (...args: unknown[]) => void logged.push(args);
-  t.teardown(() => void (console.error = original));
   const answer = await request(`http://127.0.0.1:${pollcast.address!.port}`, '/publish', { method: 'POST', body: 'x' });
   t.equal(answer.status, 500);
   t.equal(answer.body, 'internal server error\n');
   t.equal(answer.headers['pollcast-error'], 'internal');
-  t.match(String(logged[0]?.[1]), /secret internals/, 'the details go to the log, not the client');
+  const error = logged.map((line) => JSON.parse(line) as { level: number; err?: { message: string } }).find((entry) => entry.level === 50);
+  t.match(error?.err?.message, /secret internals/, 'the details go to the log, not the client');
 });

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { clientKey } from '../client-address.js';
 import type { Context } from '../context.js';
 import { SHUTTING_DOWN, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Held } from '../hangups.js';
 import type { Hub, Subscription, Waiter } from '../hub.js';
+import * as metrics from '../metrics.js';
 import type { Batch } from '../protocol.js';
 import { batchFrames, HEARTBEAT, openingFrame } from '../sse.js';
 import type { WaitingRoom } from '../waiting-room.js';
@@ -28,8 +28,9 @@ const HEADERS = {
  */
 export function events(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void {
   ctx.requireSubscribeToken(req, query);
-  const client = clientKey(req);
+  const client = ctx.clientKey(req);
   if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
+  metrics.held('sse', 1);
   const lastEventId = req.headers['last-event-id'];
   const since = (typeof lastEventId === 'string' && lastEventId) || query.get('since') || undefined;
   const stream = new EventStream(req.socket, res, ctx, channel, client);
@@ -62,6 +63,7 @@ class EventStream implements Waiter, Held {
   readonly #maxBuffered: number;
   readonly #heartbeatMs: number;
   #subscription: Subscription | undefined;
+  readonly #since = Date.now();
   #opened = false;
   #ended = false;
 
@@ -97,6 +99,8 @@ class EventStream implements Waiter, Held {
   deliver(batch: Batch): void {
     if (this.#ended) return;
     this.started();
+    if (batch.missed) metrics.missed('sse');
+    metrics.wrote('sse', batch, this.#since);
     this.#res.write(batchFrames(batch));
     // A reader this far behind is cut: it resumes from its Last-Event-ID
     // instead of making the server hold ever more for it.
@@ -145,5 +149,6 @@ class EventStream implements Waiter, Held {
       heartbeat = undefined;
     }
     this.#room.leave(this.#client);
+    metrics.held('sse', -1);
   }
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../context.js';
+import * as metrics from '../metrics.js';
 import { writeBatch } from './subscribe.js';
 
 /**
@@ -11,5 +12,6 @@ import { writeBatch } from './subscribe.js';
 export async function messages(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): Promise<void> {
   ctx.requireSubscribeToken(req, query);
   const batch = await ctx.hub.read(channel, query.get('since') ?? undefined);
+  if (batch.missed) metrics.missed('messages');
   writeBatch(res, batch);
 }

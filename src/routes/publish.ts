@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readText } from '../body.js';
-import { clientKey } from '../client-address.js';
 import { HttpError } from '../errors.js';
 import type { Context } from '../context.js';
 import { wantsJson } from '../negotiate.js';
@@ -36,7 +35,7 @@ export async function publish(req: IncomingMessage, res: ServerResponse, ctx: Co
 function admit(req: IncomingMessage, res: ServerResponse, ctx: Context): string | undefined {
   try {
     ctx.requirePublishToken(req);
-    const wait = ctx.publishRate.take(clientKey(req));
+    const wait = ctx.publishRate.take(ctx.clientKey(req));
     if (wait > 0) {
       const seconds = String(Math.ceil(wait / 1000));
       throw new HttpError('rate_limited', `too many messages; try again in ${seconds} s`, { 'retry-after': seconds });

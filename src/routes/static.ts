@@ -212,7 +212,7 @@ function isGone(error: unknown): boolean {
 }
 
 function answer(req: IncomingMessage, res: ServerResponse, entry: Entry, { body, etag }: Cached): void {
-  setSafetyHeaders(res, req.headers.host);
+  setSafetyHeaders(res);
   res.setHeader('etag', etag);
   if (matches(req.headers['if-none-match'], etag)) {
     res.writeHead(304);
@@ -233,28 +233,8 @@ function matches(header: string | undefined, etag: string): boolean {
   });
 }
 
-/**
- * Scripts, styles and requests from this origin only; no framing, no plugins, no `<base>` tricks.
- * `connect-src` is cut in two: the page's own WebSocket origin goes between.
- */
-const POLICY_HEAD = ["default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'"].join('; ');
-const POLICY_TAIL = ["object-src 'none'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'"].join('; ');
-/** A host and port as browsers send them; anything else (a `;`, a space, a quote) must not reach the policy. */
-const PLAIN_HOST = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
-
-/**
- * `'self'` covers `ws:` and `wss:` to the same host in CSP 3, but not in
- * every browser that is still about, so the page's host is named for them
- * outright; a host header that is not a plain host gets `'self'` alone.
- */
-function contentSecurityPolicy(host: string | undefined): string {
-  const sockets = host !== undefined && PLAIN_HOST.test(host) ? ` ws://${host} wss://${host}` : '';
-  return `${POLICY_HEAD}${sockets}; ${POLICY_TAIL}`;
-}
-
-function setSafetyHeaders(res: ServerResponse, host: string | undefined): void {
+function setSafetyHeaders(res: ServerResponse): void {
   res.setHeader('cache-control', 'no-cache');
   res.setHeader('x-content-type-options', 'nosniff');
-  res.setHeader('content-security-policy', contentSecurityPolicy(host));
   res.setHeader('referrer-policy', 'no-referrer');
 }

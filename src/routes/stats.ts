@@ -4,10 +4,10 @@ import type { Context } from '../context.js';
 /**
  * `GET /stats`: the hub's counters, and the process's memory so that growth
  * can be watched. It tells who is listening and how much, so it needs the
- * subscribe token when one is set.
+ * admin token, or else the subscribe token, when one is set.
  */
 export function stats(req: IncomingMessage, res: ServerResponse, ctx: Context, _channel: string, query: URLSearchParams): void {
-  ctx.requireSubscribeToken(req, query);
+  ctx.requireAdminToken(req, query);
   const { rss, heapUsed } = process.memoryUsage();
   const body = JSON.stringify({ ...ctx.hub.stats(), memory: { rss, heapUsed } });
   res.writeHead(200, {

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { clientKey } from '../client-address.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Context } from '../context.js';
 import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import type { Held } from '../hangups.js';
 import type { Subscription, Waiter } from '../hub.js';
-import { wantsJson } from '../negotiate.js';
+import * as metrics from '../metrics.js';
+import { idleAsEmptyText, wantsJson } from '../negotiate.js';
 import { encodeBatch, HEADER } from '../protocol.js';
 import type { Batch } from '../protocol.js';
 import type { WaitingRoom } from '../waiting-room.js';
@@ -34,9 +34,10 @@ const encoded = new WeakMap<Batch, Buffer>();
  */
 export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void {
   ctx.requireSubscribeToken(req, query);
-  const client = clientKey(req);
+  const client = ctx.clientKey(req);
   if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
-  const poll = new LongPoll(req.socket, res, wantsJson(req), ctx.room, client);
+  metrics.held('longpoll', 1);
+  const poll = new LongPoll(req.socket, res, wantsJson(req), ctx.room, client, idleAsEmptyText(req, query));
   try {
     poll.start(ctx, channel, query.get('since') ?? undefined);
   } catch (error) {
@@ -52,15 +53,18 @@ class LongPoll implements Waiter, Held {
   readonly #room: WaitingRoom;
   readonly #client: string;
   #subscription: Subscription | undefined;
+  readonly #idleAsEmptyText: boolean;
+  readonly #arrived = Date.now();
   #timer: NodeJS.Timeout | undefined;
   #held = true;
 
-  constructor(socket: Socket, res: ServerResponse, json: boolean, room: WaitingRoom, client: string) {
+  constructor(socket: Socket, res: ServerResponse, json: boolean, room: WaitingRoom, client: string, idleAsEmptyText: boolean) {
     this.#socket = socket;
     this.#res = res;
     this.#json = json;
     this.#room = room;
     this.#client = client;
+    this.#idleAsEmptyText = idleAsEmptyText;
   }
 
   start(ctx: Context, channel: string, since: string | undefined): void {
@@ -82,6 +86,8 @@ class LongPoll implements Waiter, Held {
   /** Returns how many messages the answer carries: a plain-text one, only the first. */
   deliver(batch: Batch): number {
     this.#stop();
+    if (batch.missed) metrics.missed('longpoll');
+    metrics.wrote('longpoll', batch, this.#arrived);
     if (this.#json) writeBatch(this.#res, batch);
     else writeFirst(this.#res, batch);
     return this.#json ? batch.messages.length : Math.min(1, batch.messages.length);
@@ -108,6 +114,7 @@ class LongPoll implements Waiter, Held {
     const subscription = this.#subscription!;
     subscription.cancel();
     if (subscription.cursor === undefined) sendError(this.#res, STORAGE_UNAVAILABLE);
+    else if (this.#idleAsEmptyText) writeEmptyText(this.#res, subscription.cursor);
     else writeEmpty(this.#res, subscription.cursor, false);
   }
 
@@ -117,6 +124,7 @@ class LongPoll implements Waiter, Held {
     if (this.#held) {
       this.#held = false;
       this.#room.leave(this.#client);
+      metrics.held('longpoll', -1);
     }
   }
 }
@@ -168,5 +176,15 @@ function writeEmpty(res: ServerResponse, cursor: string, missed: boolean): void 
   const headers: Record<string, string> = { 'cache-control': 'no-store', [HEADER.cursor]: cursor };
   if (missed) headers[HEADER.missed] = 'true';
   res.writeHead(204, headers);
+  res.end();
+}
+
+/**
+ * The idle answer for a page's plain-text poll without a cursor (see
+ * `idleAsEmptyText`): `200` with an empty body, which no message can be
+ * (an empty publish is refused), and the cursor, as a `204` would carry it.
+ */
+function writeEmptyText(res: ServerResponse, cursor: string): void {
+  res.writeHead(200, { 'content-type': 'text/plain;charset=utf-8', 'content-length': 0, 'cache-control': 'no-store', [HEADER.cursor]: cursor });
   res.end();
 }

@@ -3,13 +3,15 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import { presentedTokens } from '../auth.js';
-import { clientKey } from '../client-address.js';
+import { noteRefusal } from '../context.js';
 import type { Context } from '../context.js';
 import { HttpError, SHUTTING_DOWN, TOO_MANY_WAITING, UPGRADE_REQUIRED } from '../errors.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../hub.js';
 import type { Subscription, Waiter } from '../hub.js';
 import { checkMessageText } from '../message-text.js';
 import type { WaitingRoom } from '../waiting-room.js';
+import * as metrics from '../metrics.js';
+import type { Logger } from '../log.js';
 import type { Batch } from '../protocol.js';
 import { checkChannel, splitPath, splitTarget } from '../target.js';
 import { IDEMPOTENCY_KEY } from './publish.js';
@@ -45,7 +47,7 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
       ctx.requireSubscribeToken(req, query);
       const canPublish = ctx.rights(presentedTokens(req, query)).publish;
       const since = query.get('since') ?? undefined;
-      const client = clientKey(req);
+      const client = ctx.clientKey(req);
       if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
       const leave = holdPlace(ctx.room, client, socket);
       server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + FRAME_OVERHEAD }));
@@ -54,6 +56,7 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
         (error: unknown) => refuse(socket, error),
       );
     } catch (error) {
+      if (error instanceof HttpError) noteRefusal(ctx, req, error.code);
       refuse(socket, error);
     }
   };
@@ -98,10 +101,12 @@ function checkHandshake(req: IncomingMessage): void {
  */
 function holdPlace(room: WaitingRoom, client: string, socket: Duplex): () => void {
   let held = true;
+  metrics.held('websocket', 1);
   const leave = (): void => {
     if (!held) return;
     held = false;
     room.leave(client);
+    metrics.held('websocket', -1);
   };
   socket.once('close', leave);
   return leave;
@@ -138,6 +143,7 @@ class Connection implements Waiter {
   readonly #leave: () => void;
   #canPublish: boolean;
   #subscription: Subscription | undefined;
+  readonly #since = Date.now();
   #alive = true;
   #ended = false;
 
@@ -175,6 +181,8 @@ class Connection implements Waiter {
 
   deliver(batch: Batch): void {
     if (this.#ended) return;
+    if (batch.missed) metrics.missed('websocket');
+    metrics.wrote('websocket', batch, this.#since);
     if (batch.missed) this.#send({ type: 'missed', cursor: batch.cursor });
     for (const { id, text, time } of batch.messages) this.#send({ type: 'message', id, text, time });
     if (batch.messages.length === 0) this.#send({ type: 'cursor', cursor: batch.cursor });
@@ -214,7 +222,7 @@ class Connection implements Waiter {
       const { message } = await this.#ctx.hub.publish(this.#channel, text, key);
       this.#send({ type: 'published', id: message.id, time: message.time, key });
     } catch (error) {
-      this.#send({ type: 'error', ...publishError(error), key });
+      this.#send({ type: 'error', ...publishError(error, this.#ctx.log), key });
     }
   }
 
@@ -227,6 +235,10 @@ class Connection implements Waiter {
   }
 
   #send(frame: Record<string, unknown>): void {
+    if (frame.type === 'error') {
+      metrics.refused(String(frame.code));
+      if (frame.code === 'rate_limited') this.#ctx.limits.hit('rate_limited', this.#client);
+    }
     this.#ws.send(JSON.stringify(frame));
   }
 
@@ -258,12 +270,12 @@ function parseFrame(raw: string): ClientFrame | undefined {
   return { type, text, ...(key !== undefined && { key }) };
 }
 
-function publishError(error: unknown): { code: string; reason: string } {
+function publishError(error: unknown, log: Logger): { code: string; reason: string } {
   if (error instanceof HttpError) return { code: error.code, reason: error.message };
   if (error instanceof KeyReusedError) return { code: 'key_reused', reason: error.message };
   if (error instanceof HubFullError) return { code: 'too_many_channels', reason: error.message };
   if (error instanceof HubClosedError) return { code: 'shutting_down', reason: 'server is shutting down' };
   if (error instanceof StorageUnavailableError) return { code: 'storage_unavailable', reason: error.message };
-  console.error('pollcast: unexpected error', error);
+  log.error({ event: 'error', err: error }, 'unexpected error');
   return { code: 'internal', reason: 'internal server error' };
 }
