@@ -21,7 +21,9 @@ const USAGE = `usage: pollcast [options]
   --max-waiting-per-client N polls held at once per client address (POLLCAST_MAX_WAITING_PER_CLIENT, default 100)
   --max-body BYTES           largest message accepted              (POLLCAST_MAX_BODY, default 65536)
   --heartbeat MS             comment on event streams this often   (POLLCAST_HEARTBEAT, default 15000)
-  --stream-buffer BYTES      unsent bytes before a stream is cut   (POLLCAST_STREAM_BUFFER, default 1048576)
+  --stream-buffer BYTES      unsent bytes one connection may hold  (POLLCAST_STREAM_BUFFER, default 1048576)
+  --outbound-bytes BYTES     unsent bytes all connections may hold (POLLCAST_OUTBOUND_BYTES, default 67108864)
+  --write-timeout MS         time a connection has to take what it was sent (POLLCAST_WRITE_TIMEOUT, default 10000)
   --publish-rate N           publishes per second per client, 0=off (POLLCAST_PUBLISH_RATE, default 20)
   --publish-burst N          publishes in a burst per client       (POLLCAST_PUBLISH_BURST, default 40)
   --headers-timeout MS       time to send the request headers      (POLLCAST_HEADERS_TIMEOUT, default 15000)
@@ -48,6 +50,8 @@ const SETTINGS = [
   ['max-body', 'POLLCAST_MAX_BODY', 'maxBodyBytes'],
   ['heartbeat', 'POLLCAST_HEARTBEAT', 'heartbeatMs'],
   ['stream-buffer', 'POLLCAST_STREAM_BUFFER', 'streamBufferBytes'],
+  ['outbound-bytes', 'POLLCAST_OUTBOUND_BYTES', 'outboundBytes'],
+  ['write-timeout', 'POLLCAST_WRITE_TIMEOUT', 'writeTimeoutMs'],
   ['publish-rate', 'POLLCAST_PUBLISH_RATE', 'publishRate'],
   ['publish-burst', 'POLLCAST_PUBLISH_BURST', 'publishBurst'],
   ['headers-timeout', 'POLLCAST_HEADERS_TIMEOUT', 'headersTimeoutMs'],

@@ -4,6 +4,7 @@ import { createCors } from './cors.js';
 import type { Cors } from './cors.js';
 import type { Hub } from './hub.js';
 import type { PollcastOptions } from './options.js';
+import { Outbound } from './outbound.js';
 import { RateLimiter } from './rate-limit.js';
 import { WaitingRoom } from './waiting-room.js';
 
@@ -15,6 +16,8 @@ export interface Context {
   readonly room: WaitingRoom;
   /** Publishes per client, against `publishRate` and `publishBurst`. */
   readonly publishRate: RateLimiter;
+  /** Unsent bytes of every connection, against `outboundBytes`, `streamBufferBytes` and `writeTimeoutMs`. */
+  readonly outbound: Outbound;
   readonly cors: Cors;
   /** Throw 401 unless the request carries the publish / subscribe token (when one is set). */
   readonly requirePublishToken: (req: IncomingMessage) => void;
@@ -29,6 +32,7 @@ export function createContext(hub: Hub, options: PollcastOptions): Context {
     options,
     room: new WaitingRoom(options.maxWaiting, options.maxWaitingPerClient),
     publishRate: new RateLimiter(options.publishRate, options.publishBurst),
+    outbound: new Outbound({ totalBytes: options.outboundBytes, connectionBytes: options.streamBufferBytes, writeTimeoutMs: options.writeTimeoutMs }),
     cors: createCors(options.corsOrigins),
     requirePublishToken: tokenCheck(options.publishToken),
     requireSubscribeToken: tokenCheck(options.subscribeToken),

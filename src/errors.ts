@@ -21,6 +21,7 @@ export const ERROR_STATUS = {
   too_many_waiting: 503,
   too_many_channels: 503,
   storage_unavailable: 503,
+  too_busy: 503,
   internal: 500,
 } as const;
 
@@ -48,6 +49,9 @@ export const SHUTTING_DOWN = new HttpError('shutting_down', 'server is shutting 
 
 /** The waiting room (`maxWaiting`, `maxWaitingPerClient`) is full. */
 export const TOO_MANY_WAITING = new HttpError('too_many_waiting', 'too many subscribers are waiting; try again later', { 'retry-after': '5' });
+
+/** The outbound budget (`outboundBytes`) is spent on readers that have not taken their answers yet. */
+export const TOO_BUSY = new HttpError('too_busy', 'too much is waiting to be sent; try again shortly', { 'retry-after': '1' });
 
 /** The hub's storage (Redis) does not answer: nothing was acknowledged; try again shortly. */
 export const STORAGE_UNAVAILABLE = new HttpError('storage_unavailable', 'message storage is unavailable; try again shortly', { 'retry-after': '2' });

@@ -160,6 +160,24 @@ t.test('a slow consumer is cut at the buffer limit (to resume from its Last-Even
   await closed;
 });
 
+t.test('a backlog larger than --stream-buffer flows from since=0 in pieces: every message, in order, once', async (t) => {
+  const { origin } = await forkServer(t, ['--stream-buffer', '262144']);
+  const ids: string[] = [];
+  // About 2.4 MB of history: nine times the per-connection cap.
+  for (let i = 0; i < 40; i++) ids.push(await publish(origin, `${i} ${'x'.repeat(60_000)}`, 'backlog'));
+  const stream = openStream(origin, '/events/backlog?since=0');
+  t.teardown(stream.close);
+  let ended = false;
+  void stream.ended.then(() => (ended = true));
+  await until(() => stream.texts().length === ids.length || ended, 'the whole backlog', 20_000);
+  t.notOk(ended, 'the stream stays open');
+  t.same(stream.events.map((e) => e.id), ids);
+  t.same(stream.texts().map((text) => text.slice(0, text.indexOf(' '))), ids.map((_, i) => String(i)));
+  const live = await publish(origin, 'after the backlog', 'backlog');
+  await until(() => stream.texts().length === ids.length + 1, 'the next message');
+  t.equal(stream.lastEventId(), live);
+});
+
 t.test('streams count against the waiting limits, and end cleanly on shutdown', async (t) => {
   const server = await forkServer(t, ['--max-waiting', '1']);
   const stream = openStream(server.origin, '/events');

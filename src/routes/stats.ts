@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../context.js';
 
-/** `GET /stats`: the hub's counters, and the process's memory so that growth can be watched. */
+/** `GET /stats`: the hub's counters, the outbound budget's, and the process's memory so that growth can be watched. */
 export function stats(_req: IncomingMessage, res: ServerResponse, ctx: Context): void {
   const { rss, heapUsed } = process.memoryUsage();
-  const body = JSON.stringify({ ...ctx.hub.stats(), memory: { rss, heapUsed } });
+  const body = JSON.stringify({ ...ctx.hub.stats(), outbound: ctx.outbound.stats(), memory: { rss, heapUsed } });
   res.writeHead(200, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),

@@ -3,12 +3,13 @@ import type { Socket } from 'node:net';
 import { clientKey } from '../client-address.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Context } from '../context.js';
-import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
+import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOO_BUSY, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import type { Held } from '../hangups.js';
 import type { Subscription, Waiter } from '../hub.js';
 import { wantsJson } from '../negotiate.js';
+import type { Outbound, Outlet } from '../outbound.js';
 import { encodeBatch, HEADER } from '../protocol.js';
-import type { Batch } from '../protocol.js';
+import type { Batch, Message } from '../protocol.js';
 import type { WaitingRoom } from '../waiting-room.js';
 
 
@@ -35,7 +36,7 @@ export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Contex
   ctx.requireSubscribeToken(req, query);
   const client = clientKey(req);
   if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
-  const poll = new LongPoll(req.socket, res, wantsJson(req), ctx.room, client);
+  const poll = new LongPoll(req.socket, res, wantsJson(req), ctx, client);
   try {
     poll.start(ctx, channel, query.get('since') ?? undefined);
   } catch (error) {
@@ -49,16 +50,18 @@ class LongPoll implements Waiter, Held {
   readonly #res: ServerResponse;
   readonly #json: boolean;
   readonly #room: WaitingRoom;
+  readonly #outbound: Outbound;
   readonly #client: string;
   #subscription: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
   #held = true;
 
-  constructor(socket: Socket, res: ServerResponse, json: boolean, room: WaitingRoom, client: string) {
+  constructor(socket: Socket, res: ServerResponse, json: boolean, ctx: Context, client: string) {
     this.#socket = socket;
     this.#res = res;
     this.#json = json;
-    this.#room = room;
+    this.#room = ctx.room;
+    this.#outbound = ctx.outbound;
     this.#client = client;
   }
 
@@ -80,8 +83,8 @@ class LongPoll implements Waiter, Held {
 
   deliver(batch: Batch): void {
     this.#stop();
-    if (this.#json) writeBatch(this.#res, batch);
-    else writeFirst(this.#res, batch);
+    if (this.#json) writeBatch(this.#res, batch, this.#outbound);
+    else writeFirst(this.#res, batch, this.#outbound);
   }
 
   release(): void {
@@ -122,43 +125,108 @@ function expire(poll: LongPoll): void {
   poll.expire();
 }
 
-/** Answers `200` with a JSON batch, encoded once however many clients it goes to. */
-export function writeBatch(res: ServerResponse, batch: Batch): void {
-  let body = encoded.get(batch);
+/**
+ * Answers `200` with a JSON batch, encoded once however many clients it goes
+ * to, and cut to the messages that fit in one connection's share of the
+ * outbound budget (at least one): its cursor says where to go on.
+ */
+export function writeBatch(res: ServerResponse, batch: Batch, outbound: Outbound): void {
+  const answer = fit(batch, outbound.limits.connectionBytes);
+  let body = encoded.get(answer);
   if (!body) {
-    body = Buffer.from(encodeBatch(batch));
-    encoded.set(batch, body);
+    body = Buffer.from(encodeBatch(answer));
+    encoded.set(answer, body);
   }
-  res.writeHead(200, {
+  send(res, outbound, body, {
     'content-type': 'application/json',
     'content-length': body.length,
     'cache-control': 'no-store',
-    [HEADER.cursor]: batch.cursor,
+    [HEADER.cursor]: answer.cursor,
   });
-  res.end(body);
 }
 
 /**
  * Plain-text clients (the seed's page, curl) get one message per answer; the
  * cursor header lets them resume from it to get the next.
  */
-function writeFirst(res: ServerResponse, batch: Batch): void {
+function writeFirst(res: ServerResponse, batch: Batch, outbound: Outbound): void {
   const message = batch.messages[0];
   if (!message) {
     writeEmpty(res, batch.cursor, batch.missed);
     return;
   }
+  const body = Buffer.from(message.text);
   const headers: Record<string, string | number> = {
     'content-type': 'text/plain;charset=utf-8',
-    'content-length': Buffer.byteLength(message.text),
+    'content-length': body.length,
     'cache-control': 'no-store',
     [HEADER.id]: message.id,
     [HEADER.time]: message.time,
     [HEADER.cursor]: message.id,
   };
   if (batch.missed) headers[HEADER.missed] = 'true';
+  send(res, outbound, body, headers);
+}
+
+/** An HTTP answer as the outbound budget sees it. */
+class Answer implements Outlet {
+  readonly #res: ServerResponse;
+
+  constructor(res: ServerResponse) {
+    this.#res = res;
+  }
+
+  get unsent(): number {
+    return this.#res.destroyed || this.#res.socket?.destroyed ? 0 : this.#res.writableLength;
+  }
+
+  cut(): void {
+    this.#res.destroy();
+  }
+}
+
+/** Hands `body` over when the outbound budget has room for it, else answers `503`; counts it until the kernel took it. */
+function send(res: ServerResponse, outbound: Outbound, body: Buffer, headers: Record<string, string | number>): void {
+  const answer = new Answer(res);
+  if (!outbound.admit(body.length, answer)) return sendError(res, TOO_BUSY);
   res.writeHead(200, headers);
-  res.end(message.text);
+  res.end(body, () => outbound.flushed(answer));
+  outbound.handed(answer);
+}
+
+/** Batches cut down to one answer, by the batch they come from and the size they were cut to. */
+const fitted = new WeakMap<Batch, { readonly maxBytes: number; readonly batch: Batch }>();
+
+/** `{"messages":[],"missed":false,"cursor":""}` */
+const BATCH_OVERHEAD = 42;
+
+/** The first messages of `batch` whose encoding fits in `maxBytes` (at least one), or `batch` itself when all do. */
+function fit(batch: Batch, maxBytes: number): Batch {
+  const { messages } = batch;
+  let bytes = BATCH_OVERHEAD + batch.cursor.length;
+  let count = 0;
+  for (; count < messages.length; count++) {
+    bytes += encodedBytes(messages[count]!) + 1;
+    if (bytes > maxBytes && count > 0) break;
+  }
+  if (count === messages.length) return batch;
+  const cached = fitted.get(batch);
+  if (cached?.maxBytes === maxBytes) return cached.batch;
+  const cut: Batch = { messages: messages.slice(0, count), missed: batch.missed, cursor: messages[count - 1]!.id };
+  fitted.set(batch, { maxBytes, batch: cut });
+  return cut;
+}
+
+/** Characters JSON writes as escapes (`\"`, `\n`, `\u0001`, a lone surrogate's `\udc00`). */
+const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** `{"id":"","text":"","time":}` and a 13-digit time. */
+const MESSAGE_OVERHEAD = 40;
+
+/** The UTF-8 length of a message's JSON, without encoding it in the common case of nothing to escape. */
+function encodedBytes(message: Message): number {
+  const text = ESCAPED.test(message.text) ? JSON.stringify(message.text) : message.text;
+  return Buffer.byteLength(text) + message.id.length + MESSAGE_OVERHEAD;
 }
 
 function writeEmpty(res: ServerResponse, cursor: string, missed: boolean): void {
