@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
@@ -95,7 +94,7 @@ async function nonReader(t: { teardown(fn: () => void): void }, port: number, he
   t.teardown(() => socket.destroy());
   socket.on('error', () => {});
   socket.pause();
-  await once(socket, 'connect');
+  await new Promise((resolve) => socket.once('connect', resolve));
   socket.write(head);
   return socket;
 }
@@ -115,7 +114,10 @@ async function drain(socket: Socket, within: number): Promise<{ declared: number
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
   socket.resume();
-  await Promise.race([once(socket, 'close'), sleep(within)]);
+  await new Promise((resolve) => {
+    socket.once('close', resolve);
+    setTimeout(resolve, within);
+  });
   const all = Buffer.concat(chunks);
   const head = all.indexOf('\r\n\r\n');
   const declared = Number(/content-length: (\d+)/i.exec(all.subarray(0, head).toString('latin1'))?.[1] ?? -1);
@@ -177,7 +179,18 @@ t.test('a WebSocket client that sends junk and never reads is cut at its cap', a
   const burst = Buffer.concat(Array.from({ length: 10_000 }, () => frame));
   let sent = 0;
   while (sent < 3 * MiB && !socket.destroyed) {
-    if (!socket.write(burst)) await Promise.race([once(socket, 'drain'), once(socket, 'close'), sleep(2_000)]);
+    if (!socket.write(burst)) {
+      // The server may cut us mid-write: wait for room, the end, or a while, whichever comes first.
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          socket.off('drain', done).off('close', done);
+          resolve();
+        };
+        const timer = setTimeout(done, 2_000);
+        socket.on('drain', done).on('close', done);
+      });
+    }
     sent += burst.length;
   }
   await waitForWaiting(origin, 0, 20_000);
