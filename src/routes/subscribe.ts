@@ -27,6 +27,8 @@ const JITTER_STEPS = 16;
  * and write the same bytes to every socket.
  */
 const encoded = new WeakMap<Batch, Buffer>();
+/** Encodings up to this size are kept for the fan-out; larger ones are made per answer and counted while unsent. */
+const SHARED_BYTES = 64 * 1024;
 
 /**
  * `GET /subscribe[/CHANNEL][?since=CURSOR]`: the long poll. Answers with the
@@ -135,7 +137,8 @@ export function writeBatch(res: ServerResponse, batch: Batch, outbound: Outbound
   let body = encoded.get(answer);
   if (!body) {
     body = Buffer.from(encodeBatch(answer));
-    encoded.set(answer, body);
+    // A large answer is a backlog, seldom shared: kept, it would outlive its readers for as long as the hub remembers the batch.
+    if (body.length <= SHARED_BYTES) encoded.set(answer, body);
   }
   send(res, outbound, body, {
     'content-type': 'application/json',
