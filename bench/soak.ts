@@ -91,7 +91,7 @@ const PER_CONNECTION = 32 * 1024;
 const HEAP_MB = (HISTORY_FACTOR * HISTORY_BYTES) / MB + 64;
 /** The hostile actors. */
 const NON_READERS = 60;
-const JUNKERS = 2;
+const JUNKERS = 1;
 const HOARD_MESSAGES = 100; // of 60 000 control characters: 6 MB of text, 36 MB as JSON
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -438,13 +438,13 @@ async function junker(until: number): Promise<void> {
     let closed = false;
     socket.once('close', () => (closed = true));
     await sleep(50);
-    // 2 MB: far more error frames than the cap and the kernel's buffers hold, so each flood is cut.
-    for (let sent = 0; sent < 2 * MB && !closed && Date.now() < until; sent += burst.length) {
+    // 1 MB: some 150 000 frames, more error frames than the cap and the kernel's buffers hold, so each flood is cut.
+    for (let sent = 0; sent < MB && !closed && Date.now() < until; sent += burst.length) {
       hostile.junkBytes += burst.length;
       if (!socket.write(burst)) await first(socket, ['drain', 'close'], 1_000);
     }
     socket.destroy();
-    await sleep(2_000);
+    await sleep(5_000);
   }
 }
 
