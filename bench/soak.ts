@@ -556,6 +556,8 @@ async function main(): Promise<boolean> {
   process.stdout.write(`soak: seed ${SEED} (replay with --seed ${SEED}), ${SECONDS} s, ${RATE} msg/s over ${CHANNELS} channels, ` +
     `${FOLLOWERS} followers, ${RESUMERS} resumers, ${CHURNERS} churners from ${sources.length} source address(es); node ${process.version}\n`);
 
+  // The backlog is meant to stay in history: the heap to come back to is the one holding it.
+  const hoard = HOSTILE ? await publishHoard() : [];
   const startHeap = await collectedHeap();
   await sample();
 
@@ -567,8 +569,6 @@ async function main(): Promise<boolean> {
     const first = JSON.parse((await call(`/subscribe/${channelName(ch)}?since=0`, { headers: { accept: 'application/json' } })).body) as Batch;
     followers.push(follow(ch, i < FOLLOWERS ? 'follower' : 'resumer', first.cursor, seededRandom(SEED + 1 + i), hardStop));
   }
-
-  const hoard = HOSTILE ? await publishHoard() : [];
 
   const sampler = setInterval(() => void sample().catch((error: Error) => problems.push(`stats: ${error.message}`)), 1_000);
   phase = 'churn';
