@@ -81,14 +81,16 @@ const HISTORY_BYTES = 16 * MB;
 const OUTBOUND_BYTES = 32 * MB;
 const CONNECTION_BYTES = MB;
 const WRITE_TIMEOUT_MS = 3_000;
-/** RSS of an idle server with the `ws` library loaded (about 60 MiB), and room for garbage between collections. */
-const BASE_RSS = 100 * MB;
+/** Working room of the heap beyond the history, enforced by the heap cap below (README). */
+const HEAP_ROOM = 64 * MB;
+/** RSS of an idle server outside its heap (about 50 MiB), and the heap's working room (README). */
+const BASE_RSS = 50 * MB + HEAP_ROOM;
 /** Heap per byte of history text, its per-message overhead and cached encodings included (README). */
 const HISTORY_FACTOR = 4;
 /** Socket, parser and subscriber state of one connection, user space only: about 16 KiB measured, twice that allowed (README). */
 const PER_CONNECTION = 32 * 1024;
 /** The heap cap the README advises, so that V8 collects rather than grows: the history's share and 64 MiB of working room. */
-const HEAP_MB = (HISTORY_FACTOR * HISTORY_BYTES) / MB + 64;
+const HEAP_MB = (HISTORY_FACTOR * HISTORY_BYTES + HEAP_ROOM) / MB;
 /** The hostile actors. */
 const NON_READERS = 60;
 const JUNKERS = 1;
@@ -374,6 +376,10 @@ async function publishHoard(): Promise<string[]> {
     const answer = await call(`/publish/${HOARD}`, { method: 'POST', body: `${i}${'\u0001'.repeat(60_000)}`, headers: { accept: 'application/json' } });
     if (answer.status !== 200) throw new Error(`hoard publish answered ${answer.status}`);
     ids.push((JSON.parse(answer.body) as { id: string }).id);
+  }
+  // Read it once, page by page, so that each message's JSON (which the hub keeps with it) is made now.
+  for (let cursor = '0'; cursor !== ids[ids.length - 1];) {
+    cursor = (JSON.parse((await call(`/messages/${HOARD}?since=${encodeURIComponent(cursor)}`)).body) as Batch).cursor;
   }
   return ids;
 }
