@@ -197,3 +197,15 @@ t.test('a WebSocket client that sends junk and never reads is cut at its cap', a
   t.pass(`cut after ${sent} bytes of junk`);
   t.equal((await request(origin, '/stats')).status, 200);
 });
+
+t.test('an answer larger than the whole outbound budget is refused with 503 too_busy, and the server carries on', async (t) => {
+  const { origin } = await forkServer(t, ['--stream-buffer', '4096', '--outbound-bytes', '4096']);
+  await publish(origin, 'x'.repeat(10_000), 'huge');
+  const refused = await poll(origin, '0', 'huge');
+  t.equal(refused.status, 503);
+  t.equal(refused.headers['pollcast-error'], 'too_busy');
+  t.equal(refused.headers['retry-after'], '1');
+  const id = await publish(origin, 'small', 'other');
+  t.match(JSON.parse((await poll(origin, '0', 'other')).body), { messages: [{ id, text: 'small' }] });
+  t.match(JSON.parse((await request(origin, '/stats')).body), { outbound: { refused: 1 } });
+});
