@@ -22,7 +22,9 @@ const USAGE = `usage: pollcast [options]
   --max-body BYTES           largest message accepted              (POLLCAST_MAX_BODY, default 65536)
   --heartbeat MS             comment on event streams this often   (POLLCAST_HEARTBEAT, default 15000; over 55000 needs --allow-long-timeouts)
   --allow-long-timeouts      allow a poll timeout or heartbeat that common proxies cut (over 55 s)  (POLLCAST_ALLOW_LONG_TIMEOUTS=1)
-  --stream-buffer BYTES      unsent bytes before a stream is cut   (POLLCAST_STREAM_BUFFER, default 1048576)
+  --stream-buffer BYTES      unsent bytes one connection may hold  (POLLCAST_STREAM_BUFFER, default 1048576)
+  --outbound-bytes BYTES     unsent bytes all connections may hold (POLLCAST_OUTBOUND_BYTES, default 67108864)
+  --write-timeout MS         time a connection has to take what it was sent (POLLCAST_WRITE_TIMEOUT, default 10000)
   --publish-rate N           publishes per second per client, 0=off (POLLCAST_PUBLISH_RATE, default 20)
   --publish-burst N          publishes in a burst per client       (POLLCAST_PUBLISH_BURST, default 40)
   --headers-timeout MS       time to send the request headers      (POLLCAST_HEADERS_TIMEOUT, default 15000)
@@ -57,6 +59,8 @@ const SETTINGS = [
   ['max-body', 'POLLCAST_MAX_BODY', 'maxBodyBytes'],
   ['heartbeat', 'POLLCAST_HEARTBEAT', 'heartbeatMs'],
   ['stream-buffer', 'POLLCAST_STREAM_BUFFER', 'streamBufferBytes'],
+  ['outbound-bytes', 'POLLCAST_OUTBOUND_BYTES', 'outboundBytes'],
+  ['write-timeout', 'POLLCAST_WRITE_TIMEOUT', 'writeTimeoutMs'],
   ['publish-rate', 'POLLCAST_PUBLISH_RATE', 'publishRate'],
   ['publish-burst', 'POLLCAST_PUBLISH_BURST', 'publishBurst'],
   ['headers-timeout', 'POLLCAST_HEADERS_TIMEOUT', 'headersTimeoutMs'],

@@ -13,6 +13,7 @@ import { createScrape, refused } from './metrics.js';
 import type { Logger } from './log.js';
 import { OWN_PUBLIC_DIR } from './options.js';
 import type { PollcastOptions } from './options.js';
+import { Outbound } from './outbound.js';
 import { RateLimiter } from './rate-limit.js';
 import { WaitingRoom } from './waiting-room.js';
 
@@ -24,6 +25,8 @@ export interface Context {
   readonly room: WaitingRoom;
   /** Publishes per client, against `publishRate` and `publishBurst`. */
   readonly publishRate: RateLimiter;
+  /** Unsent bytes of every connection, against `outboundBytes`, `streamBufferBytes` and `writeTimeoutMs`. */
+  readonly outbound: Outbound;
   readonly cors: Cors;
   /** Throw 401 unless the request carries the publish / subscribe token (when one is set). */
   readonly requirePublishToken: (req: IncomingMessage) => void;
@@ -57,6 +60,7 @@ export function createContext(hub: Hub, options: PollcastOptions, log: Logger): 
     options,
     room: new WaitingRoom(options.maxWaiting, options.maxWaitingPerClient),
     publishRate: new RateLimiter(options.publishRate, options.publishBurst),
+    outbound: new Outbound({ totalBytes: options.outboundBytes, connectionBytes: options.streamBufferBytes, writeTimeoutMs: options.writeTimeoutMs }),
     cors: createCors(options.corsOrigins),
     requirePublishToken: tokenCheck(options.publishToken),
     requireSubscribeToken: tokenCheck(options.subscribeToken),

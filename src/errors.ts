@@ -24,6 +24,7 @@ export const ERROR_STATUS = {
   too_many_waiting: 503,
   too_many_channels: 503,
   storage_unavailable: 503,
+  too_busy: 503,
   internal: 500,
 } as const;
 
@@ -54,6 +55,8 @@ export const TOO_MANY_WAITING = new HttpError('too_many_waiting', 'too many subs
 
 /** A WebSocket endpoint asked for without the upgrade (a proxy in between may have dropped its headers). */
 export const UPGRADE_REQUIRED = new HttpError('upgrade_required', 'this is a WebSocket endpoint: send Upgrade: websocket (a proxy may have dropped it)', { upgrade: 'websocket', connection: 'Upgrade' });
+/** The outbound budget (`outboundBytes`) is spent on readers that have not taken their answers yet. */
+export const TOO_BUSY = new HttpError('too_busy', 'too much is waiting to be sent; try again shortly', { 'retry-after': '1' });
 
 /** The hub's storage (Redis) does not answer: nothing was acknowledged; try again shortly. */
 /** The codes that mean a limit was hit: logged (without flooding) as well as answered. */

@@ -31,8 +31,22 @@ export interface PollcastOptions {
   maxBodyBytes: number;
   /** Server-sent event streams write a comment this often, so proxies keep them open, in ms. Default 15 000. */
   heartbeatMs: number;
-  /** Bytes a stream may have waiting for a slow reader before it is cut (it resumes from its cursor). Default 1 MiB. */
+  /**
+   * Unsent bytes one connection may hold, on every transport: a long-poll or
+   * `/messages` answer carries at most this much (the cursor says where to
+   * go on), a stream writes its backlog in pieces under it, and a reader
+   * this far behind is cut (it resumes from its cursor). Default 1 MiB.
+   */
   streamBufferBytes: number;
+  /**
+   * Unsent bytes all connections together may hold. When an answer would
+   * pass it, the connections stuck longest are dropped to make room, else
+   * the answer is refused with `503`. At least `streamBufferBytes`.
+   * Default 64 MiB.
+   */
+  outboundBytes: number;
+  /** Bytes handed to a connection must be taken by it within this, or it is dropped, in ms. Default 10 000. */
+  writeTimeoutMs: number;
   /** Publishes per second one client address may sustain; 0 for no limit. Default 20. */
   publishRate: number;
   /** Publishes one client address may send in a burst above the rate. Default 40. */
@@ -101,6 +115,8 @@ export const DEFAULTS: Readonly<PollcastOptions> = Object.freeze({
   maxBodyBytes: 64 * 1024,
   heartbeatMs: 15_000,
   streamBufferBytes: 1024 * 1024,
+  outboundBytes: 64 * 1024 * 1024,
+  writeTimeoutMs: 10_000,
   publishRate: 20,
   publishBurst: 40,
   headersTimeoutMs: 15_000,
@@ -137,6 +153,8 @@ const RANGES: Record<NumberKey, readonly [number, number]> = {
   maxBodyBytes: [1, 1024 * 1024 * 1024],
   heartbeatMs: [10, 3_600_000],
   streamBufferBytes: [1024, 1024 * 1024 * 1024],
+  outboundBytes: [1024, 2 ** 40],
+  writeTimeoutMs: [100, 3_600_000],
   publishRate: [0, 1_000_000],
   publishBurst: [1, 1_000_000],
   headersTimeoutMs: [100, 600_000],
@@ -182,6 +200,7 @@ export function resolveOptions(overrides: Partial<PollcastOptions> = {}): Pollca
   if (typeof options.csp !== 'string') throw new TypeError('csp must be a string');
   if (options.csp !== '') checkCsp(options.csp);
   if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel)) throw new TypeError(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
+  if (options.streamBufferBytes > options.outboundBytes) throw new RangeError('streamBufferBytes must not exceed outboundBytes');
   if (options.headersTimeoutMs > options.requestTimeoutMs) throw new RangeError('headersTimeoutMs must not exceed requestTimeoutMs');
   if (typeof options.redisUrl !== 'string') throw new TypeError('redisUrl must be a string');
   if (options.redisUrl !== '') checkRedisUrl(options.redisUrl);

@@ -17,16 +17,38 @@ export function openingFrame(retryMs: number, cursor: string): string {
   return `retry: ${retryMs}\n${cursorFrame(cursor)}`;
 }
 
+/** A piece of a batch's frames, and where the next piece starts. */
+export interface Frames {
+  readonly frames: string;
+  /** Index of the first message left for the next piece; the batch's length when none is. */
+  readonly next: number;
+}
+
 /**
- * The frames of a batch: a `missed` event first when messages were missed,
- * then one `message` event per message, its id the message's cursor. A
- * batch with no message still moves the client's `Last-Event-ID` on.
+ * The frames of a batch from message `start` on, as many as fit in
+ * `maxLength` characters (at least one message), so a large backlog can be
+ * written in pieces. The first piece begins with a `missed` event when
+ * messages were missed: it carries `from`, the cursor the batch was read
+ * after, because resuming from there gets the same messages again (and the
+ * same `missed`); the batch's own cursor would skip them. Then one `message`
+ * event per message, its id the message's cursor. A batch with no message
+ * still moves the client's `Last-Event-ID` on.
  */
-export function batchFrames(batch: Batch): string {
-  let frames = batch.missed ? `event: missed\ndata: ${JSON.stringify({ cursor: batch.cursor })}\n\n` : '';
-  for (const message of batch.messages) frames += messageFrame(message);
-  if (batch.messages.length === 0) frames += cursorFrame(batch.cursor);
-  return frames;
+export function batchFrames(batch: Batch, from: string, start = 0, maxLength = Infinity): Frames {
+  const { messages } = batch;
+  let frames = '';
+  if (start === 0) {
+    if (batch.missed) frames += `event: missed\ndata: ${JSON.stringify({ cursor: messages.length > 0 ? from : batch.cursor })}\n\n`;
+    if (messages.length === 0) frames += cursorFrame(batch.cursor);
+  }
+  let next = start;
+  while (next < messages.length) {
+    const frame = messageFrame(messages[next]!);
+    if (next > start && frames.length + frame.length > maxLength) break;
+    frames += frame;
+    next++;
+  }
+  return { frames, next };
 }
 
 /**

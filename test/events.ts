@@ -131,8 +131,8 @@ t.test('a comment heartbeat keeps an idle stream alive', async (t) => {
   t.pass('heartbeats arrive');
 });
 
-t.test('a slow consumer is cut at the buffer limit (to resume from its Last-Event-ID) without slowing anyone', async (t) => {
-  const { origin, port } = await forkServer(t, ['--stream-buffer', '65536', '--max-body', '65536']);
+t.test('a reader that stops reading is cut after --write-timeout (to resume from its Last-Event-ID) without slowing anyone', async (t) => {
+  const { origin, port } = await forkServer(t, ['--stream-buffer', '65536', '--max-body', '65536', '--write-timeout', '1000']);
   const slow = connect(port, '127.0.0.1');
   t.teardown(() => slow.destroy());
   await new Promise((resolve) => slow.once('connect', resolve));
@@ -146,11 +146,33 @@ t.test('a slow consumer is cut at the buffer limit (to resume from its Last-Even
   // Enough to fill the kernel's socket buffers too (loopback grows them to several MB).
   for (let i = 0; i < 250; i++) await publish(origin, `${i} ${big}`, 'flood');
   await until(() => fast.texts().length === 250, 'every message at the fast reader', 20_000);
-  await waitForWaiting(origin, 1, 10_000);
-  t.pass('the slow stream was dropped while the fast one got everything');
+  const deadline = Date.now() + 10_000;
+  while ((JSON.parse((await request(origin, '/stats')).body) as { outbound: { cut: number } }).outbound.cut === 0) {
+    if (Date.now() > deadline) throw new Error('the stalled stream was never cut');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  t.pass('the stalled stream was dropped while the fast one got everything');
   const closed = new Promise((resolve) => slow.once('close', resolve));
   slow.resume();
   await closed;
+});
+
+t.test('a backlog larger than --stream-buffer flows from since=0 in pieces: every message, in order, once', async (t) => {
+  const { origin } = await forkServer(t, ['--stream-buffer', '262144']);
+  const ids: string[] = [];
+  // About 2.4 MB of history: nine times the per-connection cap.
+  for (let i = 0; i < 40; i++) ids.push(await publish(origin, `${i} ${'x'.repeat(60_000)}`, 'backlog'));
+  const stream = openStream(origin, '/events/backlog?since=0');
+  t.teardown(stream.close);
+  let ended = false;
+  void stream.ended.then(() => (ended = true));
+  await until(() => stream.texts().length === ids.length || ended, 'the whole backlog', 20_000);
+  t.notOk(ended, 'the stream stays open');
+  t.same(stream.events.map((e) => e.id), ids);
+  t.same(stream.texts().map((text) => text.slice(0, text.indexOf(' '))), ids.map((_, i) => String(i)));
+  const live = await publish(origin, 'after the backlog', 'backlog');
+  await until(() => stream.texts().length === ids.length + 1, 'the next message');
+  t.equal(stream.lastEventId(), live);
 });
 
 t.test('streams count against the waiting limits, and end cleanly on shutdown', async (t) => {

@@ -89,7 +89,8 @@ function post(path: string, body: string, extra = ''): string {
 const JSON_ACCEPT = 'Accept: application/json\r\n';
 
 t.test('a subscriber that hangs up in the middle of a large answer is forgotten, and the server carries on', async (t) => {
-  const server = await forkServer(t, ['--poll-timeout', '60000']);
+  // One answer may carry 8 MiB here.
+  const server = await forkServer(t, ['--poll-timeout', '60000', '--stream-buffer', '8388608']);
   const { origin, port } = server;
   // 100 messages of 60 KB: since=0 in JSON is one 6 MB batch, more than the
   // socket buffers hold while the client does not read, so it is still being

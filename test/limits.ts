@@ -134,7 +134,8 @@ t.test('the request timeout does not cut a long poll that is waiting for its ans
 });
 
 t.test('a slow reader of a large answer does not delay anyone else', async (t) => {
-  const { origin, port } = await forkServer(t, ['--max-body', '65536']);
+  // One answer may carry the whole 2.4 MB here.
+  const { origin, port } = await forkServer(t, ['--max-body', '65536', '--stream-buffer', '4194304']);
   const big = 'x'.repeat(60_000);
   for (let i = 0; i < 40; i++) await publish(origin, big, 'heavy');
   const slow = connect(port, '127.0.0.1');

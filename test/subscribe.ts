@@ -187,3 +187,28 @@ t.test('a cursor from an earlier run of the server is answered with missed', asy
   t.equal(plain.status, 204);
   t.equal(plain.headers['pollcast-missed'], 'true');
 });
+
+t.test('an answer carries what fits in --stream-buffer, and its cursor goes on from there without loss', async (t) => {
+  const { origin } = await forkServer(t, ['--stream-buffer', '65536']);
+  const ids: string[] = [];
+  for (let i = 0; i < 10; i++) ids.push(await publish(origin, `${i} ${'y'.repeat(20_000)}`, 'fit'));
+  const got: string[] = [];
+  let cursor = '0';
+  let answers = 0;
+  while (got.length < ids.length && answers < 20) {
+    for (const path of ['/subscribe/fit', '/messages/fit']) {
+      const answer = await request(origin, `${path}?since=${encodeURIComponent(cursor)}`, { headers: { accept: 'application/json' } });
+      t.equal(answer.status, 200);
+      t.ok(answer.body.length <= 65536, `${path} answers at most the cap (${answer.body.length} bytes)`);
+      const batch = batchOf(answer.body);
+      t.equal(answer.headers['pollcast-cursor'], batch.cursor);
+      if (path === '/messages/fit') {
+        got.push(...batch.messages.map((m) => m.id));
+        cursor = batch.cursor;
+      }
+      answers++;
+    }
+  }
+  t.same(got, ids, 'every message once, in order');
+  t.ok(answers > 2, 'in several answers');
+});

@@ -6,6 +6,7 @@ import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Held } from '../hangups.js';
 import type { Hub, Subscription, Waiter } from '../hub.js';
 import * as metrics from '../metrics.js';
+import type { Outbound, Outlet } from '../outbound.js';
 import type { Batch } from '../protocol.js';
 import { batchFrames, HEARTBEAT, openingFrame } from '../sse.js';
 import type { WaitingRoom } from '../waiting-room.js';
@@ -13,6 +14,9 @@ import type { WaitingRoom } from '../waiting-room.js';
 
 /** How long a client waits before reconnecting (the `retry:` hint), in ms. */
 const RETRY_MS = 2_000;
+
+/** A backlog is written in pieces of about this many characters (or the per-connection cap, when smaller). */
+const PIECE = 64 * 1024;
 
 const HEADERS = {
   'content-type': 'text/event-stream;charset=utf-8',
@@ -53,28 +57,45 @@ function beat(): void {
   for (const stream of open) stream.beat();
 }
 
-class EventStream implements Waiter, Held {
+/**
+ * A stream writes what it is given in pieces: the next piece waits until the
+ * socket took the last (`'drain'`), and the stream waits for more messages
+ * only once all are written. So a large backlog starts at once and flows as
+ * fast as the reader reads, while a reader that stops holds at most a piece:
+ * it is cut when that piece is not taken within the write timeout.
+ */
+class EventStream implements Waiter, Held, Outlet {
   readonly #socket: Socket;
   readonly #res: ServerResponse;
   readonly #hub: Hub;
   readonly #room: WaitingRoom;
+  readonly #outbound: Outbound;
   readonly #channel: string;
   readonly #client: string;
-  readonly #maxBuffered: number;
+  readonly #piece: number;
   readonly #heartbeatMs: number;
   #subscription: Subscription | undefined;
   readonly #since = Date.now();
+  /** The batch being written, how far, and the cursor it was read after. */
+  #batch: Batch | undefined;
+  #next = 0;
+  #from = '';
   #opened = false;
   #ended = false;
+  readonly #drained = (): void => {
+    this.#outbound.flushed(this);
+    this.#pump();
+  };
 
   constructor(socket: Socket, res: ServerResponse, ctx: Context, channel: string, client: string) {
     this.#socket = socket;
     this.#res = res;
     this.#hub = ctx.hub;
     this.#room = ctx.room;
+    this.#outbound = ctx.outbound;
     this.#channel = channel;
     this.#client = client;
-    this.#maxBuffered = ctx.options.streamBufferBytes;
+    this.#piece = Math.min(PIECE, ctx.options.streamBufferBytes);
     this.#heartbeatMs = ctx.options.heartbeatMs;
   }
 
@@ -90,8 +111,9 @@ class EventStream implements Waiter, Held {
   started(): void {
     if (this.#opened || this.#ended) return;
     this.#opened = true;
+    this.#from = this.#subscription!.cursor!;
     this.#res.writeHead(200, HEADERS);
-    this.#res.write(openingFrame(RETRY_MS, this.#subscription!.cursor!));
+    this.#res.write(openingFrame(RETRY_MS, this.#from));
     open.add(this);
     heartbeat ??= setInterval(beat, this.#heartbeatMs).unref();
   }
@@ -101,15 +123,39 @@ class EventStream implements Waiter, Held {
     this.started();
     if (batch.missed) metrics.missed('sse');
     metrics.wrote('sse', batch, this.#since);
-    this.#res.write(batchFrames(batch));
-    // A reader this far behind is cut: it resumes from its Last-Event-ID
-    // instead of making the server hold ever more for it.
-    if (this.#res.writableLength > this.#maxBuffered) {
-      this.#end();
-      this.#res.destroy();
-      return;
+    this.#batch = batch;
+    this.#next = 0;
+    this.#pump();
+  }
+
+  get unsent(): number {
+    return this.#res.destroyed ? 0 : this.#res.writableLength;
+  }
+
+  /** Over the write timeout, or the slowest when the outbound budget was needed: the reader resumes from its Last-Event-ID. */
+  cut(): void {
+    this.#end();
+    this.#res.destroy();
+  }
+
+  /** Writes the batch piece by piece while the socket takes them; then waits for more messages. */
+  #pump(): void {
+    for (let batch = this.#batch; batch && !this.#ended; batch = this.#batch) {
+      const { frames, next } = batchFrames(batch, this.#from, this.#next, this.#piece);
+      if (!this.#outbound.admit(Buffer.byteLength(frames), this)) return this.cut();
+      this.#next = next;
+      if (next === batch.messages.length) {
+        this.#batch = undefined;
+        this.#from = batch.cursor;
+      }
+      const room = this.#res.write(frames);
+      this.#outbound.handed(this);
+      if (!room) {
+        this.#res.once('drain', this.#drained);
+        return;
+      }
     }
-    this.#subscription = this.#hub.subscribe(this.#channel, batch.cursor, this);
+    if (!this.#ended) this.#subscription = this.#hub.subscribe(this.#channel, this.#from, this);
   }
 
   /** The hub is closing: end the stream; the client reconnects to whoever serves next. */
@@ -136,7 +182,8 @@ class EventStream implements Waiter, Held {
   }
 
   beat(): void {
-    this.#res.write(HEARTBEAT);
+    // Bytes still waiting to go keep a proxy's idle timer at bay already.
+    if (this.#res.writableLength === 0) this.#res.write(HEARTBEAT);
   }
 
   #end(): void {

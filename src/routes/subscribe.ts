@@ -2,13 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Context } from '../context.js';
-import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
+import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOO_BUSY, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import type { Held } from '../hangups.js';
 import type { Subscription, Waiter } from '../hub.js';
 import * as metrics from '../metrics.js';
 import { idleAsEmptyText, wantsJson } from '../negotiate.js';
+import type { Outbound, Outlet } from '../outbound.js';
 import { encodeBatch, HEADER } from '../protocol.js';
-import type { Batch } from '../protocol.js';
+import type { Batch, Message } from '../protocol.js';
 import type { WaitingRoom } from '../waiting-room.js';
 
 
@@ -23,10 +24,11 @@ const JITTER_STEPS = 16;
 
 /**
  * A fan-out hands the same batch to every waiter of a channel: encode it once
- * and write the same bytes to every socket. An encoding lives as long as its
- * batch: the fan-out, or the hub's batch cache, whose budget counts it.
+ * and write the same bytes to every socket.
  */
 const encoded = new WeakMap<Batch, Buffer>();
+/** Encodings up to this size are kept for the fan-out; larger ones are made per answer and counted while unsent. */
+const SHARED_BYTES = 64 * 1024;
 
 /**
  * `GET /subscribe[/CHANNEL][?since=CURSOR]`: the long poll. Answers with the
@@ -37,7 +39,7 @@ export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Contex
   const client = ctx.clientKey(req);
   if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
   metrics.held('longpoll', 1);
-  const poll = new LongPoll(req.socket, res, wantsJson(req), ctx.room, client, idleAsEmptyText(req, query));
+  const poll = new LongPoll(req.socket, res, wantsJson(req), ctx, client, idleAsEmptyText(req, query));
   try {
     poll.start(ctx, channel, query.get('since') ?? undefined);
   } catch (error) {
@@ -51,18 +53,20 @@ class LongPoll implements Waiter, Held {
   readonly #res: ServerResponse;
   readonly #json: boolean;
   readonly #room: WaitingRoom;
+  readonly #outbound: Outbound;
   readonly #client: string;
-  #subscription: Subscription | undefined;
   readonly #idleAsEmptyText: boolean;
   readonly #arrived = Date.now();
+  #subscription: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
   #held = true;
 
-  constructor(socket: Socket, res: ServerResponse, json: boolean, room: WaitingRoom, client: string, idleAsEmptyText: boolean) {
+  constructor(socket: Socket, res: ServerResponse, json: boolean, ctx: Context, client: string, idleAsEmptyText: boolean) {
     this.#socket = socket;
     this.#res = res;
     this.#json = json;
-    this.#room = room;
+    this.#room = ctx.room;
+    this.#outbound = ctx.outbound;
     this.#client = client;
     this.#idleAsEmptyText = idleAsEmptyText;
   }
@@ -83,14 +87,13 @@ class LongPoll implements Waiter, Held {
     this.#subscription?.cancel();
   }
 
-  /** Returns how many messages the answer carries: a plain-text one, only the first. */
+  /** Returns how many messages the answer carries: those that fit in one answer; in plain text, only the first. */
   deliver(batch: Batch): number {
     this.#stop();
     if (batch.missed) metrics.missed('longpoll');
-    metrics.wrote('longpoll', batch, this.#arrived);
-    if (this.#json) writeBatch(this.#res, batch);
-    else writeFirst(this.#res, batch);
-    return this.#json ? batch.messages.length : Math.min(1, batch.messages.length);
+    const sent = this.#json ? writeBatch(this.#res, batch, this.#outbound) : writeFirst(this.#res, batch, this.#outbound);
+    metrics.wrote('longpoll', sent, this.#arrived);
+    return sent.messages.length;
   }
 
   release(): void {
@@ -133,43 +136,113 @@ function expire(poll: LongPoll): void {
   poll.expire();
 }
 
-/** Answers `200` with a JSON batch, encoded once however many clients it goes to. */
-export function writeBatch(res: ServerResponse, batch: Batch): void {
-  let body = encoded.get(batch);
+/**
+ * Answers `200` with a JSON batch, encoded once however many clients it goes
+ * to, and cut to the messages that fit in one connection's share of the
+ * outbound budget (at least one): its cursor says where to go on. Returns
+ * the batch that was answered.
+ */
+export function writeBatch(res: ServerResponse, batch: Batch, outbound: Outbound): Batch {
+  const answer = fit(batch, outbound.limits.connectionBytes);
+  let body = encoded.get(answer);
   if (!body) {
-    body = Buffer.from(encodeBatch(batch));
-    encoded.set(batch, body);
+    body = Buffer.from(encodeBatch(answer));
+    // A large answer is a backlog, seldom shared: kept, it would outlive its readers for as long as the hub remembers the batch.
+    if (body.length <= SHARED_BYTES) encoded.set(answer, body);
   }
-  res.writeHead(200, {
+  send(res, outbound, body, {
     'content-type': 'application/json',
     'content-length': body.length,
     'cache-control': 'no-store',
-    [HEADER.cursor]: batch.cursor,
+    [HEADER.cursor]: answer.cursor,
   });
-  res.end(body);
+  return answer;
 }
 
 /**
  * Plain-text clients (the seed's page, curl) get one message per answer; the
- * cursor header lets them resume from it to get the next.
+ * cursor header lets them resume from it to get the next. Returns the batch
+ * of what was answered.
  */
-function writeFirst(res: ServerResponse, batch: Batch): void {
+function writeFirst(res: ServerResponse, batch: Batch, outbound: Outbound): Batch {
   const message = batch.messages[0];
   if (!message) {
     writeEmpty(res, batch.cursor, batch.missed);
-    return;
+    return batch;
   }
+  const body = Buffer.from(message.text);
   const headers: Record<string, string | number> = {
     'content-type': 'text/plain;charset=utf-8',
-    'content-length': Buffer.byteLength(message.text),
+    'content-length': body.length,
     'cache-control': 'no-store',
     [HEADER.id]: message.id,
     [HEADER.time]: message.time,
     [HEADER.cursor]: message.id,
   };
   if (batch.missed) headers[HEADER.missed] = 'true';
+  send(res, outbound, body, headers);
+  return batch.messages.length === 1 ? batch : { messages: [message], missed: batch.missed, cursor: message.id };
+}
+
+/** An HTTP answer as the outbound budget sees it. */
+class Answer implements Outlet {
+  readonly #res: ServerResponse;
+
+  constructor(res: ServerResponse) {
+    this.#res = res;
+  }
+
+  get unsent(): number {
+    return this.#res.destroyed || this.#res.socket?.destroyed ? 0 : this.#res.writableLength;
+  }
+
+  cut(): void {
+    this.#res.destroy();
+  }
+}
+
+/** Hands `body` over when the outbound budget has room for it, else answers `503`; counts it until the kernel took it. */
+function send(res: ServerResponse, outbound: Outbound, body: Buffer, headers: Record<string, string | number>): void {
+  const answer = new Answer(res);
+  if (!outbound.admit(body.length, answer)) return sendError(res, TOO_BUSY);
   res.writeHead(200, headers);
-  res.end(message.text);
+  res.end(body, () => outbound.flushed(answer));
+  outbound.handed(answer);
+}
+
+/** Batches cut down to one answer, by the batch they come from and the size they were cut to. */
+const fitted = new WeakMap<Batch, { readonly maxBytes: number; readonly batch: Batch }>();
+
+/** `{"messages":[],"missed":false,"cursor":""}` */
+const BATCH_OVERHEAD = 42;
+
+/** The first messages of `batch` whose encoding fits in `maxBytes` (at least one), or `batch` itself when all do. */
+function fit(batch: Batch, maxBytes: number): Batch {
+  const { messages } = batch;
+  let bytes = BATCH_OVERHEAD + batch.cursor.length;
+  let count = 0;
+  for (; count < messages.length; count++) {
+    bytes += encodedBytes(messages[count]!) + 1;
+    if (bytes > maxBytes && count > 0) break;
+  }
+  if (count === messages.length) return batch;
+  const cached = fitted.get(batch);
+  if (cached?.maxBytes === maxBytes) return cached.batch;
+  const cut: Batch = { messages: messages.slice(0, count), missed: batch.missed, cursor: messages[count - 1]!.id };
+  fitted.set(batch, { maxBytes, batch: cut });
+  return cut;
+}
+
+/** Characters JSON writes as escapes (`\"`, `\n`, `\u0001`, a lone surrogate's `\udc00`). */
+const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** `{"id":"","text":"","time":}` and a 13-digit time. */
+const MESSAGE_OVERHEAD = 40;
+
+/** The UTF-8 length of a message's JSON, without encoding it in the common case of nothing to escape. */
+function encodedBytes(message: Message): number {
+  const text = ESCAPED.test(message.text) ? JSON.stringify(message.text) : message.text;
+  return Buffer.byteLength(text) + message.id.length + MESSAGE_OVERHEAD;
 }
 
 function writeEmpty(res: ServerResponse, cursor: string, missed: boolean): void {

@@ -12,6 +12,7 @@ import { checkMessageText } from '../message-text.js';
 import type { WaitingRoom } from '../waiting-room.js';
 import * as metrics from '../metrics.js';
 import type { Logger } from '../log.js';
+import type { Outlet } from '../outbound.js';
 import type { Batch } from '../protocol.js';
 import { checkChannel, splitPath, splitTarget } from '../target.js';
 import { IDEMPOTENCY_KEY } from './publish.js';
@@ -24,6 +25,8 @@ const POLICY = 1008;
 const TRY_AGAIN_LATER = 1013;
 /** How long a closing peer has to answer before its socket is cut. */
 const CLOSE_WAIT_MS = 1_000;
+/** A backlog goes out in pieces of about this many bytes (or the per-connection cap, when smaller). */
+const PIECE = 64 * 1024;
 
 /**
  * `GET /ws[/CHANNEL][?since=CURSOR]` upgraded to a WebSocket: the channel's
@@ -134,7 +137,14 @@ type ClientFrame =
   | { readonly type: 'publish'; readonly text: string; readonly key?: string }
   | { readonly type: 'auth'; readonly token: string };
 
-class Connection implements Waiter {
+/**
+ * Every frame goes through the outbound budget. A backlog is sent in pieces:
+ * the next waits until the socket took the last, and the connection waits
+ * for more messages only once all are sent, so a reader that stops holds at
+ * most a piece. Frames the client provokes (errors, acknowledgements) are
+ * not paced: a client that sends and never reads is cut at the cap.
+ */
+class Connection implements Waiter, Outlet {
   readonly #ws: WebSocket;
   readonly #ctx: Context;
   readonly #channel: string;
@@ -142,10 +152,24 @@ class Connection implements Waiter {
   /** Gives the waiting-room place back; safe to call twice. */
   readonly #leave: () => void;
   #canPublish: boolean;
+  readonly #piece: number;
   #subscription: Subscription | undefined;
   readonly #since = Date.now();
+  /** The batch being sent and how far; `#cursor` is where to wait from once it is all sent. */
+  #batch: Batch | undefined;
+  #next = 0;
+  #cursor = '';
+  /** Waiting for the socket to take a piece before sending more. */
+  #paused = false;
   #alive = true;
   #ended = false;
+  readonly #written = (error?: Error): void => {
+    if (error || this.#ws.bufferedAmount > this.#piece / 2) return;
+    this.#ctx.outbound.flushed(this);
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#pump();
+  };
 
   constructor(ws: WebSocket, ctx: Context, channel: string, client: string, leave: () => void, canPublish: boolean) {
     this.#ws = ws;
@@ -154,6 +178,7 @@ class Connection implements Waiter {
     this.#client = client;
     this.#leave = leave;
     this.#canPublish = canPublish;
+    this.#piece = Math.min(PIECE, ctx.options.streamBufferBytes);
   }
 
   start(since: string | undefined): void {
@@ -183,15 +208,48 @@ class Connection implements Waiter {
     if (this.#ended) return;
     if (batch.missed) metrics.missed('websocket');
     metrics.wrote('websocket', batch, this.#since);
-    if (batch.missed) this.#send({ type: 'missed', cursor: batch.cursor });
-    for (const { id, text, time } of batch.messages) this.#send({ type: 'message', id, text, time });
+    // Where the wait started, not where the batch ends: resuming from it replays the gap's messages rather than skipping them.
+    if (batch.missed) this.#send({ type: 'missed', cursor: this.#subscription?.cursor ?? batch.cursor });
     if (batch.messages.length === 0) this.#send({ type: 'cursor', cursor: batch.cursor });
-    // A reader this far behind is dropped: it reconnects from its last id instead of costing the server memory.
-    if (this.#ws.bufferedAmount > this.#ctx.options.streamBufferBytes) {
-      this.#ws.terminate();
+    this.#batch = batch;
+    this.#next = 0;
+    this.#cursor = batch.cursor;
+    this.#pump();
+  }
+
+  get unsent(): number {
+    return this.#ended ? 0 : this.#ws.bufferedAmount;
+  }
+
+  /** Ended, or closing: nothing more is sent. */
+  get #closed(): boolean {
+    return this.#ended || this.#ws.readyState !== this.#ws.OPEN;
+  }
+
+  /** Over its cap or the write timeout, or the slowest when the outbound budget was needed: it reconnects from its last id. */
+  cut(): void {
+    this.#ws.terminate();
+  }
+
+  /** Sends the batch while the socket keeps up, a piece at a time; then waits for more messages. */
+  #pump(): void {
+    const batch = this.#batch;
+    const messages = batch?.messages ?? [];
+    while (this.#next < messages.length && !this.#closed) {
+      if (this.#ws.bufferedAmount >= this.#piece) {
+        this.#paused = true;
+        return;
+      }
+      const { id, text, time } = messages[this.#next++]!;
+      this.#send({ type: 'message', id, text, time });
+    }
+    this.#batch = undefined;
+    if (this.#closed) return;
+    if (this.#ws.bufferedAmount >= this.#piece) {
+      this.#paused = true;
       return;
     }
-    this.#subscription = this.#ctx.hub.subscribe(this.#channel, batch.cursor, this);
+    this.#subscription = this.#ctx.hub.subscribe(this.#channel, this.#cursor, this);
   }
 
   release(): void {
@@ -234,12 +292,21 @@ class Connection implements Waiter {
     this.#send({ type: 'authorized', publish: true });
   }
 
+  /** Sends a frame counted against the outbound budget; a connection already over its cap, or with no room left in the total, is cut instead. */
   #send(frame: Record<string, unknown>): void {
+    if (this.#closed) return;
     if (frame.type === 'error') {
       metrics.refused(String(frame.code));
       if (frame.code === 'rate_limited') this.#ctx.limits.hit('rate_limited', this.#client);
     }
-    this.#ws.send(JSON.stringify(frame));
+    const data = JSON.stringify(frame);
+    const { outbound } = this.#ctx;
+    if (outbound.over(this) || !outbound.admit(data.length, this)) {
+      this.cut();
+      return;
+    }
+    this.#ws.send(data, this.#written);
+    outbound.handed(this);
   }
 
   #end(): void {
