@@ -14,7 +14,7 @@
  * backlog), WebSocket clients that flood junk frames and never read,
  * refused upgrades, and well-behaved readers that take the whole backlog
  * from `since=0` over and over on an event stream and a WebSocket. It fails
- * when the server's RSS passes the bound the README states (base + history
+ * when the server's RSS passes the bound docs/operations.md states (base + history
  * budget + outbound budget + per-connection state × connections) or when a
  * well-behaved reader misses, doubles or reorders anything.
  *
@@ -76,20 +76,20 @@ const CHURN_MS = SECONDS * 1000 - SETTLE_MS - 2_000; // the rest: warm-up, drain
 const REQUEST_TIMEOUT_MS = POLL_TIMEOUT_MS * 3;
 const MB = 1024 * 1024;
 
-// The hostile run's server budgets, and the README's bound on its RSS (see "Threat model and limits").
+// The hostile run's server budgets, and the bound on its RSS in docs/operations.md (see "Threat model and limits").
 const HISTORY_BYTES = 16 * MB;
 const OUTBOUND_BYTES = 32 * MB;
 const CONNECTION_BYTES = MB;
 const WRITE_TIMEOUT_MS = 3_000;
-/** Working room of the heap beyond the history, enforced by the heap cap below (README). */
+/** Working room of the heap beyond the history, enforced by the heap cap below (docs/operations.md). */
 const HEAP_ROOM = 64 * MB;
-/** RSS of an idle server outside its heap (about 50 MiB), and the heap's working room (README). */
+/** RSS of an idle server outside its heap (about 50 MiB), and the heap's working room (docs/operations.md). */
 const BASE_RSS = 50 * MB + HEAP_ROOM;
-/** Heap per byte of history text, its per-message overhead and cached encodings included (README). */
+/** Heap per byte of history text, its per-message overhead and cached encodings included (docs/operations.md). */
 const HISTORY_FACTOR = 4;
-/** Socket, parser and subscriber state of one connection, user space only: about 16 KiB measured, twice that allowed (README). */
+/** Socket, parser and subscriber state of one connection, user space only: about 16 KiB measured, twice that allowed (docs/operations.md). */
 const PER_CONNECTION = 32 * 1024;
-/** The heap cap the README advises, so that V8 collects rather than grows: the history's share and 64 MiB of working room. */
+/** The heap cap docs/operations.md advises, so that V8 collects rather than grows: the history's share and 64 MiB of working room. */
 const HEAP_MB = (HISTORY_FACTOR * HISTORY_BYTES + HEAP_ROOM) / MB;
 /** The hostile actors. */
 const NON_READERS = 60;
@@ -540,7 +540,7 @@ function readWs(cursor: string, got: string[], want: number): Promise<void> {
   });
 }
 
-/** The README's bound on RSS for this run's budgets and connections. */
+/** The bound on RSS in docs/operations.md for this run's budgets and connections. */
 function rssBound(connections: number): number {
   return BASE_RSS + HISTORY_FACTOR * HISTORY_BYTES + OUTBOUND_BYTES + PER_CONNECTION * connections;
 }
@@ -642,7 +642,7 @@ async function main(): Promise<boolean> {
   const connections = FOLLOWERS + RESUMERS + CHURNERS + CHANNELS + (HOSTILE ? NON_READERS + JUNKERS + 3 : 0);
   const bound = rssBound(connections);
   if (HOSTILE) {
-    if (peakRss > bound) fail(`RSS peaked at ${fmt(peakRss)}, over the README's bound of ${fmt(bound)} for ${connections} connections`);
+    if (peakRss > bound) fail(`RSS peaked at ${fmt(peakRss)}, over the bound of ${fmt(bound)} for ${connections} connections`);
     if (hostile.backlogPasses < 2) fail(`the backlog readers completed ${hostile.backlogPasses} passes`);
     if (hostile.refused === 0) fail('no refused upgrade was answered with a 4xx');
   }

@@ -3,16 +3,16 @@ import t from 'tap';
 import { ERROR_STATUS, type HttpError, fromHubError, STORAGE_UNAVAILABLE, SHUTTING_DOWN } from '../src/errors.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../src/hub.js';
 
-const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const PROTOCOL = readFileSync(new URL('../docs/protocol.md', import.meta.url), 'utf8');
 
-/** Codes the README names by their status alone (`404`, `405`, a bare `500`). */
+/** Codes the protocol reference names by their status alone (`404`, `405`, a bare `500`). */
 const BY_STATUS_ONLY = new Set(['internal', 'not_found', 'method_not_allowed']);
 
-t.test('every stable error code is documented in the README, in the row of its status', async (t) => {
-  const rows = README.split('\n').filter((line) => line.startsWith('|'));
+t.test('every stable error code is documented in docs/protocol.md, in the row of its status', async (t) => {
+  const rows = PROTOCOL.split('\n').filter((line) => line.startsWith('|'));
   for (const [code, status] of Object.entries(ERROR_STATUS)) {
     if (BY_STATUS_ONLY.has(code)) continue;
-    t.ok(README.includes(`\`${code}\``), `\`${code}\` is documented`);
+    t.ok(PROTOCOL.includes(`\`${code}\``), `\`${code}\` is documented`);
     for (const row of rows.filter((line) => line.includes(`(\`${code}\``) || line.includes(` \`${code}\``))) {
       t.ok(row.includes(`\`${status}\``), `\`${code}\` is in a row of \`${status}\`: ${row.slice(0, 60)}`);
     }
