@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { parseTrustProxy } from './client-address.js';
-import { checkCsp } from './csp.js';
+import { parseTrustProxy } from './http/peer-address.js';
+import { checkCsp } from './http/csp.js';
 import { LOG_LEVELS } from './log.js';
 import type { LogLevel } from './log.js';
 

@@ -2,18 +2,18 @@ import { createServer, Server, STATUS_CODES } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createContext } from './context.js';
+import { createContext } from './http/context.js';
 import { createLogger } from './log.js';
 import type { Logger } from './log.js';
-import type { Context } from './context.js';
+import type { Context } from './http/context.js';
 import type { Hub } from './hub.js';
 import { MemoryHub } from './memory-hub.js';
-import { RedisHub } from './redis-hub.js';
+import { RedisHub } from './redis/hub.js';
 import { resolveOptions } from './options.js';
 import type { PollcastOptions } from './options.js';
-import { createRouter } from './router.js';
-import { createUpgrade } from './routes/websocket.js';
-import { isWebSocketUpgrade, serveAsHttp1 } from './upgrades.js';
+import { createRouter } from './http/router.js';
+import { createUpgrade } from './http/routes/websocket.js';
+import { isWebSocketUpgrade, serveAsHttp1 } from './http/upgrades.js';
 
 /** `new` → `listening` → `closing` → `closed`; `close()` may come at any point. */
 export type PollcastState = 'new' | 'listening' | 'closing' | 'closed';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { checkCsp, contentSecurityPolicy, defaultCsp } from '../src/csp.js';
+import { checkCsp, contentSecurityPolicy, defaultCsp } from '../src/http/csp.js';
 
 t.test('the strict policy allows scripts from this origin only and names the page host for WebSockets', async (t) => {
   const policy = contentSecurityPolicy('strict', '127.0.0.1:8080')!;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { ERROR_STATUS, type HttpError, fromHubError, STORAGE_UNAVAILABLE, SHUTTING_DOWN } from '../src/errors.js';
+import { ERROR_STATUS, type HttpError, fromHubError, STORAGE_UNAVAILABLE, SHUTTING_DOWN } from '../src/http/errors.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../src/hub.js';
 
 const PROTOCOL = readFileSync(new URL('../docs/protocol.md', import.meta.url), 'utf8');

@@ -1,7 +1,7 @@
 import t from 'tap';
 import WebSocket from 'ws';
-import { HttpError } from '../src/errors.js';
-import { checkMessageText } from '../src/message-text.js';
+import { HttpError } from '../src/http/errors.js';
+import { checkMessageText } from '../src/http/message-text.js';
 import { forkServer } from './fixtures/server.js';
 import { request } from './fixtures/http.js';
 

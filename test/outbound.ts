@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import t from 'tap';
-import { Outbound } from '../src/outbound.js';
-import type { Outlet } from '../src/outbound.js';
+import { Outbound } from '../src/http/outbound.js';
+import type { Outlet } from '../src/http/outbound.js';
 import { forkServer } from './fixtures/server.js';
 import { poll, publish, request, waitForWaiting } from './fixtures/http.js';
 

@@ -27,7 +27,7 @@ t.test('the packed tarball installs in an empty folder, npx pollcast serves the 
   const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT });
   const [packed] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
   const paths = packed!.files.map((file) => file.path);
-  t.ok(paths.includes('dist/cli.js') && paths.includes('public/index.html') && paths.includes('public/js/client/index.d.ts') && paths.includes('deploy/nginx.conf'), 'ships what runs');
+  t.ok(paths.includes('dist/cli.js') && paths.includes('public/index.html') && paths.includes('public/js/browser/index.d.ts') && paths.includes('deploy/nginx.conf'), 'ships what runs');
   t.notOk(paths.some((path) => path.startsWith('src/') || path.startsWith('test/') || path.startsWith('bench/')), 'and nothing else');
 
   const app = join(dir, 'app');
@@ -60,7 +60,7 @@ t.test('the packed tarball installs in an empty folder, npx pollcast serves the 
   const page = await request(origin, '/');
   t.equal(page.status, 200);
   t.match(page.body, /js\/client\/main\.js/);
-  t.equal((await request(origin, '/js/client/main.js')).status, 200, 'the page has its scripts');
+  t.equal((await request(origin, '/js/browser/main.js')).status, 200, 'the page has its scripts');
   t.equal((await request(origin, '/publish', { method: 'POST', body: 'installed' })).status, 200);
   const closed = new Promise<void>((resolve) => server.stdout.once('close', resolve));
   stopGroup('SIGTERM');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { RateLimiter } from '../src/rate-limit.js';
+import { RateLimiter } from '../src/http/rate-limit.js';
 
 t.test('a bucket allows the burst, then the rate, per client', async (t) => {
   let now = 0;

@@ -1,8 +1,8 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../src/hub.js';
-import { interpret, RedisHub } from '../src/redis-hub.js';
-import type { RedisHubOptions } from '../src/redis-hub.js';
+import { interpret, RedisHub } from '../src/redis/hub.js';
+import type { RedisHubOptions } from '../src/redis/hub.js';
 import { Probe } from './fixtures/probe.js';
 import { startRedis } from './fixtures/redis.js';
 import { until } from './fixtures/wait.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { SharedFeed } from '../src/client/shared-feed.js';
-import type { FollowedFeed, Locks } from '../src/client/shared-feed.js';
+import { SharedFeed } from '../src/browser/shared-feed.js';
+import type { FollowedFeed, Locks } from '../src/browser/shared-feed.js';
 import type { FeedOptions } from '../src/client/feed.js';
 import type { FeedState, StateDetail } from '../src/client/reconnect.js';
 import type { Message } from '../src/protocol.js';

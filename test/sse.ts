@@ -1,5 +1,5 @@
 import t from 'tap';
-import { batchFrames, HEARTBEAT, openingFrame } from '../src/sse.js';
+import { batchFrames, HEARTBEAT, openingFrame } from '../src/http/sse.js';
 
 const message = (id: string, text: string) => ({ id, text, time: 1796155257591 });
 

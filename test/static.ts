@@ -70,7 +70,7 @@ t.test('the real page and its script are served by default', async (t) => {
   t.equal(page.status, 200);
   t.match(page.body, /<form[^>]*name="publish"/);
   t.match(page.body, /id="subscribe"/);
-  const script = await request(origin, '/js/client/main.js');
+  const script = await request(origin, '/js/browser/main.js');
   t.equal(script.status, 200);
   t.equal(script.headers['content-type'], 'text/javascript');
 });
@@ -171,5 +171,5 @@ t.test('the built page ships no source maps', async (t) => {
   t.equal(script.status, 200);
   t.notMatch(script.body, /sourceMappingURL/, 'the script names no map');
   t.equal((await request(origin, '/js/protocol.js.map')).status, 404);
-  t.equal((await request(origin, '/js/client/main.js.map')).status, 404);
+  t.equal((await request(origin, '/js/browser/main.js.map')).status, 404);
 });

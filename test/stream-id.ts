@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compareStreamIds, formatCursor, isStreamId, parseCursor, streamIdOf, streamIdTime, ZERO_ID } from '../src/stream-id.js';
+import { compareStreamIds, formatCursor, isStreamId, parseCursor, streamIdOf, streamIdTime, ZERO_ID } from '../src/redis/stream-id.js';
 
 t.test('isStreamId() accepts what Redis gives out and nothing else', async (t) => {
   for (const id of ['0-0', '1-0', '1796155964859-0', '1796155964859-12', '18446744073709551615-18446744073709551615']) t.ok(isStreamId(id), id);

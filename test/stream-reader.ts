@@ -1,7 +1,7 @@
 import t from 'tap';
-import { createCommandConnection, createReaderConnection, RedisStore, streamKey } from '../src/redis-store.js';
-import type { StoredEntry } from '../src/redis-store.js';
-import { StreamReader } from '../src/stream-reader.js';
+import { createCommandConnection, createReaderConnection, RedisStore, streamKey } from '../src/redis/store.js';
+import type { StoredEntry } from '../src/redis/store.js';
+import { StreamReader } from '../src/redis/stream-reader.js';
 import { startRedis } from './fixtures/redis.js';
 import { sleep, until } from './fixtures/wait.js';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { WaitingRoom } from '../src/waiting-room.js';
+import { WaitingRoom } from '../src/http/waiting-room.js';
 
 t.test('places are limited in total and per client, and come back on leave()', async (t) => {
   const room = new WaitingRoom(3, 2);

@@ -1,7 +1,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { FALLBACK } from './log.js';
-import type { Logger } from './log.js';
-import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from './hub.js';
+import { FALLBACK } from '../log.js';
+import type { Logger } from '../log.js';
+import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../hub.js';
 
 /** Stable error codes, each with its status; the `pollcast-error` header carries the code. */
 export const ERROR_STATUS = {

@@ -10,11 +10,11 @@
 
 import { CHANNEL_NAME, DEFAULT_CHANNEL, OLDEST } from '../protocol.js';
 import type { Message } from '../protocol.js';
-import { createFeed } from './feed.js';
-import type { Feed, FeedOptions } from './feed.js';
-import { CONNECTING } from './reconnect.js';
-import type { FeedState, StateDetail } from './reconnect.js';
-import { RecentIds } from './recent-ids.js';
+import { createFeed } from '../client/feed.js';
+import type { Feed, FeedOptions } from '../client/feed.js';
+import { CONNECTING } from '../client/reconnect.js';
+import type { FeedState, StateDetail } from '../client/reconnect.js';
+import { RecentIds } from '../client/recent-ids.js';
 
 /** The part of `navigator.locks` used here. */
 export interface Locks {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../context.js';
-import * as metrics from '../metrics.js';
+import * as metrics from '../../metrics.js';
 import { writeBatch } from './subscribe.js';
 
 /**

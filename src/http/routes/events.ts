@@ -4,10 +4,10 @@ import type { Context } from '../context.js';
 import { SHUTTING_DOWN, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Held } from '../hangups.js';
-import type { Hub, Subscription, Waiter } from '../hub.js';
-import * as metrics from '../metrics.js';
+import type { Hub, Subscription, Waiter } from '../../hub.js';
+import * as metrics from '../../metrics.js';
 import type { Outbound, Outlet } from '../outbound.js';
-import type { Batch } from '../protocol.js';
+import type { Batch } from '../../protocol.js';
 import { batchFrames, HEARTBEAT, openingFrame } from '../sse.js';
 import type { WaitingRoom } from '../waiting-room.js';
 

@@ -4,12 +4,12 @@ import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Context } from '../context.js';
 import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOO_BUSY, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import type { Held } from '../hangups.js';
-import type { Subscription, Waiter } from '../hub.js';
-import * as metrics from '../metrics.js';
+import type { Subscription, Waiter } from '../../hub.js';
+import * as metrics from '../../metrics.js';
 import { idleAsEmptyText, wantsJson } from '../negotiate.js';
 import type { Outbound, Outlet } from '../outbound.js';
-import { encodeBatch, HEADER } from '../protocol.js';
-import type { Batch, Message } from '../protocol.js';
+import { encodeBatch, HEADER } from '../../protocol.js';
+import type { Batch, Message } from '../../protocol.js';
 import type { WaitingRoom } from '../waiting-room.js';
 
 

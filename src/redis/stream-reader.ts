@@ -6,8 +6,8 @@
  * subscriber.
  */
 import type { Redis } from 'ioredis';
-import { channelOfKey, streamKey, toEntry } from './redis-store.js';
-import type { RawEntry, RedisStore, StoredEntry } from './redis-store.js';
+import { channelOfKey, streamKey, toEntry } from './store.js';
+import type { RawEntry, RedisStore, StoredEntry } from './store.js';
 
 /** What the reader reads for, and whom it tells. */
 export interface ReaderSource {

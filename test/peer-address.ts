@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import t from 'tap';
-import { clientKey } from '../src/client-address.js';
+import { clientKey } from '../src/http/peer-address.js';
 
 const from = (remoteAddress: string | undefined) => ({ socket: { remoteAddress } }) as unknown as IncomingMessage;
 
@@ -21,7 +21,7 @@ t.test('a socket without an address still has a key', async (t) => {
   t.equal(clientKey(from(undefined)), '');
 });
 
-import { clientAddress, forwardedChain, parseTrustProxy } from '../src/client-address.js';
+import { clientAddress, forwardedChain, parseTrustProxy } from '../src/http/peer-address.js';
 
 const via = (remoteAddress: string, headers: Record<string, string>) => ({ socket: { remoteAddress }, headers }) as unknown as IncomingMessage;
 

@@ -4,12 +4,12 @@
  * "messages were missed" notice live in elements of their own, outside it.
  */
 
-import { CLOSED, CONNECTING, LIVE, OFFLINE, RECONNECTING } from './reconnect.js';
-import type { FeedState, StateDetail } from './reconnect.js';
+import { CLOSED, CONNECTING, LIVE, OFFLINE, RECONNECTING } from '../client/reconnect.js';
+import type { FeedState, StateDetail } from '../client/reconnect.js';
 import { SharedFeed } from './shared-feed.js';
 import type { SharedFeedOptions } from './shared-feed.js';
 import type { Message } from '../protocol.js';
-import type { FeedOptions } from './feed-options.js';
+import type { FeedOptions } from '../client/feed-options.js';
 
 /** The feed's settings the pane passes on (see `FeedOptions`), and where and how much it shows. */
 export interface SubscribePaneOptions

@@ -1,4 +1,4 @@
-import type { Batch, Message } from './protocol.js';
+import type { Batch, Message } from '../protocol.js';
 
 /**
  * Server-sent events framing (WHATWG HTML, "Server-sent events"). Pure. CR,

@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
-import { StorageUnavailableError } from './hub.js';
-import { redisCommand } from './metrics.js';
+import { StorageUnavailableError } from '../hub.js';
+import { redisCommand } from '../metrics.js';
 
 /**
  * One stream entry as pollcast stores it: the id Redis gave it, the text

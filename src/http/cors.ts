@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from './errors.js';
-import { HEADER } from './protocol.js';
+import { HEADER } from '../protocol.js';
 
 const EXPOSED = [...Object.values(HEADER), 'pollcast-error', 'retry-after'].join(', ');
 const ALLOWED_HEADERS = 'accept, authorization, content-type, idempotency-key';

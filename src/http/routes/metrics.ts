@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../context.js';
-import { registry } from '../metrics.js';
+import { registry } from '../../metrics.js';
 
 /** `GET /metrics`: every metric in the Prometheus text format; needs the admin token (or else the subscribe token) when one is set. */
 export async function metrics(req: IncomingMessage, res: ServerResponse, ctx: Context, _channel: string, query: URLSearchParams): Promise<void> {

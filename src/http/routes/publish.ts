@@ -3,8 +3,8 @@ import { readText } from '../body.js';
 import { HttpError } from '../errors.js';
 import type { Context } from '../context.js';
 import { wantsJson } from '../negotiate.js';
-import { HEADER } from '../protocol.js';
-import type { Published } from '../protocol.js';
+import { HEADER } from '../../protocol.js';
+import type { Published } from '../../protocol.js';
 
 /**
  * `POST /publish[/CHANNEL]`: the body is the message. Answers the new id as

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './errors.js';
-import { CHANNEL_NAME, DEFAULT_CHANNEL } from './protocol.js';
+import { CHANNEL_NAME, DEFAULT_CHANNEL } from '../protocol.js';
 
 /** Reading a request target: `/endpoint[/channel][?query]`. */
 

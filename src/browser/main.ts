@@ -6,8 +6,8 @@
  */
 
 import { CHANNEL_NAME, DEFAULT_CHANNEL } from '../protocol.js';
-import { isTransport } from './feed.js';
-import type { Transport } from './feed.js';
+import { isTransport } from '../client/feed.js';
+import type { Transport } from '../client/feed.js';
 import { PublishForm } from './publish-form.js';
 import { SubscribePane } from './subscribe-pane.js';
 

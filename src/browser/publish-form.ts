@@ -6,10 +6,10 @@
  */
 
 import type { Published } from '../protocol.js';
-import { publishOnce, publishUrl, uuid } from './publish.js';
-import type { PublishFetch, PublishOutcome } from './publish.js';
+import { publishOnce, publishUrl, uuid } from '../client/publish.js';
+import type { PublishFetch, PublishOutcome } from '../client/publish.js';
 
-export type { PublishFetch } from './publish.js';
+export type { PublishFetch } from '../client/publish.js';
 
 export interface PublishFormOptions {
   /** Server root the paths hang off. Default `'.'` (the page's directory). */
