@@ -59,7 +59,7 @@ t.test('the packed tarball installs in an empty folder, npx pollcast serves the 
   const origin = `http://127.0.0.1:${port}`;
   const page = await request(origin, '/');
   t.equal(page.status, 200);
-  t.match(page.body, /js\/client\/main\.js/);
+  t.match(page.body, /js\/browser\/main\.js/);
   t.equal((await request(origin, '/js/browser/main.js')).status, 200, 'the page has its scripts');
   t.equal((await request(origin, '/publish', { method: 'POST', body: 'installed' })).status, 200);
   const closed = new Promise<void>((resolve) => server.stdout.once('close', resolve));
