@@ -1,11 +1,13 @@
-import type { IncomingMessage } from 'node:http';
-import { rightsCheck, tokenCheck } from './auth.js';
+import { Authority } from './auth.js';
 import type { Rights } from './auth.js';
 import { createCors } from './cors.js';
 import type { Cors } from './cors.js';
 import type { Hub } from './hub.js';
 import type { PollcastOptions } from './options.js';
+import { LocalPresence } from './presence.js';
+import type { Presence } from './presence.js';
 import { RateLimiter } from './rate-limit.js';
+import { RedisPresence } from './redis-presence.js';
 import { WaitingRoom } from './waiting-room.js';
 
 /** What every route may read: the hub, the options, the limits, and whether the server is closing. */
@@ -17,25 +19,46 @@ export interface Context {
   /** Publishes per client, against `publishRate` and `publishBurst`. */
   readonly publishRate: RateLimiter;
   readonly cors: Cors;
-  /** Throw 401 unless the request carries the publish / subscribe token (when one is set). */
-  readonly requirePublishToken: (req: IncomingMessage) => void;
-  readonly requireSubscribeToken: (req: IncomingMessage, query: URLSearchParams) => void;
-  /** What a list of tokens grants (each token its own rights), for a connection that gathers them. */
-  readonly rights: (tokens: readonly string[]) => Rights;
+  /** Static tokens and JWT keys: whether signed tokens are checked, and its counters. */
+  readonly auth: Authority;
+  /**
+   * What a list of tokens grants, channel by channel (each token its own
+   * rights): at once when every token is known, else once verified.
+   */
+  readonly rights: (tokens: readonly string[]) => Rights | Promise<Rights>;
+  /** Who is subscribed where. */
+  readonly presence: Presence;
   closing: boolean;
 }
 
+/**
+ * How long a poll's author stays listed after the poll timeout: time for it
+ * to come back with the next poll (and, on Redis, for a renewal to reach the
+ * other instances).
+ */
+export const PRESENCE_GRACE_MS = 10_000;
+
 /** Everything the routes share, computed once from the options. */
 export function createContext(hub: Hub, options: PollcastOptions): Context {
+  const auth = new Authority({
+    subscribeToken: options.subscribeToken,
+    publishToken: options.publishToken,
+    secret: options.jwtSecret,
+    publicKey: options.jwtPublicKey,
+    issuer: options.jwtIssuer,
+    audience: options.jwtAudience,
+  });
+  // One entry per author per channel, as many as subscribers can be held at once.
+  const budget = options.maxWaiting;
   return {
     hub,
     options,
     room: new WaitingRoom(options.maxWaiting, options.maxWaitingPerClient),
     publishRate: new RateLimiter(options.publishRate, options.publishBurst),
     cors: createCors(options.corsOrigins),
-    requirePublishToken: tokenCheck(options.publishToken),
-    requireSubscribeToken: tokenCheck(options.subscribeToken),
-    rights: rightsCheck(options.subscribeToken, options.publishToken),
+    auth,
+    rights: (tokens) => auth.rights(tokens),
+    presence: options.redisUrl ? new RedisPresence(options.redisUrl, budget) : new LocalPresence(budget),
     closing: false,
   };
 }

@@ -9,7 +9,10 @@ export const ERROR_STATUS = {
   empty_body: 400,
   bad_utf8: 400,
   bad_idempotency_key: 400,
+  bad_name: 400,
   unauthorized: 401,
+  invalid_token: 401,
+  forbidden: 403,
   origin_not_allowed: 403,
   not_found: 404,
   method_not_allowed: 405,
@@ -52,6 +55,9 @@ export const TOO_MANY_WAITING = new HttpError('too_many_waiting', 'too many subs
 
 /** A WebSocket endpoint asked for without the upgrade (a proxy in between may have dropped its headers). */
 export const UPGRADE_REQUIRED = new HttpError('upgrade_required', 'this is a WebSocket endpoint: send Upgrade: websocket (a proxy may have dropped it)', { upgrade: 'websocket', connection: 'Upgrade' });
+
+/** The token that let a held poll, a stream or a WebSocket in has expired: fetch a new one and resume. */
+export const TOKEN_EXPIRED = new HttpError('invalid_token', 'token expired', { 'www-authenticate': 'Bearer realm="pollcast", error="invalid_token", error_description="token expired"' });
 
 /** The hub's storage (Redis) does not answer: nothing was acknowledged; try again shortly. */
 export const STORAGE_UNAVAILABLE = new HttpError('storage_unavailable', 'message storage is unavailable; try again shortly', { 'retry-after': '2' });

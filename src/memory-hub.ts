@@ -4,7 +4,7 @@ import type { Entry } from './history.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from './hub.js';
 import type { Hub, HubStats, PublishResult, Subscription, Waiter } from './hub.js';
 import { OLDEST } from './protocol.js';
-import type { Batch, Message } from './protocol.js';
+import type { Batch, From, Message } from './protocol.js';
 
 /** Options of the in-memory hub. */
 export interface MemoryHubOptions {
@@ -125,7 +125,7 @@ export class MemoryHub implements Hub {
     this.#limits = limits;
   }
 
-  publish(channelName: string, text: string, key?: string): Promise<PublishResult> {
+  publish(channelName: string, text: string, key?: string, from?: From): Promise<PublishResult> {
     if (this.#closed) return Promise.reject(new HubClosedError('the hub is closed'));
     let channel: Channel;
     try {
@@ -139,8 +139,9 @@ export class MemoryHub implements Hub {
       return Promise.resolve({ message: earlier, repeated: true });
     }
     const seq = ++this.#seq;
-    const message: Message = { id: this.#cursor(seq), text, time: Date.now() };
-    this.#keep(channel, { seq, message, bytes: Buffer.byteLength(text) });
+    const message: Message = from ? { id: this.#cursor(seq), text, time: Date.now(), from } : { id: this.#cursor(seq), text, time: Date.now() };
+    // The author counts against the byte budget like the text: both are held for as long as the message.
+    this.#keep(channel, { seq, message, bytes: Buffer.byteLength(text) + (from ? fromBytes(from) : 0) });
     channel.batches.clear();
     if (key !== undefined) this.#remember(channel, key, message);
     this.#published++;
@@ -335,4 +336,9 @@ export class MemoryHub implements Hub {
   #lostBefore(name: string): number {
     return this.#forgotten.get(name) ?? this.#forgottenFloor;
   }
+}
+
+/** Bytes an author holds: its name and id as UTF-8, like a text. */
+function fromBytes(from: From): number {
+  return Buffer.byteLength(from.name) + (from.id === undefined ? 0 : Buffer.byteLength(from.id));
 }

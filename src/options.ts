@@ -36,6 +36,18 @@ export interface PollcastOptions {
   publishToken: string;
   /** When set, `GET /subscribe` needs the token (header, or `?access_token=`). Default none. */
   subscribeToken: string;
+  /**
+   * Shared secret for signed tokens (JWT, HS256), at least 32 characters.
+   * With it (or `jwtPublicKey`), every channel needs a token whose claims
+   * grant the right on it. Default none.
+   */
+  jwtSecret: string;
+  /** Public key for signed tokens: PEM (RSA → RS256, P-256 → ES256, Ed25519 → EdDSA) or a JWKS. Default none. */
+  jwtPublicKey: string;
+  /** The `iss` a token must carry. Default any. */
+  jwtIssuer: string;
+  /** The `aud` a token must carry. Default any. */
+  jwtAudience: string;
   /** Origins allowed to call the API from other sites (CORS); `*` for any. Default none. */
   corsOrigins: readonly string[];
   /** Folder of the page and its scripts. Default the package's `public/`. */
@@ -69,6 +81,10 @@ export const DEFAULTS: Readonly<PollcastOptions> = Object.freeze({
   requestTimeoutMs: 30_000,
   publishToken: '',
   subscribeToken: '',
+  jwtSecret: '',
+  jwtPublicKey: '',
+  jwtIssuer: '',
+  jwtAudience: '',
   corsOrigins: Object.freeze([]),
   publicDir: fileURLToPath(new URL('../public', import.meta.url)),
   shutdownGraceMs: 5_000,
@@ -121,6 +137,10 @@ export function resolveOptions(overrides: Partial<PollcastOptions> = {}): Pollca
   for (const key of ['publishToken', 'subscribeToken'] as const) {
     if (typeof options[key] !== 'string' || /[^\x21-\x7e]/.test(options[key])) throw new TypeError(`${key} must be visible ASCII`);
   }
+  for (const key of ['jwtSecret', 'jwtPublicKey', 'jwtIssuer', 'jwtAudience'] as const) {
+    if (typeof options[key] !== 'string') throw new TypeError(`${key} must be a string`);
+  }
+  if (options.jwtSecret !== '' && options.jwtSecret.length < 32) throw new RangeError('jwtSecret must be at least 32 characters (HS256 wants 256 bits)');
   if (options.headersTimeoutMs > options.requestTimeoutMs) throw new RangeError('headersTimeoutMs must not exceed requestTimeoutMs');
   if (typeof options.redisUrl !== 'string') throw new TypeError('redisUrl must be a string');
   if (options.redisUrl !== '') checkRedisUrl(options.redisUrl);

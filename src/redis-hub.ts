@@ -1,7 +1,7 @@
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from './hub.js';
 import type { Hub, HubStats, PublishResult, Subscription, Waiter } from './hub.js';
 import { OLDEST } from './protocol.js';
-import type { Batch, Message } from './protocol.js';
+import type { Batch, From, Message } from './protocol.js';
 import { createCommandConnection, createReaderConnection, redactUrl, RedisStore } from './redis-store.js';
 import type { StoredEntry, StreamState } from './redis-store.js';
 import { compareStreamIds, isStreamId, streamIdTime, ZERO_ID } from './stream-id.js';
@@ -125,12 +125,13 @@ export class RedisHub implements Hub, ReaderSource {
     return this.#opening;
   }
 
-  async publish(channel: string, text: string, key?: string): Promise<PublishResult> {
+  async publish(channel: string, text: string, key?: string, from?: From): Promise<PublishResult> {
     if (this.#closed) throw new HubClosedError('the hub is closed');
-    const outcome = await this.#requireStore().publish(channel, text, key);
+    const outcome = await this.#requireStore().publish(channel, text, key, from);
     if (outcome.kind === 'reused') throw new KeyReusedError('this Idempotency-Key was used for another message');
     if (outcome.kind === 'stored') this.#published++;
-    return { message: { id: outcome.id, text, time: streamIdTime(outcome.id) }, repeated: outcome.kind === 'repeated' };
+    const message: Message = { id: outcome.id, text, time: streamIdTime(outcome.id), ...(from && { from }) };
+    return { message, repeated: outcome.kind === 'repeated' };
   }
 
   subscribe(channel: string, since: string | undefined, waiter: Waiter): Subscription {
@@ -407,7 +408,7 @@ export function interpret(state: StreamState, start: Start): { batch?: Batch; cu
 }
 
 function toMessage(entry: StoredEntry): Message {
-  return { id: entry.id, text: entry.text, time: streamIdTime(entry.id) };
+  return entry.from ? { id: entry.id, text: entry.text, time: streamIdTime(entry.id), from: entry.from } : { id: entry.id, text: entry.text, time: streamIdTime(entry.id) };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -6,11 +6,14 @@
  */
 import type { Redis, RedisOptions } from 'ioredis';
 import { StorageUnavailableError } from './hub.js';
+import { decodeFrom, encodeFrom } from './protocol.js';
+import type { From } from './protocol.js';
 
-/** One stream entry as pollcast stores it: the id Redis gave it, and the text (field `t`). */
+/** One stream entry as pollcast stores it: the id Redis gave it, the text (field `t`) and its author (field `f`, JSON). */
 export interface StoredEntry {
   readonly id: string;
   readonly text: string;
+  readonly from?: From;
 }
 
 /** A channel as one read sees it, atomically. */
@@ -57,7 +60,7 @@ export function channelOfKey(key: string): string {
  * many keyed publishes as the history holds, like the in-memory hub.
  *
  * KEYS: stream, dropped-through, keys (hash: key → "id sha1(text)"), key order (list).
- * ARGV: text, history limit, idempotency key ('' for none).
+ * ARGV: text, history limit, idempotency key ('' for none), author ('' for none).
  * Returns {id, 0} stored, {id, 1} repeated, {'', 2} key used for another text.
  */
 const PUBLISH = `
@@ -78,7 +81,12 @@ if excess > 0 then
   local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)
   redis.call('SET', KEYS[2], gone[#gone][1])
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', limit, '*', 't', ARGV[1])
+local id
+if ARGV[4] ~= '' then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', limit, '*', 't', ARGV[1], 'f', ARGV[4])
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', limit, '*', 't', ARGV[1])
+end
 if key ~= '' then
   redis.call('HSET', KEYS[3], key, id .. ' ' .. digest)
   if redis.call('RPUSH', KEYS[4], key) > limit then
@@ -102,7 +110,7 @@ return {last[1] and last[1][1] or '0-0', dropped, entries}
 `;
 
 interface Scripts {
-  pollcastPublish(stream: string, dropped: string, keys: string, order: string, text: string, limit: number, key: string): Promise<[string, number]>;
+  pollcastPublish(stream: string, dropped: string, keys: string, order: string, text: string, limit: number, key: string, from: string): Promise<[string, number]>;
   pollcastRead(stream: string, dropped: string, start: string, count: number): Promise<[string, string, RawEntry[]]>;
 }
 
@@ -161,9 +169,9 @@ export class RedisStore {
     this.#historyLimit = historyLimit;
   }
 
-  async publish(channel: string, text: string, key: string | undefined): Promise<PublishOutcome> {
+  async publish(channel: string, text: string, key: string | undefined, from?: From): Promise<PublishOutcome> {
     const stream = streamKey(channel);
-    const [id, status] = await unavailableOnError(this.#scripts.pollcastPublish(stream, `${stream}:dropped`, `${stream}:keys`, `${stream}:key-order`, text, this.#historyLimit, key ?? ''));
+    const [id, status] = await unavailableOnError(this.#scripts.pollcastPublish(stream, `${stream}:dropped`, `${stream}:keys`, `${stream}:key-order`, text, this.#historyLimit, key ?? '', from ? encodeFrom(from) : ''));
     if (status === 2) return { kind: 'reused' };
     return { kind: status === 1 ? 'repeated' : 'stored', id };
   }
@@ -185,10 +193,14 @@ export class RedisStore {
   }
 }
 
-/** A raw stream entry as pollcast's own: the text is field `t`. */
+/** A raw stream entry as pollcast's own: the text is field `t`, the author field `f`. */
 export function toEntry([id, fields]: RawEntry): StoredEntry {
   const at = fields.indexOf('t');
-  return { id, text: at >= 0 && at % 2 === 0 ? fields[at + 1] ?? '' : '' };
+  const text = at >= 0 && at % 2 === 0 ? fields[at + 1] ?? '' : '';
+  let from: From | undefined;
+  // Field names sit at even places: a text that reads "f" is a value, not the name.
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === 'f') from = decodeFrom(fields[i + 1]);
+  return from ? { id, text, from } : { id, text };
 }
 
 async function unavailableOnError<T>(pending: Promise<T>): Promise<T> {

@@ -4,6 +4,7 @@ import type { Context } from './context.js';
 import { HttpError, SHUTTING_DOWN, fromHubError, sendError } from './errors.js';
 import { events } from './routes/events.js';
 import { messages } from './routes/messages.js';
+import { presence } from './routes/presence.js';
 import { publish } from './routes/publish.js';
 import { createStatic } from './routes/static.js';
 import { stats } from './routes/stats.js';
@@ -40,6 +41,7 @@ const ENDPOINTS = new Map<string, Endpoint>([
   ['events', endpoint(['GET'], true, events)],
   ['stats', endpoint(['GET', 'HEAD'], false, stats)],
   ['ws', endpoint(['GET'], true, upgradeRequired)],
+  ['presence', endpoint(['GET', 'HEAD'], true, presence)],
 ]);
 
 const STATIC_METHODS = accepting(['GET', 'HEAD']);

@@ -68,6 +68,7 @@ export class PollcastServer {
   async listen(): Promise<AddressInfo> {
     if (this.#state !== 'new') throw new Error(`cannot listen when ${this.#state}`);
     await this.hub.open?.();
+    await this.#context.presence.open?.();
     if (this.#state !== 'new') throw new Error(`cannot listen when ${this.#state}`);
     const server = createServer({
       headersTimeout: this.options.headersTimeoutMs,
@@ -104,7 +105,7 @@ export class PollcastServer {
     this.#context.closing = true;
     const server = this.#server;
     const stopped = server?.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-    const hubClosed = this.hub.close();
+    const hubClosed = Promise.all([this.hub.close(), this.#context.presence.close()]);
     server?.closeIdleConnections();
     const deadline = setTimeout(() => server?.closeAllConnections(), this.options.shutdownGraceMs);
     await Promise.all([stopped, hubClosed]);

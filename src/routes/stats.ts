@@ -4,7 +4,8 @@ import type { Context } from '../context.js';
 /** `GET /stats`: the hub's counters, and the process's memory so that growth can be watched. */
 export function stats(_req: IncomingMessage, res: ServerResponse, ctx: Context): void {
   const { rss, heapUsed } = process.memoryUsage();
-  const body = JSON.stringify({ ...ctx.hub.stats(), memory: { rss, heapUsed } });
+  const tokens = ctx.auth.stats();
+  const body = JSON.stringify({ ...ctx.hub.stats(), presence: ctx.presence.stats(), ...(tokens && { tokens }), memory: { rss, heapUsed } });
   res.writeHead(200, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),

@@ -1,13 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { admit } from '../admission.js';
+import type { Admitted } from '../admission.js';
+import { withRights } from '../auth.js';
 import { clientKey } from '../client-address.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
+import { PRESENCE_GRACE_MS } from '../context.js';
 import type { Context } from '../context.js';
-import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
+import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOKEN_EXPIRED, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import type { Held } from '../hangups.js';
 import type { Subscription, Waiter } from '../hub.js';
 import { wantsJson } from '../negotiate.js';
-import { encodeBatch, HEADER } from '../protocol.js';
+import { encodeBatch, encodeFrom, HEADER } from '../protocol.js';
 import type { Batch } from '../protocol.js';
 import type { WaitingRoom } from '../waiting-room.js';
 
@@ -29,15 +33,21 @@ const encoded = new WeakMap<Batch, Buffer>();
 
 /**
  * `GET /subscribe[/CHANNEL][?since=CURSOR]`: the long poll. Answers with the
- * messages after `since` (or the next one), `204` when the poll times out.
+ * messages after `since` (or the next one), `204` when the poll times out,
+ * `401` when the token that let it in expires first.
  */
-export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void {
-  ctx.requireSubscribeToken(req, query);
+export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void | Promise<void> {
+  return withRights(admit(ctx, req, query, 'subscribe', channel), (admitted) => hold(req, res, ctx, channel, query, admitted));
+}
+
+function hold(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams, admitted: Admitted): void {
   const client = clientKey(req);
   if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
+  // Listed until this poll's timeout and a grace: by then the next poll has renewed it, or it has gone.
+  if (admitted.from) ctx.presence.touch(channel, admitted.from, Date.now() + ctx.options.pollTimeoutMs + PRESENCE_GRACE_MS);
   const poll = new LongPoll(req.socket, res, wantsJson(req), ctx.room, client);
   try {
-    poll.start(ctx, channel, query.get('since') ?? undefined);
+    poll.start(ctx, channel, query.get('since') ?? undefined, admitted.grant.expires);
   } catch (error) {
     poll.abandon();
     throw error;
@@ -52,6 +62,8 @@ class LongPoll implements Waiter, Held {
   readonly #client: string;
   #subscription: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** The timer is the token's expiry, not the poll timeout. */
+  #tokenEnds = false;
   #held = true;
 
   constructor(socket: Socket, res: ServerResponse, json: boolean, room: WaitingRoom, client: string) {
@@ -62,13 +74,15 @@ class LongPoll implements Waiter, Held {
     this.#client = client;
   }
 
-  start(ctx: Context, channel: string, since: string | undefined): void {
+  start(ctx: Context, channel: string, since: string | undefined, expires: number): void {
     // The hub never answers from inside subscribe(), so the timer and the
     // close listener are in place before any answer can come.
     this.#subscription = ctx.hub.subscribe(channel, since, this);
     const step = Math.floor(Math.random() * JITTER_STEPS) / JITTER_STEPS;
     const timeout = Math.round(ctx.options.pollTimeoutMs * (1 - step * JITTER));
-    this.#timer = setTimeout(expire, timeout, this);
+    const left = expires - Date.now();
+    this.#tokenEnds = left < timeout;
+    this.#timer = setTimeout(expire, this.#tokenEnds ? Math.max(0, left) : timeout, this);
     watchHangup(this.#socket, this);
   }
 
@@ -104,7 +118,8 @@ class LongPoll implements Waiter, Held {
     this.#stop();
     const subscription = this.#subscription!;
     subscription.cancel();
-    if (subscription.cursor === undefined) sendError(this.#res, STORAGE_UNAVAILABLE);
+    if (this.#tokenEnds) sendError(this.#res, TOKEN_EXPIRED);
+    else if (subscription.cursor === undefined) sendError(this.#res, STORAGE_UNAVAILABLE);
     else writeEmpty(this.#res, subscription.cursor, false);
   }
 
@@ -156,6 +171,7 @@ function writeFirst(res: ServerResponse, batch: Batch): void {
     [HEADER.time]: message.time,
     [HEADER.cursor]: message.id,
   };
+  if (message.from) headers[HEADER.from] = encodeFrom(message.from);
   if (batch.missed) headers[HEADER.missed] = 'true';
   res.writeHead(200, headers);
   res.end(message.text);
