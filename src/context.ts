@@ -32,11 +32,12 @@ export interface Context {
 }
 
 /**
- * How long a poll's author stays listed after the poll timeout: time for it
- * to come back with the next poll (and, on Redis, for a renewal to reach the
- * other instances).
+ * How long a poll's author stays listed after its poll timeout: time for it
+ * to come back with the next poll. Half a poll timeout, from 1 to 10 s.
  */
-export const PRESENCE_GRACE_MS = 10_000;
+export function presenceGrace(pollTimeoutMs: number): number {
+  return Math.min(10_000, Math.max(1_000, Math.round(pollTimeoutMs / 2)));
+}
 
 /** Everything the routes share, computed once from the options. */
 export function createContext(hub: Hub, options: PollcastOptions): Context {

@@ -127,7 +127,8 @@ export class RedisPresence implements Presence, PresenceListener {
     // Each channel's set expires with its longest-lived entry: a channel every instance left goes on its own.
     const channels = new Map<string, number>();
     for (const [channel, key, entry] of entries) {
-      const until = entry.holders > 0 ? now + TTL_MS : entry.until;
+      // A poll's later renewals reach Redis only with the next refresh: its score allows for that.
+      const until = entry.holders > 0 ? now + TTL_MS : entry.until + REFRESH_MS;
       if (until <= now) continue;
       pipeline.zadd(presenceKey(channel), until, this.#member(key));
       channels.set(channel, Math.max(channels.get(channel) ?? 0, until));

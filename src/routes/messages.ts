@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { admit } from '../admission.js';
 import type { Admitted } from '../admission.js';
 import { withRights } from '../auth.js';
-import { PRESENCE_GRACE_MS } from '../context.js';
+import { presenceGrace } from '../context.js';
 import type { Context } from '../context.js';
 import { writeBatch } from './subscribe.js';
 
@@ -18,7 +18,7 @@ export function messages(req: IncomingMessage, res: ServerResponse, ctx: Context
 
 async function answer(res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams, admitted: Admitted): Promise<void> {
   // An interval poller is listed like a long poll: until a poll timeout and a grace after its last request.
-  if (admitted.from) ctx.presence.touch(channel, admitted.from, Date.now() + ctx.options.pollTimeoutMs + PRESENCE_GRACE_MS);
+  if (admitted.from) ctx.presence.touch(channel, admitted.from, Date.now() + ctx.options.pollTimeoutMs + presenceGrace(ctx.options.pollTimeoutMs));
   const batch = await ctx.hub.read(channel, query.get('since') ?? undefined);
   writeBatch(res, batch);
 }

@@ -5,7 +5,7 @@ import type { Admitted } from '../admission.js';
 import { withRights } from '../auth.js';
 import { clientKey } from '../client-address.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
-import { PRESENCE_GRACE_MS } from '../context.js';
+import { presenceGrace } from '../context.js';
 import type { Context } from '../context.js';
 import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOKEN_EXPIRED, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import type { Held } from '../hangups.js';
@@ -44,7 +44,7 @@ function hold(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: 
   const client = clientKey(req);
   if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
   // Listed until this poll's timeout and a grace: by then the next poll has renewed it, or it has gone.
-  if (admitted.from) ctx.presence.touch(channel, admitted.from, Date.now() + ctx.options.pollTimeoutMs + PRESENCE_GRACE_MS);
+  if (admitted.from) ctx.presence.touch(channel, admitted.from, Date.now() + ctx.options.pollTimeoutMs + presenceGrace(ctx.options.pollTimeoutMs));
   const poll = new LongPoll(req.socket, res, wantsJson(req), ctx.room, client);
   try {
     poll.start(ctx, channel, query.get('since') ?? undefined, admitted.grant.expires);
