@@ -25,6 +25,8 @@ export interface CursorFeedOptions extends ReconnectOptions, DeliveryListeners {
    * is a failure like any other.
    */
   getToken?: GetToken;
+  /** A display name to be listed under in `/presence` (`?name=`; a verified token's identity wins). Default none. */
+  name?: string;
 }
 
 /**

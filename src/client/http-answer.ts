@@ -58,6 +58,8 @@ export interface CursorRequestOptions {
   base?: string;
   channel?: string;
   token?: string;
+  /** Sent as `?name=`: who this subscriber is in presence. */
+  name?: string;
   fetch?: PollFetch;
 }
 
@@ -67,7 +69,7 @@ export interface CursorRequestOptions {
  * header. Bad options (channel, no fetch) throw here, at once.
  */
 export function cursorRequest(options: CursorRequestOptions, endpoint: string, accept: string, tokens?: TokenSource): (cursor: string, signal: AbortSignal) => Promise<PollResponse> {
-  const url = endpointUrl(options.base, endpoint, options.channel) + '?since=';
+  const url = endpointUrl(options.base, endpoint, options.channel) + (options.name ? `?name=${encodeURIComponent(options.name)}&since=` : '?since=');
   const fetcher = requireFetch(options.fetch);
   let token = tokens ? tokens.token : options.token;
   let headers = withToken({ accept }, token);

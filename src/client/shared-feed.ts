@@ -40,7 +40,7 @@ export interface FeedPoller {
  * when no other tab knows better and the listeners hear every message
  * whichever tab received it. Tabs share per channel and transport.
  */
-export interface SharedFeedOptions extends Pick<FeedOptions, 'base' | 'channel' | 'token' | 'since' | 'onMessage' | 'onMissed' | 'onState' | 'fetch' | 'retryBase' | 'retryCap' | 'transport' | 'WebSocket' | 'pollInterval'> {
+export interface SharedFeedOptions extends Pick<FeedOptions, 'base' | 'channel' | 'token' | 'getToken' | 'name' | 'since' | 'onMessage' | 'onMissed' | 'onState' | 'fetch' | 'retryBase' | 'retryCap' | 'transport' | 'WebSocket' | 'pollInterval'> {
   /** Ids already shown (when a page comes back from the back/forward cache). Default empty. */
   seen?: RecentIds;
   /** Messages each tab keeps to hand to a tab opened later. Default 500. */
@@ -151,10 +151,10 @@ export class SharedFeed {
   #lead(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#flushWaiting();
-    const { base, channel, token, fetch, retryBase, retryCap, transport, WebSocket, pollInterval } = this.#options;
+    const { base, channel, token, getToken, name, fetch, retryBase, retryCap, transport, WebSocket, pollInterval } = this.#options;
     const create = this.#options.createPoller ?? createFeed;
     this.#poller = create({
-      base, channel, token, fetch, retryBase, retryCap, transport, WebSocket, pollInterval,
+      base, channel, token, getToken, name, fetch, retryBase, retryCap, transport, WebSocket, pollInterval,
       since: this.#cursor,
       onMessage: (message) => this.#polled(message),
       onMissed: () => {

@@ -8,7 +8,8 @@ import { CLOSED, CONNECTING, LIVE, OFFLINE, RECONNECTING } from './poller.js';
 import type { PollFetch, PollerState, StateDetail } from './poller.js';
 import { SharedFeed } from './shared-feed.js';
 import type { SharedFeedOptions } from './shared-feed.js';
-import type { Message } from '../protocol.js';
+import type { From, Message } from '../protocol.js';
+import type { GetToken } from './token-source.js';
 import type { Transport } from './feed.js';
 
 export interface SubscribePaneOptions {
@@ -18,6 +19,12 @@ export interface SubscribePaneOptions {
   channel?: string;
   /** Bearer token, for a server started with `--subscribe-token`. Default none. */
   token?: string;
+  /** Fetches a fresh token when the server says the one held expired (see `getToken` of the feeds). */
+  getToken?: GetToken;
+  /** Who this subscriber is listed as in presence, on an open server (`?name=`). */
+  name?: string;
+  /** Who "I" am, asked for each message: a message of mine is set apart (class `own`). Default nobody. */
+  me?: () => Me;
   /** Shows the connection state (`data-state` is set on it). Default: a new element before the pane. */
   status?: HTMLElement;
   /** Unhidden when messages were missed; a button inside hides it again. Default: a new element before the pane. */
@@ -70,6 +77,7 @@ export class SubscribePane {
   #feedOptions: SharedFeedOptions;
   #feed: SharedFeed;
   #pending: DocumentFragment | null = null;
+  #me: () => Me;
   #closed = false;
 
   constructor(elem: HTMLElement, options: SubscribePaneOptions = {}) {
@@ -77,6 +85,7 @@ export class SubscribePane {
     if (!(Number.isInteger(limit) && limit > 0)) throw new RangeError('limit must be a positive integer');
     this.#elem = elem;
     this.#limit = limit;
+    this.#me = options.me ?? (() => ({}));
     this.#status = options.status ?? insertBefore(elem, 'p', 'state');
     this.#label = span('state-label');
     this.#detail = span('state-detail');
@@ -87,6 +96,8 @@ export class SubscribePane {
       base: options.base,
       channel: options.channel,
       token: options.token,
+      getToken: options.getToken,
+      name: options.name,
       transport: options.transport,
       pollInterval: options.pollInterval,
       fetch: options.fetch,
@@ -118,7 +129,7 @@ export class SubscribePane {
       this.#pending = document.createDocumentFragment();
       queueMicrotask(() => this.#flush());
     }
-    this.#pending.append(renderMessage(message));
+    this.#pending.append(renderMessage(message, this.#me));
   }
 
   #flush(): void {
@@ -151,9 +162,28 @@ export class SubscribePane {
   };
 }
 
-function renderMessage(message: Message): HTMLElement {
+/** Who the reader is: the verified id from their token, else the name they declared. */
+export interface Me {
+  readonly id?: string;
+  readonly name?: string;
+}
+
+/** Whether a message is the reader's own: by verified id, else (open servers) by declared name. */
+function isMine(from: From | undefined, me: Me): boolean {
+  if (!from) return false;
+  return from.verified ? from.id !== undefined && from.id === me.id : me.id === undefined && from.name === me.name;
+}
+
+function renderMessage(message: Message, me: () => Me): HTMLElement {
   const item = document.createElement('li');
-  item.className = 'message';
+  item.className = isMine(message.from, me()) ? 'message own' : 'message';
+  if (message.from) {
+    const author = document.createElement('p');
+    author.className = 'message-author';
+    author.textContent = message.from.name;
+    if (!message.from.verified) author.title = 'name not verified';
+    item.append(author);
+  }
   const text = document.createElement('p');
   text.className = 'message-text';
   text.textContent = message.text;

@@ -54,6 +54,7 @@ export class WebSocketFeed extends CursorFeed {
   constructor(options: WebSocketFeedOptions = {}) {
     super(options);
     this.#url = socketUrl(endpointUrl(options.base, 'ws', options.channel));
+    if (options.name) this.#url.searchParams.set('name', options.name);
     const Socket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (typeof Socket !== 'function') throw new TypeError('no WebSocket: pass options.WebSocket');
     this.#WebSocket = Socket;
