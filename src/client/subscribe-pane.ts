@@ -178,7 +178,8 @@ function renderMessage(message: Message, me: () => Me): HTMLElement {
   const item = document.createElement('li');
   item.className = isMine(message.from, me()) ? 'message own' : 'message';
   if (message.from) {
-    const author = document.createElement('p');
+    // A span, not a paragraph: the text stays the item's first <p>.
+    const author = document.createElement('span');
     author.className = 'message-author';
     author.textContent = message.from.name;
     if (!message.from.verified) author.title = 'name not verified';
