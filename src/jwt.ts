@@ -47,7 +47,7 @@ const CACHE_ENTRIES = 10_000;
 const CACHE_CHARS = 8 * 1024 * 1024;
 /** A token longer than this is refused unread. */
 export const MAX_TOKEN = 8 * 1024;
-/** Clock skew tolerated between the token's issuer and this server, in seconds. */
+/** Clock skew tolerated between the token's issuer and this server for `nbf`, in seconds (`exp` is exact: see `verify`). */
 const CLOCK_TOLERANCE_S = 5;
 
 /** The algorithm a public key of each type signs with. */
@@ -148,6 +148,8 @@ export class JwtVerifier {
         clockTolerance: CLOCK_TOLERANCE_S,
       });
       const claims = readClaims(payload);
+      // The skew allowance is for `nbf`: a connection ends at `exp` by this clock, so a token past it is refused by it too.
+      if (claims.expires <= Date.now()) throw new TokenRejected('token expired');
       this.#remember(token, claims);
       return claims;
     } catch (error) {

@@ -1,5 +1,7 @@
 import t from 'tap';
 import WebSocket from 'ws';
+import { TRANSPORTS, createFeed } from '../src/client/feed.js';
+import type { WebSocketConstructor } from '../src/client/feed.js';
 import { checkName, declaredName, fromOf, isName } from '../src/identity.js';
 import { decodeFrom, encodeFrom } from '../src/protocol.js';
 import { forkServer } from './fixtures/server.js';
@@ -112,4 +114,31 @@ t.test('at the token\'s exp, a held poll answers 401, a stream ends with event: 
   t.match(poll.headers['www-authenticate'], 'error="invalid_token"');
   t.match(sse, /event: expired\ndata: \{"reason":"token expired"\}\n\n$/);
   t.same(close, { code: 4001, reason: 'token expired' });
+});
+
+t.test('every feed given getToken renews an expired token and resumes from its cursor: nothing lost, nothing doubled', async (t) => {
+  const { origin } = await forkServer(t, ['--jwt-secret', SECRET, '--poll-timeout', '5000']);
+  const writer = await mint({ publish: ['*'] });
+  await Promise.all(TRANSPORTS.map(async (transport) => {
+    const channel = `renew-${transport}`;
+    let minted = 0;
+    const received: string[] = [];
+    const feed = createFeed({
+      base: origin, channel, transport, WebSocket: WebSocket as unknown as WebSocketConstructor, pollInterval: 300,
+      token: await mint({ subscribe: [channel], expiresIn: 2 }),
+      getToken: () => (minted++, mint({ subscribe: [channel], expiresIn: 2 })),
+      onMessage: (message) => received.push(message.text),
+    });
+    t.teardown(() => feed.close());
+    const sent: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const text = `${transport} ${i}`;
+      await request(origin, `/publish/${channel}`, { method: 'POST', body: text, headers: { authorization: `Bearer ${writer}` } });
+      sent.push(text);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+    for (let i = 0; i < 100 && received.length < sent.length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    t.same(received, sent, `${transport}: every message once, in order, across renewals`);
+    t.ok(minted >= 1, `${transport}: getToken was asked (${minted} times)`);
+  }));
 });
