@@ -35,6 +35,8 @@ export function events(req: IncomingMessage, res: ServerResponse, ctx: Context, 
 }
 
 function open(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams, admitted: Admitted): void {
+  // A client that left while its token was being verified: its socket will not close again to end a stream.
+  if (req.socket.destroyed) return;
   const client = clientKey(req);
   if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
   const lastEventId = req.headers['last-event-id'];

@@ -41,6 +41,8 @@ export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Contex
 }
 
 function hold(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams, admitted: Admitted): void {
+  // A client that left while its token was being verified: its socket will not close again to release a poll.
+  if (req.socket.destroyed) return;
   const client = clientKey(req);
   if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
   // Listed until this poll's timeout and a grace: by then the next poll has renewed it, or it has gone.

@@ -42,6 +42,8 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
   /** The tokens are known good: take a place, and hand the socket to `ws`. */
   function accept(req: IncomingMessage, socket: Duplex, head: Buffer, channel: string, query: URLSearchParams, admitted: Admitted): void {
     if (ctx.closing) throw SHUTTING_DOWN;
+    // A client that left while its token was being verified: its socket will not close again to give a place back.
+    if (socket.destroyed) return;
     const since = query.get('since') ?? undefined;
     const client = clientKey(req);
     if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
