@@ -103,8 +103,8 @@ export class Authority {
     let pending: Promise<void>[] | undefined;
     for (const token of tokens) {
       if (!JWT_SHAPE.test(token)) {
-        // A static token that matched is no failure; anything else is.
-        found.failure ??= 'token is malformed';
+        // A static token is no failure; anything else is.
+        if (!this.#subscribeToken([token]) && !this.#publishToken([token])) found.failure ??= 'token is malformed';
         continue;
       }
       const claims = jwt.cached(token);

@@ -30,6 +30,8 @@ export class RedisPresence implements Presence, PresenceListener {
   readonly #url: string;
   readonly #instance = randomBytes(6).toString('hex');
   readonly #local: LocalPresence;
+  /** Each author's member string (`<instance> <from>`), made once: an author on several channels shares it. */
+  readonly #members = new Map<string, string>();
   #client: Redis | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -103,9 +105,6 @@ export class RedisPresence implements Presence, PresenceListener {
     if (member === undefined) return;
     this.#client?.zrem(presenceKey(channel), member).catch(() => undefined);
   }
-
-  /** Each author's member string, made once (an author present on several channels shares it). */
-  readonly #members = new Map<string, string>();
 
   #member(key: string): string {
     return this.#members.get(key) ?? '';

@@ -152,3 +152,12 @@ async function battery(t: Test, redis: boolean): Promise<void> {
 
 t.test('in memory', (t) => battery(t, false));
 t.test('on Redis', (t) => battery(t, true));
+
+t.test('static tokens keep working beside signed ones, each for its own right', async (t) => {
+  const { origin } = await forkServer(t, ['--jwt-secret', SECRET, '--subscribe-token', 'reader']);
+  t.equal((await request(origin, '/messages/any?access_token=reader')).status, 200, 'the static subscribe token reads every channel');
+  const publish = await request(origin, '/publish/any', { method: 'POST', body: 'x', headers: { authorization: 'Bearer reader' } });
+  t.same([publish.status, publish.headers['pollcast-error']], [401, 'unauthorized'], 'and does not publish; it is no malformed signed token either');
+  const writer = await mint({ publish: ['any'] });
+  t.equal((await request(origin, '/publish/any', { method: 'POST', body: 'x', headers: { authorization: `Bearer ${writer}` } })).status, 200, 'a signed token publishes where it may');
+});
