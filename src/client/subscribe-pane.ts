@@ -176,13 +176,16 @@ function isMine(from: From | undefined, me: Me): boolean {
 
 function renderMessage(message: Message, me: () => Me): HTMLElement {
   const item = document.createElement('li');
-  item.className = isMine(message.from, me()) ? 'message own' : 'message';
+  const mine = isMine(message.from, me());
+  item.className = mine ? 'message own' : 'message';
   if (message.from) {
     // A span, not a paragraph: the text stays the item's first <p>.
     const author = document.createElement('span');
     author.className = 'message-author';
     author.textContent = message.from.name;
     if (!message.from.verified) author.title = 'name not verified';
+    // Set apart by colour and side on screen; said in words for a screen reader.
+    if (mine) author.append(Object.assign(document.createElement('span'), { className: 'visually-hidden', textContent: ' (you)' }));
     item.append(author);
   }
   const text = document.createElement('p');
