@@ -35,8 +35,8 @@ async function here(origin: string, channel: string, headers: Record<string, str
   return (JSON.parse(answer.body) as { here: unknown[] }).here;
 }
 
-async function eventually(t: Test, probe: () => Promise<unknown>, expected: unknown, message: string): Promise<void> {
-  const deadline = Date.now() + 8_000;
+async function eventually(t: Test, probe: () => Promise<unknown>, expected: unknown, message: string, timeoutMs = 8_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     last = await probe();
@@ -94,4 +94,11 @@ t.test('on Redis, presence spans the instances, and its entries carry their own 
   t.ok(Number((await redisCommand(redis.port, ['PTTL', 'pollcast:{room}:presence'])).slice(1)) > 0, 'and the set itself expires');
   ws.close();
   await eventually(t, () => here(b.origin, 'room'), [], 'gone from every instance when it leaves');
+
+  await openSocket(t, `${a.origin.replace('http', 'ws')}/ws/room?name=Bo`);
+  await eventually(t, () => here(b.origin, 'room'), [bo], 'listed again');
+  a.child.kill('SIGKILL');
+  const killed = Date.now();
+  await eventually(t, () => here(b.origin, 'room'), [], 'an instance that dies without a word: its subscribers expire on their own', 25_000);
+  t.ok(Date.now() - killed >= 5_000, 'by their expiry, not by a goodbye');
 });
