@@ -12,7 +12,8 @@
  *
  * Targets: pollcast (JSON long poll), the baseline, nchan and nchan-multipart, and pollcast again
  * over its other transports: pollcast-sse (/events), pollcast-ws (/ws), pollcast-poll (/messages
- * every --poll-interval ms), compared with pollcast's long poll in a table of their own.
+ * every --poll-interval ms), and pollcast-jwt (the long poll with signed tokens on), compared with
+ * pollcast's long poll in a table of their own.
  *
  * Writes bench/results/<timestamp>.jsonl and bench/results/report.html; prints a table.
  * Every loop is bounded in count and time; all traffic stays on 127.0.0.0/8.

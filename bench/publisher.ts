@@ -60,7 +60,7 @@ export class Publisher {
     let ok = false;
     try {
       const answer = await withTimeout(
-        client.send('POST', adapter.publishPath(this.settings.channel), { 'Content-Type': 'text/plain; charset=utf-8' }, body),
+        client.send('POST', adapter.publishPath(this.settings.channel), { 'Content-Type': 'text/plain; charset=utf-8', ...adapter.publishHeaders?.() }, body),
         30_000,
       );
       ok = adapter.publishOk(answer.status);

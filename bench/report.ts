@@ -15,6 +15,7 @@ const COLORS: { [K in TargetName]: string } = {
   'pollcast-sse': '#9333ea',
   'pollcast-ws': '#db2777',
   'pollcast-poll': '#0891b2',
+  'pollcast-jwt': '#4f46e5',
 };
 
 const escapeHtml = (text: string): string =>

@@ -87,8 +87,8 @@ export function ratios(records: CaseResult[]): Ratio[] {
     for (const r of records) {
       const ref = records.find((x) => x.case === r.case && x.target === against);
       if (!ref || ref === r) continue;
-      // The transports are compared with pollcast's long poll, and only they.
-      if (against === 'pollcast' && ADAPTERS[r.target].transport === 'longpoll') continue;
+      // The transports (and the long poll with signed tokens on) are compared with pollcast's long poll, and only they.
+      if (against === 'pollcast' && ADAPTERS[r.target].transport === 'longpoll' && r.target !== 'pollcast-jwt') continue;
       out.push({
         case: r.case, target: r.target, against,
         deliveriesPerSecond: r.scenario === 'C' ? NaN : r.deliveriesPerSecond / ref.deliveriesPerSecond,

@@ -3,12 +3,13 @@
  * orchestrator and its subscriber processes, the latency histogram, and /proc readers.
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import { SignJWT } from 'jose';
 import type { IncomingHttpHeaders } from 'node:http';
 
 // ---------------------------------------------------------------------------
 // Targets and their protocols
 
-export const TARGETS = ['pollcast', 'pollcast-redis', 'baseline', 'nchan', 'nchan-multipart', 'pollcast-sse', 'pollcast-ws', 'pollcast-poll'] as const;
+export const TARGETS = ['pollcast', 'pollcast-redis', 'baseline', 'nchan', 'nchan-multipart', 'pollcast-sse', 'pollcast-ws', 'pollcast-poll', 'pollcast-jwt'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 export function isTarget(name: string): name is TargetName {
@@ -48,6 +49,8 @@ export type Transport = 'longpoll' | 'poll' | 'sse' | 'ws';
 export interface Adapter {
   readonly name: TargetName;
   readonly transport: Transport;
+  /** Headers every publish adds (a token). Default none. */
+  publishHeaders?(): Record<string, string>;
   start(): PollState;
   subscribePath(channel: string, state: PollState): string;
   subscribeHeaders(state: PollState): Record<string, string>;
@@ -196,6 +199,21 @@ const pollcastRedis: Adapter = {
   },
 };
 
+/** The HS256 secret `pollcast-jwt` is started with. */
+export const JWT_SECRET = 'bench-secret-of-at-least-32-characters!!';
+/** One signed token for every subscriber and the publisher: after the first poll, each poll is a cache hit, as a re-poll is. */
+const JWT = await new SignJWT({ name: 'bench', pollcast: { subscribe: ['*'], publish: ['*'] } })
+  .setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('2h')
+  .sign(new TextEncoder().encode(JWT_SECRET));
+
+/** pollcast's long poll with signed tokens on: every request verified (from the cache once seen). */
+const pollcastJwt: Adapter = {
+  ...pollcast,
+  name: 'pollcast-jwt',
+  subscribeHeaders: () => ({ accept: 'application/json', authorization: `Bearer ${JWT}` }),
+  publishHeaders: () => ({ authorization: `Bearer ${JWT}` }),
+};
+
 export const ADAPTERS: Record<TargetName, Adapter> = {
   pollcast,
   'pollcast-redis': pollcastRedis,
@@ -204,6 +222,7 @@ export const ADAPTERS: Record<TargetName, Adapter> = {
   'nchan-multipart': nchan(true),
   'pollcast-sse': pollcastOver('pollcast-sse', 'sse'),
   'pollcast-ws': pollcastOver('pollcast-ws', 'ws'),
+  'pollcast-jwt': pollcastJwt,
   'pollcast-poll': {
     ...pollcastOver('pollcast-poll', 'poll'),
     subscribePath: (channel, state) => `/messages/${channel}?since=${encodeURIComponent(state.cursor)}`,

@@ -3,6 +3,7 @@
  * The process entry: flags and environment → options → listen → signals and
  * IPC. The only file that calls `process.exit`.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { PollcastOptions } from './options.js';
 import { createPollcast } from './server.js';
@@ -31,6 +32,11 @@ const USAGE = `usage: pollcast [options]
   --request-timeout MS       time to send the whole request        (POLLCAST_REQUEST_TIMEOUT, default 30000)
   --publish-token T          bearer token required to publish      (POLLCAST_PUBLISH_TOKEN, default none)
   --subscribe-token T        bearer token required to subscribe    (POLLCAST_SUBSCRIBE_TOKEN, default none)
+  --jwt-secret S             HS256 secret for signed tokens (JWT)  (POLLCAST_JWT_SECRET, default none)
+  --jwt-secret-file FILE     the same, read from a file            (POLLCAST_JWT_SECRET_FILE)
+  --jwt-public-key FILE      PEM public key or JWKS for JWT (RS256, ES256, EdDSA) (POLLCAST_JWT_PUBLIC_KEY)
+  --jwt-issuer ISS           the iss a token must carry            (POLLCAST_JWT_ISSUER, default any)
+  --jwt-audience AUD         the aud a token must carry            (POLLCAST_JWT_AUDIENCE, default any)
   --cors-origins LIST        origins allowed cross-site, comma-separated, or *  (POLLCAST_CORS_ORIGINS, default none)
   --public DIR               folder of the page                    (POLLCAST_PUBLIC, default the package's public/)
   --shutdown-grace MS        time to finish requests on stop       (POLLCAST_SHUTDOWN_GRACE, default 5000)
@@ -67,6 +73,11 @@ const SETTINGS = [
   ['request-timeout', 'POLLCAST_REQUEST_TIMEOUT', 'requestTimeoutMs'],
   ['publish-token', 'POLLCAST_PUBLISH_TOKEN', 'publishToken'],
   ['subscribe-token', 'POLLCAST_SUBSCRIBE_TOKEN', 'subscribeToken'],
+  ['jwt-secret', 'POLLCAST_JWT_SECRET', 'jwtSecret'],
+  ['jwt-secret-file', 'POLLCAST_JWT_SECRET_FILE', 'jwtSecret'],
+  ['jwt-public-key', 'POLLCAST_JWT_PUBLIC_KEY', 'jwtPublicKey'],
+  ['jwt-issuer', 'POLLCAST_JWT_ISSUER', 'jwtIssuer'],
+  ['jwt-audience', 'POLLCAST_JWT_AUDIENCE', 'jwtAudience'],
   ['cors-origins', 'POLLCAST_CORS_ORIGINS', 'corsOrigins'],
   ['public', 'POLLCAST_PUBLIC', 'publicDir'],
   ['shutdown-grace', 'POLLCAST_SHUTDOWN_GRACE', 'shutdownGraceMs'],
@@ -79,7 +90,9 @@ const SETTINGS = [
   ['admin-host', 'POLLCAST_ADMIN_HOST', 'adminHost'],
 ] as const satisfies readonly (readonly [string, string, keyof PollcastOptions])[];
 
-const TEXT_OPTIONS = new Set<keyof PollcastOptions>(['host', 'publicDir', 'publishToken', 'subscribeToken', 'redisUrl', 'trustProxy', 'csp', 'logLevel', 'adminToken', 'adminHost']);
+const TEXT_OPTIONS = new Set<keyof PollcastOptions>(['host', 'publicDir', 'publishToken', 'subscribeToken', 'redisUrl', 'trustProxy', 'csp', 'logLevel', 'adminToken', 'adminHost', 'jwtSecret', 'jwtIssuer', 'jwtAudience']);
+/** Flags whose value names a file to read the option from (a secret kept out of `ps`, a key). */
+const FILE_FLAGS = new Set(['jwt-secret-file', 'jwt-public-key']);
 const LIST_OPTIONS = new Set<keyof PollcastOptions>(['corsOrigins']);
 
 /** How long after a stop request the process may take before it is ended regardless. */
@@ -95,7 +108,8 @@ function readOptions(argv: string[], env: NodeJS.ProcessEnv): Partial<PollcastOp
   for (const [flag, variable, key] of SETTINGS) {
     const raw = (given[flag] as string | undefined) ?? env[variable];
     if (raw === undefined || raw === '') continue;
-    options[key] = TEXT_OPTIONS.has(key) ? raw : LIST_OPTIONS.has(key) ? toList(raw) : toNumber(flag, raw);
+    if (FILE_FLAGS.has(flag)) options[key] = readFileSync(raw, 'utf8').trim();
+    else options[key] = TEXT_OPTIONS.has(key) ? raw : LIST_OPTIONS.has(key) ? toList(raw) : toNumber(flag, raw);
   }
   return options as Partial<PollcastOptions>;
 }

@@ -1,4 +1,4 @@
-import type { Batch } from './protocol.js';
+import type { Batch, From } from './protocol.js';
 
 /**
  * What the hubs' memory costs, in bytes of V8 heap (64-bit, Node 20): the
@@ -39,9 +39,17 @@ export function stringBytes(text: string): number {
   return STRING_HEADER + (TWO_BYTE.test(text) ? 2 * text.length : text.length);
 }
 
-/** What a kept message is charged against the history budget: its text, its overhead, and its key if it has one. */
-export function messageCost(text: string, key?: string): number {
-  return MESSAGE_OVERHEAD + stringBytes(text) + (key === undefined ? 0 : KEY_OVERHEAD + stringBytes(key));
+/** An author beyond its strings: the object and its three properties. */
+export const FROM_OVERHEAD = 64;
+
+/**
+ * What a kept message is charged against the history budget: its text, its
+ * overhead, its key if it has one, and its author if it has one.
+ */
+export function messageCost(text: string, key?: string, from?: From): number {
+  const keyCost = key === undefined ? 0 : KEY_OVERHEAD + stringBytes(key);
+  const fromCost = from === undefined ? 0 : FROM_OVERHEAD + stringBytes(from.name) + (from.id === undefined ? 0 : stringBytes(from.id));
+  return MESSAGE_OVERHEAD + stringBytes(text) + keyCost + fromCost;
 }
 
 /** A cached batch beyond its messages: the object, its array, its cursor, its place in the cache. */
@@ -65,7 +73,8 @@ const WORST_ESCAPE = 6;
 export function batchCost(batch: Batch): number {
   let bytes = BATCH_OVERHEAD + batch.cursor.length;
   for (const message of batch.messages) {
-    bytes += 8 + ENCODED_MESSAGE_OVERHEAD + message.id.length + WORST_ESCAPE * message.text.length;
+    const author = message.from === undefined ? 0 : 40 + WORST_ESCAPE * (message.from.name.length + (message.from.id?.length ?? 0));
+    bytes += 8 + ENCODED_MESSAGE_OVERHEAD + message.id.length + WORST_ESCAPE * message.text.length + author;
   }
   return bytes;
 }

@@ -1,4 +1,4 @@
-import type { Batch, Message } from './protocol.js';
+import type { Batch, From, Message } from './protocol.js';
 
 /**
  * Someone waiting for messages: a long poll, a stream. The hub calls exactly
@@ -83,9 +83,10 @@ export interface Hub {
    * key with another text rejects with `KeyReusedError`; a new channel that
    * would be one too many rejects with `HubFullError`; storage that cannot
    * be reached rejects with `StorageUnavailableError` (nothing was
-   * acknowledged, though it may have been stored).
+   * acknowledged, though it may have been stored). `from` (who published
+   * it) is stored with the message and handed out with it.
    */
-  publish(channel: string, text: string, key?: string): Promise<PublishResult>;
+  publish(channel: string, text: string, key?: string, from?: From): Promise<PublishResult>;
   /**
    * Waits for the messages of `channel` after `since` (an opaque cursor, or
    * `undefined` for "the next one"). `'0'` asks for everything kept and is

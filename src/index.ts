@@ -10,8 +10,10 @@ export { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, Stora
 export type { Hub, HubStats, PublishResult, StorageStats, Subscription, Waiter } from './hub.js';
 export { HttpError, ERROR_STATUS } from './http/errors.js';
 export type { ErrorCode } from './http/errors.js';
-export { CHANNEL_NAME, DEFAULT_CHANNEL, HEADER, OLDEST, decodeBatch, encodeBatch } from './protocol.js';
-export type { Batch, Message, Published } from './protocol.js';
+export { CHANNEL_NAME, DEFAULT_CHANNEL, HEADER, OLDEST, decodeBatch, decodeFrom, encodeBatch, encodeFrom } from './protocol.js';
+export type { Batch, From, Message, Published } from './protocol.js';
 export { createLogger, LOG_LEVELS } from './log.js';
 export type { Logger, LogLevel } from './log.js';
 export { registry } from './metrics.js';
+export { TOKEN_EXPIRED_CLOSE } from './http/routes/websocket.js';
+export type { Here } from './presence.js';

@@ -7,7 +7,7 @@ import type { Entry } from './history.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from './hub.js';
 import type { Hub, HubStats, PublishResult, Subscription, Waiter } from './hub.js';
 import { OLDEST } from './protocol.js';
-import type { Batch, Message } from './protocol.js';
+import type { Batch, From, Message } from './protocol.js';
 
 /** Options of the in-memory hub. */
 export interface MemoryHubOptions {
@@ -15,7 +15,7 @@ export interface MemoryHubOptions {
   historyLimit?: number;
   /**
    * Heap bytes that history may take across all channels: every kept message
-   * at its cost (`messageCost()`: text, overhead, idempotency key) and every
+   * at its cost (`messageCost()`: text, overhead, idempotency key, author) and every
    * channel (`CHANNEL_OVERHEAD`); past it, the oldest messages of all go
    * first. Default 64 MiB.
    */
@@ -135,7 +135,7 @@ export class MemoryHub implements Hub {
     this.#cache = new BatchCache(limits.batchCacheBytes);
   }
 
-  publish(channelName: string, text: string, key?: string): Promise<PublishResult> {
+  publish(channelName: string, text: string, key?: string, from?: From): Promise<PublishResult> {
     if (this.#closed) return Promise.reject(new HubClosedError('the hub is closed'));
     let channel: Channel;
     try {
@@ -149,8 +149,8 @@ export class MemoryHub implements Hub {
       return Promise.resolve({ message: earlier, repeated: true });
     }
     const seq = ++this.#seq;
-    const message: Message = { id: this.#cursor(seq), text, time: Date.now() };
-    this.#keep(channel, { seq, message, cost: messageCost(text, key), key });
+    const message: Message = from ? { id: this.#cursor(seq), text, time: Date.now(), from } : { id: this.#cursor(seq), text, time: Date.now() };
+    this.#keep(channel, { seq, message, cost: messageCost(text, key, from), key });
     channel.batches.clear();
     if (key !== undefined) channel.keys.set(key, message);
     this.#published++;

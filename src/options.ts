@@ -59,6 +59,18 @@ export interface PollcastOptions {
   publishToken: string;
   /** When set, reading (`/subscribe`, `/events`, `/messages`, `/ws`) and `/stats` need the token (header, or `?access_token=`). Default none. */
   subscribeToken: string;
+  /**
+   * Shared secret for signed tokens (JWT, HS256), at least 32 characters.
+   * With it (or `jwtPublicKey`), every channel needs a token whose claims
+   * grant the right on it. Default none.
+   */
+  jwtSecret: string;
+  /** Public key for signed tokens: PEM (RSA → RS256, P-256 → ES256, Ed25519 → EdDSA) or a JWKS. Default none. */
+  jwtPublicKey: string;
+  /** The `iss` a token must carry. Default any. */
+  jwtIssuer: string;
+  /** The `aud` a token must carry. Default any. */
+  jwtAudience: string;
   /** Origins allowed to call the API from other sites (CORS); `*` for any. Default none. */
   corsOrigins: readonly string[];
   /** Folder of the page and its scripts. Default the package's `public/`. */
@@ -123,6 +135,10 @@ export const DEFAULTS: Readonly<PollcastOptions> = Object.freeze({
   requestTimeoutMs: 30_000,
   publishToken: '',
   subscribeToken: '',
+  jwtSecret: '',
+  jwtPublicKey: '',
+  jwtIssuer: '',
+  jwtAudience: '',
   corsOrigins: Object.freeze([]),
   publicDir: fileURLToPath(new URL('../public', import.meta.url)),
   shutdownGraceMs: 5_000,
@@ -201,6 +217,10 @@ export function resolveOptions(overrides: Partial<PollcastOptions> = {}): Pollca
   if (options.csp !== '') checkCsp(options.csp);
   if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel)) throw new TypeError(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
   if (options.streamBufferBytes > options.outboundBytes) throw new RangeError('streamBufferBytes must not exceed outboundBytes');
+  for (const key of ['jwtSecret', 'jwtPublicKey', 'jwtIssuer', 'jwtAudience'] as const) {
+    if (typeof options[key] !== 'string') throw new TypeError(`${key} must be a string`);
+  }
+  if (options.jwtSecret !== '' && options.jwtSecret.length < 32) throw new RangeError('jwtSecret must be at least 32 characters (HS256 wants 256 bits)');
   if (options.headersTimeoutMs > options.requestTimeoutMs) throw new RangeError('headersTimeoutMs must not exceed requestTimeoutMs');
   if (typeof options.redisUrl !== 'string') throw new TypeError('redisUrl must be a string');
   if (options.redisUrl !== '') checkRedisUrl(options.redisUrl);

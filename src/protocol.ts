@@ -28,7 +28,25 @@ export const HEADER = {
   time: 'pollcast-time',
   /** `true` on a publish answer when its `Idempotency-Key` was seen before and nothing new was stored. */
   repeated: 'pollcast-repeated',
+  /** Author of a plain-text answer's message: the `From` as JSON, non-ASCII escaped as `\uXXXX`. */
+  from: 'pollcast-from',
+  /** A self-declared display name on a request (open servers): UTF-8, percent-encoded. */
+  name: 'pollcast-name',
 } as const;
+
+/**
+ * Who wrote a message: from a verified token (`verified: true`, `id` is the
+ * token's `sub`), or a name the publisher declared itself on a server that
+ * accepts that (`verified: false`, no `id`).
+ */
+export interface From {
+  /** The token's `sub`; absent for a self-declared name. */
+  readonly id?: string;
+  /** The display name. */
+  readonly name: string;
+  /** True when the server took it from a token it verified. */
+  readonly verified: boolean;
+}
 
 /** One published message. */
 export interface Message {
@@ -38,6 +56,29 @@ export interface Message {
   readonly text: string;
   /** When the server accepted it, in ms since the epoch. */
   readonly time: number;
+  /** Who published it; absent when the publisher gave no name and no identifying token. */
+  readonly from?: From;
+}
+
+/** `from` as one line of ASCII JSON (non-ASCII as `\uXXXX`): for a header or an SSE field. */
+export function encodeFrom(from: From): string {
+  return JSON.stringify(from).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Parses `from` from its wire form; undefined when it is not one. */
+export function decodeFrom(raw: string | null | undefined): From | undefined {
+  if (!raw) return undefined;
+  try {
+    const value: unknown = JSON.parse(raw);
+    return isFrom(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `value` has the shape of a `From`. */
+export function isFrom(value: unknown): value is From {
+  return isRecord(value) && typeof value.name === 'string' && typeof value.verified === 'boolean' && (value.id === undefined || typeof value.id === 'string');
 }
 
 /** What a JSON long poll answers with (`Accept: application/json`). */
@@ -86,7 +127,7 @@ export function decodeBatch(body: string): Batch {
 }
 
 function isMessage(value: unknown): value is Message {
-  return isRecord(value) && typeof value.id === 'string' && typeof value.text === 'string' && typeof value.time === 'number';
+  return isRecord(value) && typeof value.id === 'string' && typeof value.text === 'string' && typeof value.time === 'number' && (value.from === undefined || isFrom(value.from));
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -9,6 +9,9 @@ import type { Context } from './http/context.js';
 import type { Hub } from './hub.js';
 import { MemoryHub } from './memory-hub.js';
 import { RedisHub } from './redis/hub.js';
+import { RedisPresence } from './redis/presence.js';
+import { LocalPresence } from './presence.js';
+import type { Presence } from './presence.js';
 import { resolveOptions } from './options.js';
 import type { PollcastOptions } from './options.js';
 import { createRouter } from './http/router.js';
@@ -61,7 +64,7 @@ export class PollcastServer {
     this.options = resolveOptions(options);
     this.log = log ?? createLogger(this.options.logLevel);
     this.hub = hub ?? defaultHub(this.options, this.log);
-    this.#context = createContext(this.hub, this.options, this.log);
+    this.#context = createContext(this.hub, defaultPresence(this.options), this.options, this.log);
     const separate = this.options.adminPort !== 0;
     this.handle = createRouter(this.#context, separate ? 'public' : 'all');
     this.handleAdmin = createRouter(this.#context, 'admin');
@@ -103,6 +106,7 @@ export class PollcastServer {
       this.#adminServer?.close();
       throw error;
     }
+    await this.#context.presence.open?.();
     if (this.#state !== 'new') throw new Error(`cannot listen when ${this.#state}`);
     const server = createServer({
       headersTimeout: this.options.headersTimeoutMs,
@@ -143,7 +147,7 @@ export class PollcastServer {
     this.log.info({ event: 'shutdown', step: 'refusing', waiting: this.hub.stats().waiting }, 'shutting down: new requests get 503, held polls are answered');
     const servers = [this.#server, this.#adminServer].filter((server) => server !== undefined);
     const stopped = Promise.all(servers.map((server) => (server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined)));
-    const hubClosed = this.hub.close().then(() => this.log.info({ event: 'shutdown', step: 'hub-closed' }, 'hub closed'));
+    const hubClosed = Promise.all([this.hub.close(), this.#context.presence.close()]).then(() => this.log.info({ event: 'shutdown', step: 'hub-closed' }, 'hub closed'));
     for (const server of servers) server.closeIdleConnections();
     const deadline = setTimeout(() => {
       this.log.warn({ event: 'shutdown', step: 'forced', graceMs: this.options.shutdownGraceMs }, 'grace period over: cutting the remaining connections');
@@ -154,6 +158,13 @@ export class PollcastServer {
     this.#state = 'closed';
     this.log.info({ event: 'shutdown', step: 'closed' }, 'closed');
   }
+}
+
+/** Who is subscribed where: across the instances on Redis, else in this process. */
+function defaultPresence(options: PollcastOptions): Presence {
+  // One entry per author per channel, as many as subscribers can be held at once.
+  const budget = options.maxWaiting;
+  return options.redisUrl ? new RedisPresence(options.redisUrl, budget) : new LocalPresence(budget);
 }
 
 /** Redis when a URL is given, else the embedded in-memory hub. */

@@ -8,6 +8,7 @@ const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066
 
 t.test('formatMessage(): [HH:MM:SS] text, multi-line texts indented under it', async (t) => {
   t.same(formatMessage({ id: '1', text: 'hi', time: TIME }), ['[09:05:03] hi']);
+  t.same(formatMessage({ id: '1', text: 'hi', time: TIME, from: { name: 'Az\u001b]0;x\u0007in', verified: false } }), ['[09:05:03] Az\u241b]0;x\u2407in: hi'], 'the author first, neutralised like the text');
   t.same(formatMessage({ id: '2', text: 'one\ntwo\r\nthree\rfour', time: TIME }), [
     '[09:05:03] one',
     '           two',

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { forkServer } from './fixtures/server.js';
+import { request } from './fixtures/http.js';
 import { historyTexts, spawnChat, startAnswerEater, texts } from './fixtures/chat.js';
 
 t.test('bad flags and URLs exit 2 with a one-line reason and the usage on stderr', async (t) => {
@@ -38,6 +39,9 @@ t.test('a publish whose answer is lost is retried with its key and stored once',
   t.match(chat.stderr.text, /^-- sending again in \d+s: network error/m);
   t.same(await historyTexts(server.origin), ['ann: said once', 'ann: said after'], 'stored once each, in order');
   t.same(texts(chat.stdout.text), ['ann: said once', 'ann: said after'], 'and shown once each');
+  const stored = JSON.parse((await request(server.origin, '/messages?since=0')).body) as { messages: { text: string; from?: unknown }[] };
+  t.same(stored.messages.map(({ text, from }) => ({ text, from })), [{ text: 'said once', from: { name: 'ann', verified: false } }, { text: 'said after', from: { name: 'ann', verified: false } }],
+    '--name sets from; the text is the line alone');
   chat.child.stdin.end();
   t.equal(await chat.exited, 0);
 });
@@ -54,7 +58,7 @@ t.test('--token and POLLCAST_TOKEN open a server that requires tokens; without o
   const without = spawnChat(t, [server.origin, '--name', 'none']);
   without.child.stdin.end('refused\n');
   t.equal(await without.exited, 0, 'a refusal is final: nothing left to wait for');
-  t.match(without.stderr.text, /^-- not sent: 401 [^\n]*: none: refused$/m);
+  t.match(without.stderr.text, /^-- not sent: 401 [^\n]*: refused$/m, "the line as typed (the name goes as its from)");
   t.match(without.stderr.text, /^-- reconnecting in \d+s: 401 /m);
   t.same(await historyTexts(server.origin, undefined, 'sesame'), ['flag: by flag', 'env: by env']);
   withFlag.child.stdin.end();

@@ -13,7 +13,7 @@ function parse(...chunks: Array<string | Uint8Array>) {
   return { events, retries, lastEventId: parser.lastEventId };
 }
 
-const ev = (data: string, lastEventId = '', type = 'message', time = Number.NaN): StreamEvent => ({ type, data, lastEventId, time });
+const ev = (data: string, lastEventId = '', type = 'message', time = Number.NaN, from = ''): StreamEvent => ({ type, data, lastEventId, time, from });
 
 t.test('line ends: LF, CR and CRLF each end a line, mixed in one stream', async (t) => {
   t.same(parse('data: a\n\n').events, [ev('a')]);
@@ -45,6 +45,12 @@ t.test('event: names the type, for that event only', async (t) => {
   t.same(parse('event: missed\ndata: {"cursor":"c"}\n\ndata: m\n\n').events,
     [ev('{"cursor":"c"}', '', 'missed'), ev('m')]);
   t.same(parse('event: x\n\ndata: m\n\n').events, [ev('m')], 'an event without data resets the type too');
+});
+
+t.test("from: pollcast's author field, for that event only", async (t) => {
+  const from = '{"id":"u1","name":"Az\\u00edn","verified":true}';
+  t.same(parse(`id: a\nfrom: ${from}\ndata: 1\n\ndata: 2\n\n`).events, [ev('1', 'a', 'message', Number.NaN, from), ev('2', 'a')]);
+  t.same(parse(`from: ${from}\n\ndata: m\n\n`).events, [ev('m')], 'an event without data resets it too');
 });
 
 t.test("time: pollcast's publish time, for that event only; anything but digits is ignored", async (t) => {

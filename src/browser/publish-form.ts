@@ -16,8 +16,10 @@ export interface PublishFormOptions {
   base?: string;
   /** Channel to publish to. Default `'default'` (the bare `/publish`). */
   channel?: string;
-  /** Bearer token, for a server started with `--publish-token`. Default none. */
-  token?: string;
+  /** Bearer token (or a function giving the current one, asked at each send), for a server that wants one. Default none. */
+  token?: string | (() => string | undefined);
+  /** The display name to publish under, asked at each send (an open server's `Pollcast-Name`). Default none. */
+  name?: () => string | undefined;
   /** Where progress and errors are written. Default: a new `<p role="status">` at the end of the form. */
   status?: HTMLElement;
   /** How long to wait for an answer before calling it a failure, in ms. Default 15000. */
@@ -47,7 +49,8 @@ export class PublishForm {
   #status: HTMLElement;
   #url: string;
   #timeout: number;
-  #token: string | undefined;
+  #token: () => string | undefined;
+  #name: () => string | undefined;
   #fetch: PublishFetch;
   #onPublished: PublishFormOptions['onPublished'];
   /** Submitted texts not yet accepted; the first is the one being sent (or that failed). */
@@ -71,7 +74,9 @@ export class PublishForm {
     this.#button = form.querySelector<HTMLButtonElement | HTMLInputElement>('button:not([type]), button[type=submit], input[type=submit]');
     this.#status = options.status ?? defaultStatus(form);
     this.#timeout = timeout;
-    this.#token = options.token;
+    const token = options.token;
+    this.#token = typeof token === 'function' ? token : () => token;
+    this.#name = options.name ?? (() => undefined);
     this.#fetch = fetcher;
     this.#onPublished = options.onPublished;
 
@@ -146,7 +151,7 @@ export class PublishForm {
     this.#controller = controller;
     try {
       return await publishOnce({
-        url: this.#url, text: entry.text, key: entry.key, token: this.#token,
+        url: this.#url, text: entry.text, key: entry.key, token: this.#token(), name: this.#name(),
         timeout: this.#timeout, fetch: this.#fetch, signal: controller.signal,
       });
     } finally {

@@ -8,12 +8,14 @@ import { CLOSED, CONNECTING, LIVE, OFFLINE, RECONNECTING } from '../client/recon
 import type { FeedState, StateDetail } from '../client/reconnect.js';
 import { SharedFeed } from './shared-feed.js';
 import type { SharedFeedOptions } from './shared-feed.js';
-import type { Message } from '../protocol.js';
+import type { From, Message } from '../protocol.js';
 import type { FeedOptions } from '../client/feed-options.js';
 
 /** The feed's settings the pane passes on (see `FeedOptions`), and where and how much it shows. */
 export interface SubscribePaneOptions
-  extends Pick<FeedOptions, 'base' | 'channel' | 'token' | 'transport' | 'pollInterval' | 'fetch' | 'retryBase' | 'retryCap'> {
+  extends Pick<FeedOptions, 'base' | 'channel' | 'token' | 'getToken' | 'name' | 'transport' | 'pollInterval' | 'fetch' | 'retryBase' | 'retryCap'> {
+  /** Who "I" am, asked for each message: a message of mine is set apart (class `own`). Default nobody. */
+  me?: () => Me;
   /** Shows the connection state (`data-state` is set on it). Default: a new element before the pane. */
   status?: HTMLElement;
   /** Unhidden when messages were missed; a button inside hides it again. Default: a new element before the pane. */
@@ -58,13 +60,15 @@ export class SubscribePane {
   #feedOptions: SharedFeedOptions;
   #feed: SharedFeed;
   #pending: DocumentFragment | null = null;
+  #me: () => Me;
   #closed = false;
 
   constructor(elem: HTMLElement, options: SubscribePaneOptions = {}) {
-    const { status, notice, limit = 500, ...feed } = options;
+    const { status, notice, limit = 500, me, ...feed } = options;
     if (!(Number.isInteger(limit) && limit > 0)) throw new RangeError('limit must be a positive integer');
     this.#elem = elem;
     this.#limit = limit;
+    this.#me = me ?? (() => ({}));
     this.#status = status ?? insertBefore(elem, 'p', 'state');
     this.#label = span('state-label');
     this.#detail = span('state-detail');
@@ -99,7 +103,7 @@ export class SubscribePane {
       this.#pending = document.createDocumentFragment();
       queueMicrotask(() => this.#flush());
     }
-    this.#pending.append(renderMessage(message));
+    this.#pending.append(renderMessage(message, this.#me));
   }
 
   #flush(): void {
@@ -132,9 +136,32 @@ export class SubscribePane {
   };
 }
 
-function renderMessage(message: Message): HTMLElement {
+/** Who the reader is: the verified id from their token, else the name they declared. */
+export interface Me {
+  readonly id?: string;
+  readonly name?: string;
+}
+
+/** Whether a message is the reader's own: by verified id, else (open servers) by declared name. */
+function isMine(from: From | undefined, me: Me): boolean {
+  if (!from) return false;
+  return from.verified ? from.id !== undefined && from.id === me.id : me.id === undefined && from.name === me.name;
+}
+
+function renderMessage(message: Message, me: () => Me): HTMLElement {
   const item = document.createElement('li');
-  item.className = 'message';
+  const mine = isMine(message.from, me());
+  item.className = mine ? 'message own' : 'message';
+  if (message.from) {
+    // A span, not a paragraph: the text stays the item's first <p>.
+    const author = document.createElement('span');
+    author.className = 'message-author';
+    author.textContent = message.from.name;
+    if (!message.from.verified) author.title = 'name not verified';
+    // Set apart by colour and side on screen; said in words for a screen reader.
+    if (mine) author.append(Object.assign(document.createElement('span'), { className: 'visually-hidden', textContent: ' (you)' }));
+    item.append(author);
+  }
   const text = document.createElement('p');
   text.className = 'message-text';
   text.textContent = message.text;

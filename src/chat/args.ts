@@ -7,13 +7,14 @@ import { parseArgs } from 'node:util';
 import { CHANNEL_NAME, DEFAULT_CHANNEL } from '../protocol.js';
 import { TRANSPORTS, isTransport } from './receive.js';
 import type { Transport } from './receive.js';
+import { isName, MAX_NAME } from '../http/identity.js';
 
 /** The text of `pollcast chat --help`. */
 export const USAGE = `usage: pollcast chat [URL] [options]
 
   URL                  the pollcast server            (default http://127.0.0.1:8080)
   --channel C          channel to join                (default ${DEFAULT_CHANNEL})
-  --name N             publish lines as "N: line"     (default $USER; --name '' for none)
+  --name N             publish lines as from N        (default $USER; --name '' for none)
   --transport T        ${TRANSPORTS.join(', ')} (default longpoll)
   --token T            bearer token for the server    (POLLCAST_TOKEN, default none)
   -h, --help           this text
@@ -38,7 +39,7 @@ export interface ChatOptions {
   readonly channel: string;
   /** How messages are received. */
   readonly transport: Transport;
-  /** Put before each published line as `name: `; empty for none. */
+  /** The display name lines are published under (their `from`); empty for none. */
   readonly name: string;
   /** Bearer token for both subscribing and publishing, or none. */
   readonly token: string | undefined;
@@ -59,11 +60,13 @@ export function parseChatArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
   if (!CHANNEL_NAME.test(channel)) throw new UsageError(`--channel must be 1 to 64 of A-Z a-z 0-9 _ -, got ${JSON.stringify(channel)}`);
   const transport = values.transport ?? 'longpoll';
   if (!isTransport(transport)) throw new UsageError(`--transport must be one of ${TRANSPORTS.join(', ')}, got ${JSON.stringify(transport)}`);
+  const name = values.name ?? env.USER ?? '';
+  if (name !== '' && !isName(name)) throw new UsageError(`--name must be 1 to ${MAX_NAME} characters without control characters, got ${JSON.stringify(name.slice(0, 80))}`);
   return {
     base: serverRoot(positionals[0] ?? DEFAULT_URL),
     channel,
     transport,
-    name: values.name ?? env.USER ?? '',
+    name,
     token: values.token || env.POLLCAST_TOKEN || undefined,
   };
 }

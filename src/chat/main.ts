@@ -64,7 +64,6 @@ function run(options: ChatOptions, io: ChatProcess): Promise<number> {
 
 /** One chat from start to exit: the terminal, the outbox and the feed, and how they end. */
 class Session {
-  readonly #options: ChatOptions;
   readonly #io: ChatProcess;
   readonly #done: (code: number) => void;
   readonly #terminal: Terminal;
@@ -75,7 +74,6 @@ class Session {
   #finished = false;
 
   constructor(options: ChatOptions, io: ChatProcess, done: (code: number) => void) {
-    this.#options = options;
     this.#io = io;
     this.#done = done;
     this.#terminal = new Terminal({ input: io.stdin, output: io.stdout, errors: io.stderr }, {
@@ -95,7 +93,7 @@ class Session {
 
   #onLine = (line: string): void => {
     if (line === '' || this.#ending) return;
-    this.#outbox.push(this.#options.name ? `${this.#options.name}: ${line}` : line);
+    this.#outbox.push(line);
   };
 
   #onEnd = (): void => {
@@ -131,6 +129,7 @@ function openOutbox(options: ChatOptions, terminal: Terminal): Outbox {
   return new Outbox({
     url: publishUrl(options.base, options.channel),
     token: options.token,
+    name: options.name || undefined,
     fetch: explainedFetch,
     onRefused: (text, problem) => terminal.tell(notice(`not sent: ${problem}: ${preview(text)}`)),
     onRetry: (_text, problem, delay) => terminal.tell(notice(`sending again in ${Math.ceil(delay / 1000)}s: ${problem}`)),

@@ -17,6 +17,8 @@ export interface OutboxOptions extends BackoffOptions {
   url: string;
   /** Bearer token for `--publish-token` servers. Default none. */
   token?: string;
+  /** Display name every line is published under (`Pollcast-Name`). Default none. */
+  name?: string;
   /** Default `globalThis.fetch`. */
   fetch?: PublishFetch;
   /** How long one attempt may wait for its answer, in ms. Default 15000. */
@@ -103,8 +105,8 @@ export class Outbox {
     this.#sending = true;
     let steps = 0;
     for (let entry = this.#queue[0]; entry && !this.#closed.signal.aborted; entry = this.#queue[0]) {
-      const { url, token, timeout, fetch } = this.#options;
-      const outcome = await publishOnce({ url, text: entry.text, key: entry.key, token, timeout, fetch, signal: this.#closed.signal });
+      const { url, token, name, timeout, fetch } = this.#options;
+      const outcome = await publishOnce({ url, text: entry.text, key: entry.key, token, name, timeout, fetch, signal: this.#closed.signal });
       if (this.#closed.signal.aborted) break;
       if (outcome.ok || outcome.final) {
         this.#queue.shift();

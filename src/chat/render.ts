@@ -52,14 +52,16 @@ export function clock(time: number): string {
 }
 
 /**
- * A message as the lines to print: `[HH:MM:SS] first line`, then each
- * further line of a multi-line text indented under it.
+ * A message as the lines to print: `[HH:MM:SS] author: first line` (no
+ * author when it has no `from`), then each further line of a multi-line
+ * text indented under it.
  *
  * @example
- * formatMessage({ id: '1', text: 'hi\nthere', time }) // ['[12:00:00] hi', '           there']
+ * formatMessage({ id: '1', text: 'hi\nthere', time, from: { name: 'Azin', verified: true } }) // ['[12:00:00] Azin: hi', '           there']
  */
 export function formatMessage(message: Message): string[] {
-  return message.text.split(LINE_BREAK).map((line, index) => (index === 0 ? `[${clock(message.time)}] ` : INDENT) + neutralise(line));
+  const author = message.from ? `${neutralise(message.from.name)}: ` : '';
+  return message.text.split(LINE_BREAK).map((line, index) => (index === 0 ? `[${clock(message.time)}] ${author}` : INDENT) + neutralise(line));
 }
 
 /** A notice line: marked, neutralised and on one line. */

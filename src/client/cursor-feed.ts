@@ -9,12 +9,24 @@ import type { Batch } from '../protocol.js';
 import { Delivery } from './delivery.js';
 import type { DeliveryListeners } from './delivery.js';
 import { CLOSED, Reconnector } from './reconnect.js';
+import { TokenSource } from './token-source.js';
+import type { GetToken } from './token-source.js';
 import type { FeedState, ReconnectOptions } from './reconnect.js';
 
 /** The options every feed reads here. */
 export interface CursorFeedOptions extends ReconnectOptions, DeliveryListeners {
   /** Cursor to start from. Default `OLDEST` (`'0'`): the history first. */
   since?: string;
+  /** Bearer token, for a server that wants one. Default none. */
+  token?: string;
+  /**
+   * Called for a fresh token when the server refuses the one held (it
+   * expired): the feed then resumes from its cursor. Default none: a refusal
+   * is a failure like any other.
+   */
+  getToken?: GetToken;
+  /** A display name to be listed under in `/presence` (`?name=`; a verified token's identity wins). Default none. */
+  name?: string;
 }
 
 /**
@@ -27,9 +39,12 @@ export abstract class CursorFeed {
   protected readonly link: Reconnector;
   /** Hands messages on, once each. */
   protected readonly delivery: Delivery;
+  /** The token presented, renewed through `getToken`. */
+  protected readonly tokens: TokenSource;
 
   constructor(options: CursorFeedOptions) {
     this.#cursor = options.since ?? OLDEST;
+    this.tokens = new TokenSource(options.token, options.getToken);
     this.link = new Reconnector(options, (signal) => this.attempt(signal));
     this.delivery = new Delivery(options, () => this.link.state === CLOSED);
   }
@@ -63,6 +78,7 @@ export abstract class CursorFeed {
   /** A batch answered: resume after it, count the success, hand its messages on. */
   protected take = (batch: Batch): void => {
     this.#cursor = batch.cursor;
+    this.tokens.accepted();
     this.link.succeed();
     this.delivery.batch(batch);
   };

@@ -6,6 +6,7 @@
  * DOM-free.
  */
 
+import { decodeFrom } from '../protocol.js';
 import { CursorFeed } from './cursor-feed.js';
 import { EventStreamParser } from './event-stream.js';
 import type { StreamEvent } from './event-stream.js';
@@ -22,10 +23,12 @@ import type { FeedOptions } from './feed-options.js';
  */
 export class EventStreamFeed extends CursorFeed {
   readonly #request: (cursor: string, signal: AbortSignal) => Promise<FeedResponse>;
+  /** The stream ended with an `expired` event. */
+  #expired = false;
 
   constructor(options: FeedOptions = {}) {
     super(options);
-    this.#request = cursorRequest(options, 'events', 'text/event-stream');
+    this.#request = cursorRequest(options, 'events', 'text/event-stream', this.tokens);
     this.start();
   }
 
@@ -34,15 +37,20 @@ export class EventStreamFeed extends CursorFeed {
     try {
       // ?since= rather than Last-Event-ID: the same, and no header that would need a CORS preflight.
       const response = await this.#request(this.cursor, signal);
-      if (response.status !== 200) return await failedAnswer(this.link, response, signal);
+      if (response.status !== 200) return await failedAnswer(this.link, response, signal, this.tokens);
       const type = response.headers.get('content-type') ?? '';
       if (!type.startsWith('text/event-stream') || !response.body) {
         void response.body?.getReader().cancel().catch(() => undefined);
         return this.link.fail({ status: 200, reason: 'not an event stream' }, null);
       }
       this.link.connected();
+      this.tokens.accepted();
+      this.#expired = false;
       await this.#read(response.body, signal);
-      return signal.aborted ? null : this.link.fail({ status: null, reason: 'the event stream ended' }, null);
+      if (signal.aborted) return null;
+      // [protocol] `event: expired` ends a stream whose token expired: renew it and resume now.
+      if (this.#expired && (await this.tokens.renew())) return null;
+      return this.link.fail({ status: null, reason: this.#expired ? 'token expired' : 'the event stream ended' }, null);
     } catch (error) {
       return failedRequest(this.link, error, signal);
     }
@@ -67,8 +75,13 @@ export class EventStreamFeed extends CursorFeed {
   #onEvent = (event: StreamEvent): void => {
     // [protocol] the cursor after a `missed` comes with the messages that follow it, each with its id.
     if (event.type === 'missed') return this.delivery.missed();
+    if (event.type === 'expired') {
+      this.#expired = true;
+      return;
+    }
     if (event.type !== 'message') return;
     this.moveTo(event.lastEventId);
-    this.delivery.message({ id: event.lastEventId, text: event.data, time: event.time });
+    const from = decodeFrom(event.from);
+    this.delivery.message(from ? { id: event.lastEventId, text: event.data, time: event.time, from } : { id: event.lastEventId, text: event.data, time: event.time });
   };
 }

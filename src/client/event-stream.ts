@@ -15,6 +15,8 @@ export interface StreamEvent {
   readonly lastEventId: string;
   /** pollcast's `time:` field of this event (ms since the epoch), or `NaN` without one. */
   readonly time: number;
+  /** pollcast's `from:` field of this event (the author as JSON), or `''` without one. */
+  readonly from: string;
 }
 
 const LF = 10;
@@ -38,6 +40,7 @@ export class EventStreamParser {
   #type = '';
   #idBuffer = '';
   #time = Number.NaN;
+  #from = '';
   #lastEventId = '';
 
   /** `onRetry` hears each valid `retry:` field, in ms. */
@@ -101,6 +104,10 @@ export class EventStreamParser {
         // Not in the spec, which has other fields ignored: pollcast's publish time, which an EventSource ignores.
         if (/^[0-9]{1,15}$/.test(value)) this.#time = Number(value);
         break;
+      case 'from':
+        // pollcast's own too: the author, as JSON.
+        this.#from = value;
+        break;
       default:
         // [spec] other fields are ignored.
     }
@@ -111,11 +118,13 @@ export class EventStreamParser {
     const data = this.#data;
     const type = this.#type;
     const time = this.#time;
+    const from = this.#from;
     this.#data = '';
     this.#type = '';
     this.#time = Number.NaN;
+    this.#from = '';
     // [spec] an event without data is not dispatched (its id still counts).
     if (data === '') return;
-    this.#onEvent({ type: type || 'message', data: data.slice(0, -1), lastEventId: this.#lastEventId, time });
+    this.#onEvent({ type: type || 'message', data: data.slice(0, -1), lastEventId: this.#lastEventId, time, from });
   }
 }

@@ -8,6 +8,7 @@ import { CHANNEL_NAME, DEFAULT_CHANNEL, decodeBatch } from '../protocol.js';
 import type { Batch } from '../protocol.js';
 import { errorMessage } from './reconnect.js';
 import type { Reconnector } from './reconnect.js';
+import type { TokenSource } from './token-source.js';
 
 /** A streamed body, as `Response.body` has it; only the event stream reads one. */
 export interface ByteStream {
@@ -57,6 +58,8 @@ export interface CursorRequestOptions {
   base?: string;
   channel?: string;
   token?: string;
+  /** Sent as `?name=`: who this subscriber is in presence. */
+  name?: string;
   fetch?: FeedFetch;
 }
 
@@ -65,11 +68,16 @@ export interface CursorRequestOptions {
  * base/endpoint[/channel]?since=CURSOR`, uncached, with the token as a
  * header. Bad options (channel, no fetch) throw here, at once.
  */
-export function cursorRequest(options: CursorRequestOptions, endpoint: string, accept: string): (cursor: string, signal: AbortSignal) => Promise<FeedResponse> {
-  const url = endpointUrl(options.base, endpoint, options.channel) + '?since=';
+export function cursorRequest(options: CursorRequestOptions, endpoint: string, accept: string, tokens?: TokenSource): (cursor: string, signal: AbortSignal) => Promise<FeedResponse> {
+  const url = endpointUrl(options.base, endpoint, options.channel) + (options.name ? `?name=${encodeURIComponent(options.name)}&since=` : '?since=');
   const fetcher = requireFetch(options.fetch);
-  const headers = withToken({ accept }, options.token);
-  return (cursor, signal) => fetcher(url + encodeURIComponent(cursor), { headers, cache: 'no-store', signal });
+  let token = tokens ? tokens.token : options.token;
+  let headers = withToken({ accept }, token);
+  return (cursor, signal) => {
+    // A renewed token changes the header; the same one keeps the headers made once.
+    if (tokens && tokens.token !== token) headers = withToken({ accept }, (token = tokens.token));
+    return fetcher(url + encodeURIComponent(cursor), { headers, cache: 'no-store', signal });
+  };
 }
 
 /** Adds `Authorization: Bearer <token>` when there is a token. */
@@ -84,10 +92,15 @@ function requireFetch(fetcher: FeedFetch | undefined): FeedFetch {
   return found;
 }
 
-/** An error answer as a failure: its reason read, its `Retry-After` heeded; `null` when aborted meanwhile. */
-export async function failedAnswer(link: Reconnector, response: FeedResponse, signal: AbortSignal): Promise<number | null> {
+/**
+ * An error answer as a failure: its reason read, its `Retry-After` heeded;
+ * `null` when aborted meanwhile, or (a `401` with `tokens` that renew) to
+ * try again now with a fresh token.
+ */
+export async function failedAnswer(link: Reconnector, response: FeedResponse, signal: AbortSignal, tokens?: TokenSource): Promise<number | null> {
   const reason = await errorReason(response);
   if (signal.aborted) return null;
+  if (response.status === 401 && tokens && (await tokens.renew())) return null;
   return link.fail({ status: response.status, reason }, response.headers.get('retry-after'));
 }
 

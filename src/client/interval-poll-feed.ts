@@ -23,7 +23,7 @@ export class IntervalPollFeed extends CursorFeed {
     super(options);
     const interval = options.pollInterval ?? 2000;
     if (!(interval >= 0 && Number.isFinite(interval))) throw new RangeError('pollInterval must be a number of ms');
-    this.#request = cursorRequest(options, 'messages', 'application/json');
+    this.#request = cursorRequest(options, 'messages', 'application/json', this.tokens);
     this.#interval = interval;
     this.start();
   }
@@ -32,7 +32,7 @@ export class IntervalPollFeed extends CursorFeed {
   protected async attempt(signal: AbortSignal): Promise<number | null> {
     try {
       const response = await this.#request(this.cursor, signal);
-      if (response.status !== 200) return await failedAnswer(this.link, response, signal);
+      if (response.status !== 200) return await failedAnswer(this.link, response, signal, this.tokens);
       const failed = await receiveBatch(this.link, response, signal, this.take);
       if (failed !== null) return failed;
     } catch (error) {

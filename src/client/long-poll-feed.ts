@@ -29,7 +29,7 @@ export class LongPollFeed extends CursorFeed {
     super(options);
     const liveAfter = options.liveAfter ?? 1500;
     if (!(liveAfter >= 0)) throw new RangeError('liveAfter must be a number of ms');
-    this.#request = cursorRequest(options, 'subscribe', 'application/json');
+    this.#request = cursorRequest(options, 'subscribe', 'application/json', this.tokens);
     this.#liveAfter = liveAfter;
     this.start();
   }
@@ -45,10 +45,11 @@ export class LongPollFeed extends CursorFeed {
         if (signal.aborted) return null;
         // [protocol] an empty answer after the poll timeout; the cursor may have moved (e.g. history trimmed).
         this.moveTo(response.headers.get(HEADER.cursor) ?? this.cursor);
+        this.tokens.accepted();
         this.link.succeed();
         return null;
       }
-      return await failedAnswer(this.link, response, signal);
+      return await failedAnswer(this.link, response, signal, this.tokens);
     } catch (error) {
       return failedRequest(this.link, error, signal);
     } finally {

@@ -5,7 +5,7 @@
  * failures a retry of the same text can fix.
  */
 
-import { CHANNEL_NAME, DEFAULT_CHANNEL } from '../protocol.js';
+import { CHANNEL_NAME, DEFAULT_CHANNEL, HEADER } from '../protocol.js';
 import type { Published } from '../protocol.js';
 import { withToken } from './http-answer.js';
 import { retryAfterMs } from './backoff.js';
@@ -33,6 +33,8 @@ export interface PublishRequest {
   readonly key: string;
   /** Bearer token, for a server started with `--publish-token`. */
   readonly token: string | undefined;
+  /** A display name to publish under (`Pollcast-Name`; a server with a verified token uses the token's). */
+  readonly name?: string | undefined;
   /** How long to wait for an answer before calling it a failure, in ms. */
   readonly timeout: number;
   readonly fetch: PublishFetch;
@@ -72,6 +74,8 @@ export async function publishOnce(request: PublishRequest): Promise<PublishOutco
         accept: 'application/json',
         'content-type': 'text/plain;charset=utf-8',
         'idempotency-key': request.key,
+        // Header values are Latin-1: the name goes percent-encoded UTF-8.
+        ...(request.name && { [HEADER.name]: encodeURIComponent(request.name) }),
       }, request.token),
       body: request.text,
       cache: 'no-store',

@@ -7,6 +7,7 @@
 
 import type { Message } from '../protocol.js';
 import { CursorFeed } from './cursor-feed.js';
+import { isFrom } from '../protocol.js';
 import { endpointUrl, failedRequest } from './http-answer.js';
 import type { FeedOptions, WebSocketConstructor, WebSocketLike } from './feed-options.js';
 
@@ -30,7 +31,8 @@ export class WebSocketFeed extends CursorFeed {
 
   constructor(options: FeedOptions = {}) {
     super(options);
-    this.#url = socketUrl(endpointUrl(options.base, 'ws', options.channel), options.token);
+    this.#url = socketUrl(endpointUrl(options.base, 'ws', options.channel));
+    if (options.name) this.#url.searchParams.set('name', options.name);
     const Socket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (typeof Socket !== 'function') throw new TypeError('no WebSocket: pass options.WebSocket');
     this.#WebSocket = Socket;
@@ -40,6 +42,8 @@ export class WebSocketFeed extends CursorFeed {
   /** One socket, until it closes; resolves with the delay before the next. */
   protected attempt(signal: AbortSignal): Promise<number | null> {
     const url = new URL(this.#url);
+    const token = this.tokens.token;
+    if (token) url.searchParams.set('access_token', token);
     url.searchParams.set('since', this.cursor);
     let socket: WebSocketLike;
     try {
@@ -60,10 +64,22 @@ export class WebSocketFeed extends CursorFeed {
         finish(null);
       };
       signal.addEventListener('abort', onAbort);
-      socket.onopen = () => this.link.connected();
+      let opened = false;
+      socket.onopen = () => {
+        opened = true;
+        this.tokens.accepted();
+        this.link.connected();
+      };
       socket.onmessage = (event) => this.#receive(event.data);
-      // A refused upgrade (401, 503) shows as a close without a status: the API hides the answer.
-      socket.onclose = (event) => finish(this.link.fail({ status: null, reason: closeReason(event) }, null));
+      // A refused upgrade (401, 503) shows as a close without a status: the API hides the answer, so a
+      // refusal may be a token that expired while away. [protocol] 4001: the token expired while connected.
+      socket.onclose = (event) => {
+        socket.onopen = socket.onmessage = socket.onclose = null;
+        void (event.code === TOKEN_EXPIRED || !opened ? this.tokens.renew() : Promise.resolve(false)).then((renewed) => {
+          if (signal.aborted) return;
+          finish(renewed ? null : this.link.fail({ status: null, reason: closeReason(event) }, null));
+        });
+      };
       socket.onerror = ignore;
     });
   }
@@ -88,8 +104,11 @@ export class WebSocketFeed extends CursorFeed {
   }
 }
 
+/** The server's close code for a token that expired while connected. */
+const TOKEN_EXPIRED = 4001;
+
 /** The absolute `ws:`/`wss:` URL of a path, relative to the page when there is one. */
-function socketUrl(path: string, token: string | undefined): URL {
+function socketUrl(path: string): URL {
   const page = (globalThis as { location?: { href?: string } }).location?.href;
   let url: URL;
   try {
@@ -98,7 +117,6 @@ function socketUrl(path: string, token: string | undefined): URL {
     throw new TypeError(`base must be an absolute URL outside a page: ${JSON.stringify(path)}`);
   }
   url.protocol = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:';
-  if (token) url.searchParams.set('access_token', token);
   return url;
 }
 
@@ -111,9 +129,9 @@ export function parseFrame(data: string): Frame | null {
     return null;
   }
   if (typeof value !== 'object' || value === null) return null;
-  const { type, id, text, time, cursor } = value as Record<string, unknown>;
+  const { type, id, text, time, cursor, from } = value as Record<string, unknown>;
   if (type === 'message' && typeof id === 'string' && typeof text === 'string' && typeof time === 'number') {
-    return { type, message: { id, text, time } };
+    return { type, message: isFrom(from) ? { id, text, time, from } : { id, text, time } };
   }
   if (type === 'missed') return { type };
   if (type === 'cursor' && typeof cursor === 'string') return { type, cursor };

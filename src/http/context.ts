@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { rightsCheck, tokenCheck } from './auth.js';
+import { adminCheck, Authority } from './auth.js';
 import type { Rights } from './auth.js';
 import { clientKeyWith, parseTrustProxy } from './peer-address.js';
 import { contentSecurityPolicy, defaultCsp } from './csp.js';
@@ -14,6 +14,7 @@ import type { Logger } from '../log.js';
 import { OWN_PUBLIC_DIR } from '../options.js';
 import type { PollcastOptions } from '../options.js';
 import { Outbound } from './outbound.js';
+import type { Presence } from '../presence.js';
 import { RateLimiter } from './rate-limit.js';
 import { WaitingRoom } from './waiting-room.js';
 
@@ -28,14 +29,17 @@ export interface Context {
   /** Unsent bytes of every connection, against `outboundBytes`, `streamBufferBytes` and `writeTimeoutMs`. */
   readonly outbound: Outbound;
   readonly cors: Cors;
-  /** Throw 401 unless the request carries the publish / subscribe token (when one is set). */
-  readonly requirePublishToken: (req: IncomingMessage) => void;
-  readonly requireSubscribeToken: (req: IncomingMessage, query: URLSearchParams) => void;
-  /** What a list of tokens grants (each token its own rights), for a connection that gathers them. */
-  readonly rights: (tokens: readonly string[]) => Rights;
+  /** Static tokens and JWT keys: whether signed tokens are checked, and its counters. */
+  readonly auth: Authority;
   /**
-   * Throw 401 unless the request carries the admin token, for `/stats` and `/metrics`; without an
-   * admin token they tell who listens, so the subscribe token (when one is set) stands in.
+   * What a list of tokens grants, channel by channel (each token its own
+   * rights): at once when every token is known, else once verified.
+   */
+  readonly rights: (tokens: readonly string[]) => Rights | Promise<Rights>;
+  /** Who is subscribed where. */
+  readonly presence: Presence;
+  /**
+   * Throw 401 unless the request may read the counters (`/stats`, `/metrics`): see `adminCheck`.
    */
   readonly requireAdminToken: (req: IncomingMessage, query: URLSearchParams) => void;
   /** The key the per-client limits count against, through trusted proxies (`trustProxy`). */
@@ -52,9 +56,25 @@ export interface Context {
   closing: boolean;
 }
 
+/**
+ * How long a poll's author stays listed after its poll timeout: time for it
+ * to come back with the next poll. Half a poll timeout, from 1 to 10 s.
+ */
+export function presenceGrace(pollTimeoutMs: number): number {
+  return Math.min(10_000, Math.max(1_000, Math.round(pollTimeoutMs / 2)));
+}
+
 /** Everything the routes share, computed once from the options. */
-export function createContext(hub: Hub, options: PollcastOptions, log: Logger): Context {
+export function createContext(hub: Hub, presence: Presence, options: PollcastOptions, log: Logger): Context {
   const csp = options.csp || defaultCsp(options.publicDir, OWN_PUBLIC_DIR);
+  const auth = new Authority({
+    subscribeToken: options.subscribeToken,
+    publishToken: options.publishToken,
+    secret: options.jwtSecret,
+    publicKey: options.jwtPublicKey,
+    issuer: options.jwtIssuer,
+    audience: options.jwtAudience,
+  });
   return {
     hub,
     options,
@@ -62,10 +82,15 @@ export function createContext(hub: Hub, options: PollcastOptions, log: Logger): 
     publishRate: new RateLimiter(options.publishRate, options.publishBurst),
     outbound: new Outbound({ totalBytes: options.outboundBytes, connectionBytes: options.streamBufferBytes, writeTimeoutMs: options.writeTimeoutMs }),
     cors: createCors(options.corsOrigins),
-    requirePublishToken: tokenCheck(options.publishToken),
-    requireSubscribeToken: tokenCheck(options.subscribeToken),
-    rights: rightsCheck(options.subscribeToken, options.publishToken),
-    requireAdminToken: tokenCheck(options.adminToken || options.subscribeToken),
+    auth,
+    rights: (tokens) => auth.rights(tokens),
+    presence,
+    requireAdminToken: adminCheck({
+      adminToken: options.adminToken,
+      adminPort: options.adminPort,
+      subscribeToken: options.subscribeToken,
+      jwt: options.jwtSecret !== '' || options.jwtPublicKey !== '',
+    }),
     clientKey: clientKeyWith(parseTrustProxy(options.trustProxy)),
     csp: (host) => contentSecurityPolicy(csp, host),
     log,

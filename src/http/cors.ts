@@ -3,7 +3,7 @@ import { HttpError } from './errors.js';
 import { HEADER } from '../protocol.js';
 
 const EXPOSED = [...Object.values(HEADER), 'pollcast-error', 'retry-after'].join(', ');
-const ALLOWED_HEADERS = 'accept, authorization, content-type, idempotency-key';
+const ALLOWED_HEADERS = 'accept, authorization, content-type, idempotency-key, pollcast-name';
 const DENIED = new HttpError('origin_not_allowed', 'this origin may not call the API');
 
 /** Cross-origin access to the API, for the origins listed; off when the list is empty. */

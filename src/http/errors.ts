@@ -11,7 +11,10 @@ export const ERROR_STATUS = {
   empty_body: 400,
   bad_utf8: 400,
   bad_idempotency_key: 400,
+  bad_name: 400,
   unauthorized: 401,
+  invalid_token: 401,
+  forbidden: 403,
   origin_not_allowed: 403,
   not_found: 404,
   method_not_allowed: 405,
@@ -57,6 +60,9 @@ export const TOO_MANY_WAITING = new HttpError('too_many_waiting', 'too many subs
 export const UPGRADE_REQUIRED = new HttpError('upgrade_required', 'this is a WebSocket endpoint: send Upgrade: websocket (a proxy may have dropped it)', { upgrade: 'websocket', connection: 'Upgrade' });
 /** The outbound budget (`outboundBytes`) is spent on readers that have not taken their answers yet. */
 export const TOO_BUSY = new HttpError('too_busy', 'too much is waiting to be sent; try again shortly', { 'retry-after': '1' });
+
+/** The token that let a held poll, a stream or a WebSocket in has expired: fetch a new one and resume. */
+export const TOKEN_EXPIRED = new HttpError('invalid_token', 'token expired', { 'www-authenticate': 'Bearer realm="pollcast", error="invalid_token", error_description="token expired"' });
 
 /** The hub's storage (Redis) does not answer: nothing was acknowledged; try again shortly. */
 /** The codes that mean a limit was hit: logged (without flooding) as well as answered. */

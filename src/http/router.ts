@@ -7,6 +7,7 @@ import { events } from './routes/events.js';
 import { healthz, readyz } from './routes/health.js';
 import { messages } from './routes/messages.js';
 import { metrics } from './routes/metrics.js';
+import { presence } from './routes/presence.js';
 import { publish } from './routes/publish.js';
 import { createStatic } from './routes/static.js';
 import { stats } from './routes/stats.js';
@@ -46,6 +47,7 @@ const ENDPOINTS = new Map<string, Endpoint>([
   ['metrics', endpoint(['GET', 'HEAD'], false, metrics)],
   ['healthz', endpoint(['GET', 'HEAD'], false, healthz)],
   ['readyz', endpoint(['GET', 'HEAD'], false, readyz)],
+  ['presence', endpoint(['GET', 'HEAD'], true, presence)],
 ]);
 
 /** What only operators see: moved to the admin port when there is one. */

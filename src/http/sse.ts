@@ -1,3 +1,4 @@
+import { encodeFrom } from '../protocol.js';
 import type { Batch, Message } from '../protocol.js';
 
 /**
@@ -52,12 +53,13 @@ export function batchFrames(batch: Batch, from: string, start = 0, maxLength = I
 }
 
 /**
- * `time:` (the publish time, ms since the epoch) is pollcast's own field:
- * an `EventSource` ignores fields it does not know, and pollcast's client
- * reads it.
+ * `time:` (the publish time, ms since the epoch) and `from:` (the author,
+ * one line of ASCII JSON) are pollcast's own fields: an `EventSource`
+ * ignores fields it does not know, and pollcast's client reads them.
  */
 function messageFrame(message: Message): string {
   let frame = `id: ${field(message.id)}\ntime: ${message.time}\n`;
+  if (message.from) frame += `from: ${encodeFrom(message.from)}\n`;
   for (const line of message.text.split(LINE_END)) frame += `data: ${line}\n`;
   return `${frame}\n`;
 }
@@ -69,6 +71,13 @@ function messageFrame(message: Message): string {
 function cursorFrame(cursor: string): string {
   return `id: ${field(cursor)}\n\n`;
 }
+
+/**
+ * The end of a stream whose token expired: an `expired` event, which a
+ * client tells apart from a network error (it fetches a new token and
+ * resumes from its `Last-Event-ID`).
+ */
+export const EXPIRED_FRAME = `event: expired\ndata: ${JSON.stringify({ reason: 'token expired' })}\n\n`;
 
 /** Cursors are plain, but a field must never smuggle a line end or a NUL. */
 function field(value: string): string {

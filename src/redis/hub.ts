@@ -5,7 +5,7 @@ import type { Hub, HubStats, PublishResult, Subscription, Waiter } from '../hub.
 import { FALLBACK } from '../log.js';
 import type { Logger } from '../log.js';
 import { OLDEST } from '../protocol.js';
-import type { Batch, Message } from '../protocol.js';
+import type { Batch, From, Message } from '../protocol.js';
 import { createCommandConnection, createReaderConnection, redactUrl, RedisStore } from './store.js';
 import type { StoredEntry, StreamState } from './store.js';
 import { compareStreamIds, formatCursor, parseCursor, streamIdOf, streamIdTime, ZERO_ID } from './stream-id.js';
@@ -142,12 +142,13 @@ export class RedisHub implements Hub, ReaderSource {
     return this.#opening;
   }
 
-  async publish(channel: string, text: string, key?: string): Promise<PublishResult> {
+  async publish(channel: string, text: string, key?: string, from?: From): Promise<PublishResult> {
     if (this.#closed) throw new HubClosedError('the hub is closed');
-    const outcome = await this.#requireStore().publish(channel, text, key);
+    const outcome = await this.#requireStore().publish(channel, text, key, from);
     if (outcome.kind === 'reused') throw new KeyReusedError('this Idempotency-Key was used for another message');
     if (outcome.kind === 'stored') this.#published++;
-    return { message: { id: formatCursor(outcome.epoch, outcome.id), text, time: streamIdTime(outcome.id) }, repeated: outcome.kind === 'repeated' };
+    const message: Message = { id: formatCursor(outcome.epoch, outcome.id), text, time: streamIdTime(outcome.id), ...(from && { from }) };
+    return { message, repeated: outcome.kind === 'repeated' };
   }
 
   subscribe(channel: string, since: string | undefined, waiter: Waiter): Subscription {
@@ -498,7 +499,8 @@ export function interpret(state: StreamState, start: Start): Found {
 }
 
 function toMessage(entry: StoredEntry, epoch: string): Message {
-  return { id: formatCursor(epoch, entry.id), text: entry.text, time: streamIdTime(entry.id) };
+  const message = { id: formatCursor(epoch, entry.id), text: entry.text, time: streamIdTime(entry.id) };
+  return entry.from ? { ...message, from: entry.from } : message;
 }
 
 function sleep(ms: number): Promise<void> {

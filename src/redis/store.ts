@@ -8,18 +8,22 @@ import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
 import { StorageUnavailableError } from '../hub.js';
 import { redisCommand } from '../metrics.js';
+import { decodeFrom, encodeFrom } from '../protocol.js';
+import type { From } from '../protocol.js';
 
 /**
  * One stream entry as pollcast stores it: the id Redis gave it, the text
  * (field `t`), the id of the entry before it in the stream (field `p`;
  * `0-0` for a stream's first), and the epoch of the stream it was added to
- * (field `e`). The last two are absent from entries stored before epochs.
+ * (field `e`); the last two are absent from entries stored before epochs.
+ * Its author, when it has one, is field `f` (JSON).
  */
 export interface StoredEntry {
   readonly id: string;
   readonly text: string;
   readonly prev?: string;
   readonly epoch?: string;
+  readonly from?: From;
 }
 
 /** A channel as one read sees it, atomically. */
@@ -77,7 +81,8 @@ export function channelOfKey(key: string): string {
  * two of its reads.
  *
  * KEYS: stream, dropped-through, keys (hash: key → "id sha1(text)"), key order (list), epoch.
- * ARGV: text, history limit, idempotency key ('' for none), a new epoch should one be needed.
+ * ARGV: text, history limit, idempotency key ('' for none), a new epoch should one be needed,
+ * author ('' for none).
  * Returns {id, 0, epoch} stored, {id, 1, epoch} repeated, {'', 2, epoch} key used for another text.
  */
 const PUBLISH = `
@@ -108,7 +113,12 @@ if excess > 0 then
   local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)
   redis.call('SET', KEYS[2], gone[#gone][1])
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', limit, '*', 't', ARGV[1], 'p', prev and prev[1] or '0-0', 'e', epoch)
+local fields = {'t', ARGV[1], 'p', prev and prev[1] or '0-0', 'e', epoch}
+if ARGV[5] ~= '' then
+  fields[#fields + 1] = 'f'
+  fields[#fields + 1] = ARGV[5]
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', limit, '*', unpack(fields))
 if key ~= '' then
   redis.call('HSET', KEYS[3], key, id .. ' ' .. digest)
   if redis.call('RPUSH', KEYS[4], key) > limit then
@@ -125,7 +135,7 @@ return {id, 0, epoch}
  * given one here; a missing stream has none, and nothing is made for it, so
  * reading a channel that has no stream stores nothing.
  *
- * Entries come back as `{id, text}`: their predecessor and epoch fields are
+ * Entries come back as `{id, text, author}`: their predecessor and epoch fields are
  * for the blocking reader (which gets them from `XREAD`); this read has the
  * epoch and the trim point for all its entries at once, and its reply stays
  * the size it was before those fields.
@@ -150,18 +160,18 @@ local dropped = redis.call('GET', KEYS[2]) or '0-0'
 local entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[2])
 for i, entry in ipairs(entries) do
   local fields = entry[2]
-  local text = ''
+  local text, from = '', ''
   for j = 1, #fields, 2 do
-    if fields[j] == 't' then text = fields[j + 1] end
+    if fields[j] == 't' then text = fields[j + 1] elseif fields[j] == 'f' then from = fields[j + 1] end
   end
-  entries[i] = {entry[1], text}
+  entries[i] = {entry[1], text, from}
 end
 return {epoch, last[1], dropped, entries, now}
 `;
 
 interface Scripts {
-  pollcastPublish(stream: string, dropped: string, keys: string, order: string, epoch: string, text: string, limit: number, key: string, newEpoch: string): Promise<[string, number, string]>;
-  pollcastRead(stream: string, dropped: string, epoch: string, start: string, count: number, cursorEpoch: string, newEpoch: string): Promise<[string, string, string, [id: string, text: string][], string]>;
+  pollcastPublish(stream: string, dropped: string, keys: string, order: string, epoch: string, text: string, limit: number, key: string, newEpoch: string, from: string): Promise<[string, number, string]>;
+  pollcastRead(stream: string, dropped: string, epoch: string, start: string, count: number, cursorEpoch: string, newEpoch: string): Promise<[string, string, string, [id: string, text: string, from: string][], string]>;
 }
 
 /**
@@ -219,9 +229,9 @@ export class RedisStore {
     this.#historyLimit = historyLimit;
   }
 
-  async publish(channel: string, text: string, key: string | undefined): Promise<PublishOutcome> {
+  async publish(channel: string, text: string, key: string | undefined, from?: From): Promise<PublishOutcome> {
     const stream = streamKey(channel);
-    const [id, status, epoch] = await unavailableOnError(redisCommand('publish', this.#scripts.pollcastPublish(stream, `${stream}:dropped`, `${stream}:keys`, `${stream}:key-order`, `${stream}:epoch`, text, this.#historyLimit, key ?? '', newEpoch())));
+    const [id, status, epoch] = await unavailableOnError(redisCommand('publish', this.#scripts.pollcastPublish(stream, `${stream}:dropped`, `${stream}:keys`, `${stream}:key-order`, `${stream}:epoch`, text, this.#historyLimit, key ?? '', newEpoch(), from ? encodeFrom(from) : '')));
     if (status === 2) return { kind: 'reused' };
     return { kind: status === 1 ? 'repeated' : 'stored', id, epoch };
   }
@@ -236,7 +246,7 @@ export class RedisStore {
     const stream = streamKey(channel);
     const start = after === 'oldest' ? '-' : after === 'none' ? '+' : `(${after}`;
     const [current, last, dropped, raw, now] = await unavailableOnError(redisCommand('read', this.#scripts.pollcastRead(stream, `${stream}:dropped`, `${stream}:epoch`, start, this.#historyLimit, epoch, newEpoch())));
-    return { epoch: current, last, dropped, entries: raw.map(([id, text]) => ({ id, text })), now: Number(now) };
+    return { epoch: current, last, dropped, entries: raw.map(([id, text, from]) => toStored(id, text, from)), now: Number(now) };
   }
 
   /** Ends the blocking command of the connection with this id (returns whether one was blocked). */
@@ -245,17 +255,26 @@ export class RedisStore {
   }
 }
 
-/** A raw stream entry as pollcast's own: the text is field `t`, the previous id `p`, the epoch `e`. */
+/** A raw stream entry as pollcast's own: the text is field `t`, the previous id `p`, the epoch `e`, the author `f`. */
 export function toEntry([id, fields]: RawEntry): StoredEntry {
   let text = '';
   let prev: string | undefined;
   let epoch: string | undefined;
+  let from: From | undefined;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     if (fields[i] === 't') text = fields[i + 1]!;
     else if (fields[i] === 'p') prev = fields[i + 1];
     else if (fields[i] === 'e') epoch = fields[i + 1];
+    else if (fields[i] === 'f') from = decodeFrom(fields[i + 1]);
   }
-  return prev === undefined || epoch === undefined ? { id, text } : { id, text, prev, epoch };
+  const entry = prev === undefined || epoch === undefined ? { id, text } : { id, text, prev, epoch };
+  return from ? { ...entry, from } : entry;
+}
+
+/** An entry of the read script's reply. */
+function toStored(id: string, text: string, raw: string): StoredEntry {
+  const from = decodeFrom(raw);
+  return from ? { id, text, from } : { id, text };
 }
 
 /**

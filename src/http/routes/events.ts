@@ -1,14 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { admit } from '../admission.js';
+import type { Admitted } from '../admission.js';
+import { atExpiry, withRights } from '../auth.js';
 import type { Context } from '../context.js';
-import { SHUTTING_DOWN, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
+import { SHUTTING_DOWN, TOKEN_EXPIRED, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Held } from '../hangups.js';
 import type { Hub, Subscription, Waiter } from '../../hub.js';
 import * as metrics from '../../metrics.js';
 import type { Outbound, Outlet } from '../outbound.js';
 import type { Batch } from '../../protocol.js';
-import { batchFrames, HEARTBEAT, openingFrame } from '../sse.js';
+import { batchFrames, EXPIRED_FRAME, HEARTBEAT, openingFrame } from '../sse.js';
 import type { WaitingRoom } from '../waiting-room.js';
 
 
@@ -28,16 +31,22 @@ const HEADERS = {
 /**
  * `GET /events[/CHANNEL]`: the channel as server-sent events, from the
  * `Last-Event-ID` header (a reconnecting `EventSource`), else `?since=`,
- * else from now. One stream holds one place in the waiting room.
+ * else from now. One stream holds one place in the waiting room. When the
+ * token that let it in expires, an `expired` event ends it.
  */
-export function events(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void {
-  ctx.requireSubscribeToken(req, query);
+export function events(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void | Promise<void> {
+  return withRights(admit(ctx, req, query, 'subscribe', channel), (admitted) => open(req, res, ctx, channel, query, admitted));
+}
+
+function open(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams, admitted: Admitted): void {
+  // A client that left while its token was being verified: its socket will not close again to end a stream.
+  if (req.socket.destroyed) return;
   const client = ctx.clientKey(req);
   if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
   metrics.held('sse', 1);
   const lastEventId = req.headers['last-event-id'];
   const since = (typeof lastEventId === 'string' && lastEventId) || query.get('since') || undefined;
-  const stream = new EventStream(req.socket, res, ctx, channel, client);
+  const stream = new EventStream(req.socket, res, ctx, channel, client, admitted);
   try {
     stream.start(since);
   } catch (error) {
@@ -50,11 +59,11 @@ export function events(req: IncomingMessage, res: ServerResponse, ctx: Context, 
  * Every open stream in this process, for the one heartbeat timer they share
  * (its period is that of the first stream's server).
  */
-const open = new Set<EventStream>();
+const streams = new Set<EventStream>();
 let heartbeat: NodeJS.Timeout | undefined;
 
 function beat(): void {
-  for (const stream of open) stream.beat();
+  for (const stream of streams) stream.beat();
 }
 
 /**
@@ -74,6 +83,9 @@ class EventStream implements Waiter, Held, Outlet {
   readonly #client: string;
   readonly #piece: number;
   readonly #heartbeatMs: number;
+  /** Takes the author off the channel's presence; cancels the expiry. */
+  readonly #leave: () => void;
+  readonly #unexpire: () => void;
   #subscription: Subscription | undefined;
   readonly #since = Date.now();
   /** The batch being written, how far, and the cursor it was read after. */
@@ -87,7 +99,7 @@ class EventStream implements Waiter, Held, Outlet {
     this.#pump();
   };
 
-  constructor(socket: Socket, res: ServerResponse, ctx: Context, channel: string, client: string) {
+  constructor(socket: Socket, res: ServerResponse, ctx: Context, channel: string, client: string, admitted: Admitted) {
     this.#socket = socket;
     this.#res = res;
     this.#hub = ctx.hub;
@@ -97,6 +109,8 @@ class EventStream implements Waiter, Held, Outlet {
     this.#client = client;
     this.#piece = Math.min(PIECE, ctx.options.streamBufferBytes);
     this.#heartbeatMs = ctx.options.heartbeatMs;
+    this.#leave = admitted.from ? ctx.presence.hold(channel, admitted.from) : () => undefined;
+    this.#unexpire = atExpiry(admitted.grant.expires, () => this.expired());
   }
 
   start(since: string | undefined): void {
@@ -114,7 +128,7 @@ class EventStream implements Waiter, Held, Outlet {
     this.#from = this.#subscription!.cursor!;
     this.#res.writeHead(200, HEADERS);
     this.#res.write(openingFrame(RETRY_MS, this.#from));
-    open.add(this);
+    streams.add(this);
     heartbeat ??= setInterval(beat, this.#heartbeatMs).unref();
   }
 
@@ -176,6 +190,16 @@ class EventStream implements Waiter, Held, Outlet {
     else sendError(this.#res, fromHubError(error));
   }
 
+  /** The token expired: say so (the client renews it and resumes), then end. */
+  expired(): void {
+    const opened = this.#opened;
+    this.#end();
+    this.#subscription?.cancel();
+    if (!opened) return sendError(this.#res, TOKEN_EXPIRED);
+    this.#res.end(EXPIRED_FRAME);
+    this.#socket.end();
+  }
+
   abandon(): void {
     this.#end();
     this.#subscription?.cancel();
@@ -190,8 +214,10 @@ class EventStream implements Waiter, Held, Outlet {
     if (this.#ended) return;
     this.#ended = true;
     releaseHangup(this.#socket, this);
-    open.delete(this);
-    if (open.size === 0) {
+    this.#leave();
+    this.#unexpire();
+    streams.delete(this);
+    if (streams.size === 0) {
       clearInterval(heartbeat);
       heartbeat = undefined;
     }

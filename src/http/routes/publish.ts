@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { admit } from '../admission.js';
+import type { Admitted } from '../admission.js';
 import { readText } from '../body.js';
 import { HttpError } from '../errors.js';
 import type { Context } from '../context.js';
@@ -8,12 +10,13 @@ import type { Published } from '../../protocol.js';
 
 /**
  * `POST /publish[/CHANNEL]`: the body is the message. Answers the new id as
- * text (for curl) or as `{"id", "time"}` JSON.
+ * text (for curl) or as `{"id", "time"}` JSON. The message's `from` is the
+ * verified token's identity, else the `Pollcast-Name` the request declares.
  */
 export async function publish(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string): Promise<void> {
-  const key = admit(req, res, ctx);
+  const { key, admitted } = await check(req, res, ctx, channel);
   const text = await readText(req, ctx.options.maxBodyBytes);
-  const { message, repeated } = await ctx.hub.publish(channel, text, key);
+  const { message, repeated } = await ctx.hub.publish(channel, text, key, admitted.from);
   const published: Published = { id: message.id, time: message.time };
   const json = wantsJson(req);
   const body = json ? JSON.stringify(published) : `${message.id}\n`;
@@ -29,18 +32,18 @@ export async function publish(req: IncomingMessage, res: ServerResponse, ctx: Co
 }
 
 /**
- * The checks made before the body is read: token, rate, key. A refusal
+ * The checks made before the body is read: token, name, rate, key. A refusal
  * leaves the body unread, so the connection cannot carry another request.
  */
-function admit(req: IncomingMessage, res: ServerResponse, ctx: Context): string | undefined {
+async function check(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string): Promise<{ key: string | undefined; admitted: Admitted }> {
   try {
-    ctx.requirePublishToken(req);
+    const admitted = await admit(ctx, req, undefined, 'publish', channel);
     const wait = ctx.publishRate.take(ctx.clientKey(req));
     if (wait > 0) {
       const seconds = String(Math.ceil(wait / 1000));
       throw new HttpError('rate_limited', `too many messages; try again in ${seconds} s`, { 'retry-after': seconds });
     }
-    return idempotencyKey(req);
+    return { key: idempotencyKey(req), admitted };
   } catch (error) {
     res.setHeader('connection', 'close');
     throw error;

@@ -9,7 +9,8 @@ import type { Context } from '../context.js';
 export function stats(req: IncomingMessage, res: ServerResponse, ctx: Context, _channel: string, query: URLSearchParams): void {
   ctx.requireAdminToken(req, query);
   const { rss, heapUsed } = process.memoryUsage();
-  const body = JSON.stringify({ ...ctx.hub.stats(), outbound: ctx.outbound.stats(), memory: { rss, heapUsed } });
+  const tokens = ctx.auth.stats();
+  const body = JSON.stringify({ ...ctx.hub.stats(), outbound: ctx.outbound.stats(), presence: ctx.presence.stats(), ...(tokens && { tokens }), memory: { rss, heapUsed } });
   res.writeHead(200, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),

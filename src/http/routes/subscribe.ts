@@ -1,14 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { admit } from '../admission.js';
+import type { Admitted } from '../admission.js';
+import { withRights } from '../auth.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
+import { presenceGrace } from '../context.js';
 import type { Context } from '../context.js';
-import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOO_BUSY, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
+import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOKEN_EXPIRED, TOO_BUSY, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import type { Held } from '../hangups.js';
 import type { Subscription, Waiter } from '../../hub.js';
 import * as metrics from '../../metrics.js';
 import { idleAsEmptyText, wantsJson } from '../negotiate.js';
 import type { Outbound, Outlet } from '../outbound.js';
-import { encodeBatch, HEADER } from '../../protocol.js';
+import { encodeBatch, encodeFrom, HEADER } from '../../protocol.js';
 import type { Batch, Message } from '../../protocol.js';
 import type { WaitingRoom } from '../waiting-room.js';
 
@@ -32,16 +36,24 @@ const SHARED_BYTES = 64 * 1024;
 
 /**
  * `GET /subscribe[/CHANNEL][?since=CURSOR]`: the long poll. Answers with the
- * messages after `since` (or the next one), `204` when the poll times out.
+ * messages after `since` (or the next one), `204` when the poll times out,
+ * `401` when the token that let it in expires first.
  */
-export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void {
-  ctx.requireSubscribeToken(req, query);
+export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void | Promise<void> {
+  return withRights(admit(ctx, req, query, 'subscribe', channel), (admitted) => hold(req, res, ctx, channel, query, admitted));
+}
+
+function hold(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams, admitted: Admitted): void {
+  // A client that left while its token was being verified: its socket will not close again to release a poll.
+  if (req.socket.destroyed) return;
   const client = ctx.clientKey(req);
   if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
+  // Listed until this poll's timeout and a grace: by then the next poll has renewed it, or it has gone.
+  if (admitted.from) ctx.presence.touch(channel, admitted.from, Date.now() + ctx.options.pollTimeoutMs + presenceGrace(ctx.options.pollTimeoutMs));
   metrics.held('longpoll', 1);
   const poll = new LongPoll(req.socket, res, wantsJson(req), ctx, client, idleAsEmptyText(req, query));
   try {
-    poll.start(ctx, channel, query.get('since') ?? undefined);
+    poll.start(ctx, channel, query.get('since') ?? undefined, admitted.grant.expires);
   } catch (error) {
     poll.abandon();
     throw error;
@@ -59,6 +71,8 @@ class LongPoll implements Waiter, Held {
   readonly #arrived = Date.now();
   #subscription: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** The timer is the token's expiry, not the poll timeout. */
+  #tokenEnds = false;
   #held = true;
 
   constructor(socket: Socket, res: ServerResponse, json: boolean, ctx: Context, client: string, idleAsEmptyText: boolean) {
@@ -71,13 +85,15 @@ class LongPoll implements Waiter, Held {
     this.#idleAsEmptyText = idleAsEmptyText;
   }
 
-  start(ctx: Context, channel: string, since: string | undefined): void {
+  start(ctx: Context, channel: string, since: string | undefined, expires: number): void {
     // The hub never answers from inside subscribe(), so the timer and the
     // close listener are in place before any answer can come.
     this.#subscription = ctx.hub.subscribe(channel, since, this);
     const step = Math.floor(Math.random() * JITTER_STEPS) / JITTER_STEPS;
     const timeout = Math.round(ctx.options.pollTimeoutMs * (1 - step * JITTER));
-    this.#timer = setTimeout(expire, timeout, this);
+    const left = expires - Date.now();
+    this.#tokenEnds = left < timeout;
+    this.#timer = setTimeout(expire, this.#tokenEnds ? Math.max(0, left) : timeout, this);
     watchHangup(this.#socket, this);
   }
 
@@ -116,7 +132,8 @@ class LongPoll implements Waiter, Held {
     this.#stop();
     const subscription = this.#subscription!;
     subscription.cancel();
-    if (subscription.cursor === undefined) sendError(this.#res, STORAGE_UNAVAILABLE);
+    if (this.#tokenEnds) sendError(this.#res, TOKEN_EXPIRED);
+    else if (subscription.cursor === undefined) sendError(this.#res, STORAGE_UNAVAILABLE);
     else if (this.#idleAsEmptyText) writeEmptyText(this.#res, subscription.cursor);
     else writeEmpty(this.#res, subscription.cursor, false);
   }
@@ -179,6 +196,7 @@ function writeFirst(res: ServerResponse, batch: Batch, outbound: Outbound): Batc
     [HEADER.time]: message.time,
     [HEADER.cursor]: message.id,
   };
+  if (message.from) headers[HEADER.from] = encodeFrom(message.from);
   if (batch.missed) headers[HEADER.missed] = 'true';
   send(res, outbound, body, headers);
   return batch.messages.length === 1 ? batch : { messages: [message], missed: batch.missed, cursor: message.id };
@@ -242,7 +260,8 @@ const MESSAGE_OVERHEAD = 40;
 /** The UTF-8 length of a message's JSON, without encoding it in the common case of nothing to escape. */
 function encodedBytes(message: Message): number {
   const text = ESCAPED.test(message.text) ? JSON.stringify(message.text) : message.text;
-  return Buffer.byteLength(text) + message.id.length + MESSAGE_OVERHEAD;
+  const author = message.from === undefined ? 0 : Buffer.byteLength(encodeFrom(message.from)) + 8;
+  return Buffer.byteLength(text) + message.id.length + MESSAGE_OVERHEAD + author;
 }
 
 function writeEmpty(res: ServerResponse, cursor: string, missed: boolean): void {

@@ -2,18 +2,22 @@ import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
-import { presentedTokens } from '../auth.js';
+import { admit } from '../admission.js';
+import type { Admitted } from '../admission.js';
+import { atExpiry } from '../auth.js';
+import type { Grant, Rights } from '../auth.js';
 import { noteRefusal } from '../context.js';
 import type { Context } from '../context.js';
 import { HttpError, SHUTTING_DOWN, TOO_MANY_WAITING, UPGRADE_REQUIRED } from '../errors.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../../hub.js';
 import type { Subscription, Waiter } from '../../hub.js';
+import { checkName, fromOf } from '../identity.js';
 import { checkMessageText } from '../message-text.js';
 import type { WaitingRoom } from '../waiting-room.js';
 import * as metrics from '../../metrics.js';
 import type { Logger } from '../../log.js';
 import type { Outlet } from '../outbound.js';
-import type { Batch } from '../../protocol.js';
+import type { Batch, From } from '../../protocol.js';
 import { checkChannel, splitPath, splitTarget } from '../target.js';
 import { IDEMPOTENCY_KEY } from './publish.js';
 
@@ -23,6 +27,8 @@ const NOT_FOUND = new HttpError('not_found', 'not found');
 const GOING_AWAY = 1001;
 const POLICY = 1008;
 const TRY_AGAIN_LATER = 1013;
+/** pollcast's own (RFC 6455 §7.4.2, 4000–4999): the token that let the connection in expired; renew it and reconnect from the last id. */
+export const TOKEN_EXPIRED_CLOSE = 4001;
 /** How long a closing peer has to answer before its socket is cut. */
 const CLOSE_WAIT_MS = 1_000;
 /** A backlog goes out in pieces of about this many bytes (or the per-connection cap, when smaller). */
@@ -36,6 +42,23 @@ const PIECE = 64 * 1024;
  */
 export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   let server: Promise<WebSocketServer> | undefined;
+
+  /** The tokens are known good: take a place, and hand the socket to `ws`. */
+  function accept(req: IncomingMessage, socket: Duplex, head: Buffer, channel: string, query: URLSearchParams, admitted: Admitted): void {
+    if (ctx.closing) throw SHUTTING_DOWN;
+    // A client that left while its token was being verified: its socket will not close again to give a place back.
+    if (socket.destroyed) return;
+    const since = query.get('since') ?? undefined;
+    const client = ctx.clientKey(req);
+    if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
+    const leave = holdPlace(ctx.room, client, socket);
+    server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + FRAME_OVERHEAD }));
+    server.then(
+      (wss) => wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, channel, client, leave, admitted).start(since)),
+      (error: unknown) => refuse(socket, error),
+    );
+  }
+
   return function upgrade(req, socket, head) {
     // Node's HTTP server stops listening for this socket's errors when it hands it over; a reset
     // before (or while) ws holds it must end this socket, not the process.
@@ -47,17 +70,11 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
       if (name !== 'ws') throw NOT_FOUND;
       const channel = checkChannel(channelPath);
       checkHandshake(req);
-      ctx.requireSubscribeToken(req, query);
-      const canPublish = ctx.rights(presentedTokens(req, query)).publish;
-      const since = query.get('since') ?? undefined;
-      const client = ctx.clientKey(req);
-      if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
-      const leave = holdPlace(ctx.room, client, socket);
-      server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + FRAME_OVERHEAD }));
-      server.then(
-        (wss) => wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, channel, client, leave, canPublish).start(since)),
-        (error: unknown) => refuse(socket, error),
-      );
+      const admitted = admit(ctx, req, query, 'subscribe', channel);
+      const go = (ready: Admitted): void => accept(req, socket, head, channel, query, ready);
+      if (admitted instanceof Promise) {
+        admitted.then(go).catch((error: unknown) => refuse(socket, error));
+      } else go(admitted);
     } catch (error) {
       if (error instanceof HttpError) noteRefusal(ctx, req, error.code);
       refuse(socket, error);
@@ -132,9 +149,9 @@ function pingAll(): void {
   for (const connection of open) connection.ping();
 }
 
-/** What a client may send: a message to publish, or a token whose rights the connection gains. */
+/** What a client may send: a message to publish (with a name, on a server that takes declared names), or a token whose rights the connection gains. */
 type ClientFrame =
-  | { readonly type: 'publish'; readonly text: string; readonly key?: string }
+  | { readonly type: 'publish'; readonly text: string; readonly key?: string; readonly name?: string }
   | { readonly type: 'auth'; readonly token: string };
 
 /**
@@ -151,7 +168,14 @@ class Connection implements Waiter, Outlet {
   readonly #client: string;
   /** Gives the waiting-room place back; safe to call twice. */
   readonly #leave: () => void;
-  #canPublish: boolean;
+  /** The rights of the upgrade's tokens, then of each auth frame's. */
+  readonly #rights: Rights[];
+  /** The name declared on the upgrade (`?name=`), for publish frames that declare none. */
+  readonly #declared: string | undefined;
+  /** Takes the author off the channel's presence. */
+  readonly #away: () => void;
+  #expires: number;
+  #unexpire: () => void = () => undefined;
   readonly #piece: number;
   #subscription: Subscription | undefined;
   readonly #since = Date.now();
@@ -171,13 +195,16 @@ class Connection implements Waiter, Outlet {
     this.#pump();
   };
 
-  constructor(ws: WebSocket, ctx: Context, channel: string, client: string, leave: () => void, canPublish: boolean) {
+  constructor(ws: WebSocket, ctx: Context, channel: string, client: string, leave: () => void, admitted: Admitted) {
     this.#ws = ws;
     this.#ctx = ctx;
     this.#channel = channel;
     this.#client = client;
     this.#leave = leave;
-    this.#canPublish = canPublish;
+    this.#rights = [admitted.rights];
+    this.#declared = admitted.from && !admitted.from.verified ? admitted.from.name : undefined;
+    this.#away = admitted.from ? ctx.presence.hold(channel, admitted.from) : () => undefined;
+    this.#expires = admitted.grant.expires;
     this.#piece = Math.min(PIECE, ctx.options.streamBufferBytes);
   }
 
@@ -190,6 +217,7 @@ class Connection implements Waiter, Outlet {
     this.#ws.on('message', (data, isBinary) => void this.#received(data, isBinary));
     open.add(this);
     pinger ??= setInterval(pingAll, this.#ctx.options.heartbeatMs).unref();
+    this.#unexpire = atExpiry(this.#expires, () => this.#ws.close(TOKEN_EXPIRED_CLOSE, 'token expired'));
     try {
       this.#subscription = this.#ctx.hub.subscribe(this.#channel, since, this);
     } catch (error) {
@@ -240,8 +268,8 @@ class Connection implements Waiter, Outlet {
         this.#paused = true;
         return;
       }
-      const { id, text, time } = messages[this.#next++]!;
-      this.#send({ type: 'message', id, text, time });
+      const { id, text, time, from } = messages[this.#next++]!;
+      this.#send({ type: 'message', id, text, time, from });
     }
     this.#batch = undefined;
     if (this.#closed) return;
@@ -273,23 +301,66 @@ class Connection implements Waiter, Outlet {
     if (!frame) return this.#send({ type: 'error', code: 'bad_request', reason: 'send {"type": "publish", "text": "...", "key": "..."} or {"type": "auth", "token": "..."}' });
     if (frame.type === 'auth') return this.#authorize(frame.token);
     const key = frame.key;
-    if (!this.#canPublish) return this.#send({ type: 'error', code: 'unauthorized', reason: 'a valid bearer token is required', key });
+    let from: From | undefined;
+    try {
+      const grant = this.#grant('publish');
+      from = fromOf(grant.identity, grant.identity ? undefined : frame.name === undefined ? this.#declared : checkName(frame.name));
+    } catch (error) {
+      return this.#send({ type: 'error', ...publishError(error, this.#ctx.log), key });
+    }
     if (this.#ctx.publishRate.take(this.#client) > 0) return this.#send({ type: 'error', code: 'rate_limited', reason: 'too many messages', key });
     try {
       const text = checkMessageText(frame.text, this.#ctx.options.maxBodyBytes);
-      const { message } = await this.#ctx.hub.publish(this.#channel, text, key);
+      const { message } = await this.#ctx.hub.publish(this.#channel, text, key, from);
       this.#send({ type: 'published', id: message.id, time: message.time, key });
     } catch (error) {
       this.#send({ type: 'error', ...publishError(error, this.#ctx.log), key });
     }
   }
 
-  /** An auth frame adds publishing when its token grants it; tries count against the publish rate. */
-  #authorize(token: string): void {
+  /**
+   * An auth frame adds the rights of its token: publishing when it grants
+   * that on this channel, and a later expiry when it grants subscribing (a
+   * token renewed without reconnecting). Tries count against the publish rate.
+   */
+  async #authorize(token: string): Promise<void> {
     if (this.#ctx.publishRate.take(this.#client) > 0) return this.#send({ type: 'error', code: 'rate_limited', reason: 'too many tries' });
-    if (!this.#ctx.rights([token]).publish) return this.#send({ type: 'error', code: 'unauthorized', reason: 'that token does not grant publishing' });
-    this.#canPublish = true;
-    this.#send({ type: 'authorized', publish: true });
+    const rights = await this.#ctx.rights([token]);
+    if (this.#ended) return;
+    const publish = rights.may('publish', this.#channel);
+    const subscribe = rights.may('subscribe', this.#channel);
+    if (!publish && !subscribe) {
+      try {
+        rights.check('publish', this.#channel);
+      } catch (error) {
+        return this.#send({ type: 'error', ...publishError(error, this.#ctx.log) });
+      }
+    }
+    this.#rights.push(rights);
+    if (subscribe) {
+      const expires = rights.check('subscribe', this.#channel).expires;
+      if (expires > this.#expires) {
+        this.#expires = expires;
+        this.#unexpire();
+        this.#unexpire = atExpiry(expires, () => this.#ws.close(TOKEN_EXPIRED_CLOSE, 'token expired'));
+      }
+    }
+    this.#send({ type: 'authorized', publish, subscribe, ...(this.#expires !== Infinity && { expires: this.#expires }) });
+  }
+
+  /** The grant for `action` on this channel from any of the connection's tokens; throws the refusal of the first. */
+  #grant(action: 'publish' | 'subscribe'): Grant {
+    for (const rights of this.#rights) if (rights.may(action, this.#channel)) return rights.check(action, this.#channel);
+    // Refused by every token: a valid token without the right (403) says more than a missing one.
+    const refusals = this.#rights.map((rights) => {
+      try {
+        rights.check(action, this.#channel);
+      } catch (error) {
+        return error as HttpError;
+      }
+      return undefined;
+    });
+    throw refusals.find((error) => error?.code === 'forbidden') ?? refusals.find((error) => error?.code === 'invalid_token') ?? refusals[0];
   }
 
   /** Sends a frame counted against the outbound budget; a connection already over its cap, or with no room left in the total, is cut instead. */
@@ -313,6 +384,8 @@ class Connection implements Waiter, Outlet {
     if (this.#ended) return;
     this.#ended = true;
     this.#subscription?.cancel();
+    this.#away();
+    this.#unexpire();
     open.delete(this);
     if (open.size === 0) {
       clearInterval(pinger);
@@ -330,11 +403,12 @@ function parseFrame(raw: string): ClientFrame | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { type, text, key, token } = value as Record<string, unknown>;
+  const { type, text, key, token, name } = value as Record<string, unknown>;
   if (type === 'auth') return typeof token === 'string' && token !== '' ? { type, token } : undefined;
   if (type !== 'publish' || typeof text !== 'string') return undefined;
   if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) return undefined;
-  return { type, text, ...(key !== undefined && { key }) };
+  if (name !== undefined && typeof name !== 'string') return undefined;
+  return { type, text, ...(key !== undefined && { key }), ...(name !== undefined && { name }) };
 }
 
 function publishError(error: unknown, log: Logger): { code: string; reason: string } {
