@@ -1,17 +1,14 @@
-import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import { presentedTokens } from '../auth.js';
 import { noteRefusal } from '../context.js';
 import type { Context } from '../context.js';
-import { HttpError, SHUTTING_DOWN, TOO_MANY_WAITING, UPGRADE_REQUIRED } from '../errors.js';
-import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../hub.js';
+import { asHttpError, endSocket, HttpError, SHUTTING_DOWN, TOO_MANY_WAITING, UPGRADE_REQUIRED } from '../errors.js';
 import type { Subscription, Waiter } from '../hub.js';
 import { checkMessageText } from '../message-text.js';
 import type { WaitingRoom } from '../waiting-room.js';
 import * as metrics from '../metrics.js';
-import type { Logger } from '../log.js';
 import type { Outlet } from '../outbound.js';
 import type { Batch } from '../protocol.js';
 import { checkChannel, splitPath, splitTarget } from '../target.js';
@@ -56,11 +53,11 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
       server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + FRAME_OVERHEAD }));
       server.then(
         (wss) => wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, channel, client, leave, canPublish).start(since)),
-        (error: unknown) => refuse(socket, error),
+        (error: unknown) => endSocket(socket, error, ctx.log),
       );
     } catch (error) {
       if (error instanceof HttpError) noteRefusal(ctx, req, error.code);
-      refuse(socket, error);
+      endSocket(socket, error, ctx.log);
     }
   };
 }
@@ -113,15 +110,6 @@ function holdPlace(room: WaitingRoom, client: string, socket: Duplex): () => voi
   };
   socket.once('close', leave);
   return leave;
-}
-
-/** Answers an upgrade that cannot be: a plain HTTP error on the raw socket. */
-function refuse(socket: Duplex, error: unknown): void {
-  const answer = error instanceof HttpError ? error : new HttpError('internal', 'internal server error');
-  const body = `${answer.message}\n`;
-  const headers = Object.entries({ ...answer.headers, 'content-type': 'text/plain;charset=utf-8', 'content-length': Buffer.byteLength(body), 'pollcast-error': answer.code, connection: 'close' })
-    .map(([name, value]) => `${name}: ${String(value)}\r\n`).join('');
-  socket.end(`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\n${headers}\r\n${body}`);
 }
 
 /** Every open connection in this process, for the one ping timer they share. */
@@ -197,11 +185,10 @@ class Connection implements Waiter, Outlet {
     }
   }
 
-  /** The wait cannot be served: a bad cursor is the client's fault (1008); the rest pass (1013). */
+  /** The wait cannot be served: closed with the code its answer's status calls for. */
   fail(error: Error): void {
-    if (error instanceof InvalidCursorError) this.#ws.close(POLICY, `bad cursor: ${error.message}`);
-    else if (error instanceof StorageUnavailableError) this.#ws.close(TRY_AGAIN_LATER, 'message storage is unavailable');
-    else this.#ws.close(TRY_AGAIN_LATER, 'too many channels are in use');
+    const answer = asHttpError(error, this.#ctx.log);
+    this.#ws.close(closeCode(answer), answer.code === 'bad_cursor' ? `bad cursor: ${answer.message}` : answer.message);
   }
 
   deliver(batch: Batch): void {
@@ -280,7 +267,8 @@ class Connection implements Waiter, Outlet {
       const { message } = await this.#ctx.hub.publish(this.#channel, text, key);
       this.#send({ type: 'published', id: message.id, time: message.time, key });
     } catch (error) {
-      this.#send({ type: 'error', ...publishError(error, this.#ctx.log), key });
+      const { code, message } = asHttpError(error, this.#ctx.log);
+      this.#send({ type: 'error', code, reason: message, key });
     }
   }
 
@@ -337,12 +325,12 @@ function parseFrame(raw: string): ClientFrame | undefined {
   return { type, text, ...(key !== undefined && { key }) };
 }
 
-function publishError(error: unknown, log: Logger): { code: string; reason: string } {
-  if (error instanceof HttpError) return { code: error.code, reason: error.message };
-  if (error instanceof KeyReusedError) return { code: 'key_reused', reason: error.message };
-  if (error instanceof HubFullError) return { code: 'too_many_channels', reason: error.message };
-  if (error instanceof HubClosedError) return { code: 'shutting_down', reason: 'server is shutting down' };
-  if (error instanceof StorageUnavailableError) return { code: 'storage_unavailable', reason: error.message };
-  log.error({ event: 'error', err: error }, 'unexpected error');
-  return { code: 'internal', reason: 'internal server error' };
+/**
+ * The close code for an answer (RFC 6455 §7.4.1): the client's fault is a
+ * policy violation (1008), a shutdown is going away (1001), the rest pass
+ * (1013: try again later).
+ */
+function closeCode(answer: HttpError): number {
+  if (answer.status < 500) return POLICY;
+  return answer.code === 'shutting_down' ? GOING_AWAY : TRY_AGAIN_LATER;
 }
