@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../context.js';
+import { writeBatch } from '../batch-answer.js';
 import * as metrics from '../metrics.js';
-import { writeBatch } from './subscribe.js';
 
 /**
  * `GET /messages[/CHANNEL][?since=CURSOR]`: for clients that poll on an

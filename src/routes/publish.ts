@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readText } from '../body.js';
 import { HttpError } from '../errors.js';
 import type { Context } from '../context.js';
+import { IDEMPOTENCY_KEY } from '../message-text.js';
 import { wantsJson } from '../negotiate.js';
 import { HEADER } from '../protocol.js';
 import type { Published } from '../protocol.js';
@@ -46,9 +47,6 @@ function admit(req: IncomingMessage, res: ServerResponse, ctx: Context): string 
     throw error;
   }
 }
-
-/** Visible ASCII, at most 128 characters: room for a UUID or any client's own scheme. */
-export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
 function idempotencyKey(req: IncomingMessage): string | undefined {
   const key = req.headers['idempotency-key'];

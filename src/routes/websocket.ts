@@ -6,13 +6,12 @@ import { noteRefusal } from '../context.js';
 import type { Context } from '../context.js';
 import { asHttpError, endSocket, HttpError, SHUTTING_DOWN, TOO_MANY_WAITING, UPGRADE_REQUIRED } from '../errors.js';
 import type { Subscription, Waiter } from '../hub.js';
-import { checkMessageText } from '../message-text.js';
+import { checkMessageText, IDEMPOTENCY_KEY } from '../message-text.js';
 import type { WaitingRoom } from '../waiting-room.js';
 import * as metrics from '../metrics.js';
 import type { Outlet } from '../outbound.js';
 import type { Batch } from '../protocol.js';
 import { checkChannel, splitPath, splitTarget } from '../target.js';
-import { IDEMPOTENCY_KEY } from './publish.js';
 
 const NOT_FOUND = new HttpError('not_found', 'not found');
 
