@@ -5,6 +5,7 @@ import { clientKeyWith, parseTrustProxy } from './client-address.js';
 import { contentSecurityPolicy, defaultCsp } from './csp.js';
 import { createCors } from './cors.js';
 import type { Cors } from './cors.js';
+import { Heartbeat } from './heartbeat.js';
 import type { Hub } from './hub.js';
 import { LimitLog } from './log.js';
 import { LIMIT_CODES } from './errors.js';
@@ -27,6 +28,8 @@ export interface Context {
   readonly publishRate: RateLimiter;
   /** Unsent bytes of every connection, against `outboundBytes`, `streamBufferBytes` and `writeTimeoutMs`. */
   readonly outbound: Outbound;
+  /** SSE heartbeats and WebSocket pings, every `heartbeatMs`; stopped by the server's `close()`. */
+  readonly heartbeat: Heartbeat;
   readonly cors: Cors;
   /** Throw 401 unless the request carries the publish / subscribe token (when one is set). */
   readonly requirePublishToken: (req: IncomingMessage) => void;
@@ -61,6 +64,7 @@ export function createContext(hub: Hub, options: PollcastOptions, log: Logger): 
     room: new WaitingRoom(options.maxWaiting, options.maxWaitingPerClient),
     publishRate: new RateLimiter(options.publishRate, options.publishBurst),
     outbound: new Outbound({ totalBytes: options.outboundBytes, connectionBytes: options.streamBufferBytes, writeTimeoutMs: options.writeTimeoutMs }),
+    heartbeat: new Heartbeat(options.heartbeatMs),
     cors: createCors(options.corsOrigins),
     requirePublishToken: tokenCheck(options.publishToken),
     requireSubscribeToken: tokenCheck(options.subscribeToken),

@@ -141,6 +141,7 @@ export class PollcastServer {
   async #shutdown(): Promise<void> {
     this.#state = 'closing';
     this.#context.closing = true;
+    this.#context.heartbeat.close();
     this.log.info({ event: 'shutdown', step: 'refusing', waiting: this.hub.stats().waiting }, 'shutting down: new requests get 503, held polls are answered');
     const servers = [this.#server, this.#adminServer].filter((server) => server !== undefined);
     const stopped = Promise.all(servers.map((server) => (server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined)));

@@ -4,6 +4,7 @@ import type { Context } from '../context.js';
 import { SHUTTING_DOWN, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Held } from '../hangups.js';
+import type { Beating, Heartbeat } from '../heartbeat.js';
 import type { Hub, Subscription, Waiter } from '../hub.js';
 import * as metrics from '../metrics.js';
 import type { Outbound, Outlet } from '../outbound.js';
@@ -47,24 +48,13 @@ export function events(req: IncomingMessage, res: ServerResponse, ctx: Context, 
 }
 
 /**
- * Every open stream in this process, for the one heartbeat timer they share
- * (its period is that of the first stream's server).
- */
-const open = new Set<EventStream>();
-let heartbeat: NodeJS.Timeout | undefined;
-
-function beat(): void {
-  for (const stream of open) stream.beat();
-}
-
-/**
  * A stream writes what it is given in pieces: the next piece waits until the
  * socket took the last (`'drain'`), and the stream waits for more messages
  * only once all are written. So a large backlog starts at once and flows as
  * fast as the reader reads, while a reader that stops holds at most a piece:
  * it is cut when that piece is not taken within the write timeout.
  */
-class EventStream implements Waiter, Held, Outlet {
+class EventStream implements Waiter, Held, Outlet, Beating {
   readonly #socket: Socket;
   readonly #res: ServerResponse;
   readonly #hub: Hub;
@@ -73,7 +63,7 @@ class EventStream implements Waiter, Held, Outlet {
   readonly #channel: string;
   readonly #client: string;
   readonly #piece: number;
-  readonly #heartbeatMs: number;
+  readonly #heartbeat: Heartbeat;
   #subscription: Subscription | undefined;
   readonly #since = Date.now();
   /** The batch being written, how far, and the cursor it was read after. */
@@ -96,7 +86,7 @@ class EventStream implements Waiter, Held, Outlet {
     this.#channel = channel;
     this.#client = client;
     this.#piece = Math.min(PIECE, ctx.options.streamBufferBytes);
-    this.#heartbeatMs = ctx.options.heartbeatMs;
+    this.#heartbeat = ctx.heartbeat;
   }
 
   start(since: string | undefined): void {
@@ -114,8 +104,7 @@ class EventStream implements Waiter, Held, Outlet {
     this.#from = this.#subscription!.cursor!;
     this.#res.writeHead(200, HEADERS);
     this.#res.write(openingFrame(RETRY_MS, this.#from));
-    open.add(this);
-    heartbeat ??= setInterval(beat, this.#heartbeatMs).unref();
+    this.#heartbeat.add(this);
   }
 
   deliver(batch: Batch): void {
@@ -190,11 +179,7 @@ class EventStream implements Waiter, Held, Outlet {
     if (this.#ended) return;
     this.#ended = true;
     releaseHangup(this.#socket, this);
-    open.delete(this);
-    if (open.size === 0) {
-      clearInterval(heartbeat);
-      heartbeat = undefined;
-    }
+    this.#heartbeat.delete(this);
     this.#room.leave(this.#client);
     metrics.held('sse', -1);
   }

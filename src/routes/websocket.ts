@@ -5,6 +5,7 @@ import { presentedTokens } from '../auth.js';
 import { noteRefusal } from '../context.js';
 import type { Context } from '../context.js';
 import { asHttpError, endSocket, HttpError, SHUTTING_DOWN, TOO_MANY_WAITING, UPGRADE_REQUIRED } from '../errors.js';
+import type { Beating } from '../heartbeat.js';
 import type { Subscription, Waiter } from '../hub.js';
 import { checkMessageText, IDEMPOTENCY_KEY } from '../message-text.js';
 import type { WaitingRoom } from '../waiting-room.js';
@@ -111,14 +112,6 @@ function holdPlace(room: WaitingRoom, client: string, socket: Duplex): () => voi
   return leave;
 }
 
-/** Every open connection in this process, for the one ping timer they share. */
-const open = new Set<Connection>();
-let pinger: NodeJS.Timeout | undefined;
-
-function pingAll(): void {
-  for (const connection of open) connection.ping();
-}
-
 /** What a client may send: a message to publish, or a token whose rights the connection gains. */
 type ClientFrame =
   | { readonly type: 'publish'; readonly text: string; readonly key?: string }
@@ -131,7 +124,7 @@ type ClientFrame =
  * most a piece. Frames the client provokes (errors, acknowledgements) are
  * not paced: a client that sends and never reads is cut at the cap.
  */
-class Connection implements Waiter, Outlet {
+class Connection implements Waiter, Outlet, Beating {
   readonly #ws: WebSocket;
   readonly #ctx: Context;
   readonly #channel: string;
@@ -175,8 +168,7 @@ class Connection implements Waiter, Outlet {
     this.#ws.on('close', () => this.#end());
     this.#ws.on('pong', () => (this.#alive = true));
     this.#ws.on('message', (data, isBinary) => void this.#received(data, isBinary));
-    open.add(this);
-    pinger ??= setInterval(pingAll, this.#ctx.options.heartbeatMs).unref();
+    this.#ctx.heartbeat.add(this);
     try {
       this.#subscription = this.#ctx.hub.subscribe(this.#channel, since, this);
     } catch (error) {
@@ -244,8 +236,8 @@ class Connection implements Waiter, Outlet {
     setTimeout(() => this.#ws.terminate(), CLOSE_WAIT_MS).unref();
   }
 
-  /** Called by the shared timer: a peer that did not answer the last ping is gone. */
-  ping(): void {
+  /** Called by the server's heartbeat: a peer that did not answer the last ping is gone. */
+  beat(): void {
     if (!this.#alive) {
       this.#ws.terminate();
       return;
@@ -300,11 +292,7 @@ class Connection implements Waiter, Outlet {
     if (this.#ended) return;
     this.#ended = true;
     this.#subscription?.cancel();
-    open.delete(this);
-    if (open.size === 0) {
-      clearInterval(pinger);
-      pinger = undefined;
-    }
+    this.#ctx.heartbeat.delete(this);
     this.#leave();
   }
 }
