@@ -5,31 +5,33 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { DEFAULTS, PROXY_SAFE_MS } from './options.js';
 import type { PollcastOptions } from './options.js';
 import { createPollcast } from './server.js';
 import type { PollcastServer } from './server.js';
 
+/** The usage text; the defaults it shows come from `DEFAULTS`. */
 const USAGE = `usage: pollcast [options]
        pollcast chat [URL] [options]   (a terminal client: pollcast chat --help)
 
-  --port N                   TCP port, 0 for any free one         (PORT, default 8080)
-  --host H                   interface to bind                     (HOST, default 127.0.0.1)
-  --history N                messages kept per channel, max 100000 (POLLCAST_HISTORY, default 1000)
-  --history-bytes BYTES      memory for history in all channels    (POLLCAST_HISTORY_BYTES, default 67108864)
-  --max-channels N           channels kept at once                 (POLLCAST_MAX_CHANNELS, default 10000)
-  --poll-timeout MS          idle long poll ends with 204          (POLLCAST_POLL_TIMEOUT, default 25000; over 55000 needs --allow-long-timeouts)
-  --max-waiting N            polls held at once                    (POLLCAST_MAX_WAITING, default 10000)
-  --max-waiting-per-client N polls held at once per client address (POLLCAST_MAX_WAITING_PER_CLIENT, default 100)
-  --max-body BYTES           largest message accepted              (POLLCAST_MAX_BODY, default 65536)
-  --heartbeat MS             comment on event streams this often   (POLLCAST_HEARTBEAT, default 15000; over 55000 needs --allow-long-timeouts)
+  --port N                   TCP port, 0 for any free one         (PORT, default ${DEFAULTS.port})
+  --host H                   interface to bind                     (HOST, default ${DEFAULTS.host})
+  --history N                messages kept per channel, max 100000 (POLLCAST_HISTORY, default ${DEFAULTS.historyLimit})
+  --history-bytes BYTES      memory for history in all channels    (POLLCAST_HISTORY_BYTES, default ${DEFAULTS.historyBytes})
+  --max-channels N           channels kept at once                 (POLLCAST_MAX_CHANNELS, default ${DEFAULTS.maxChannels})
+  --poll-timeout MS          idle long poll ends with 204          (POLLCAST_POLL_TIMEOUT, default ${DEFAULTS.pollTimeoutMs}; over ${PROXY_SAFE_MS} needs --allow-long-timeouts)
+  --max-waiting N            polls held at once                    (POLLCAST_MAX_WAITING, default ${DEFAULTS.maxWaiting})
+  --max-waiting-per-client N polls held at once per client address (POLLCAST_MAX_WAITING_PER_CLIENT, default ${DEFAULTS.maxWaitingPerClient})
+  --max-body BYTES           largest message accepted              (POLLCAST_MAX_BODY, default ${DEFAULTS.maxBodyBytes})
+  --heartbeat MS             comment on event streams this often   (POLLCAST_HEARTBEAT, default ${DEFAULTS.heartbeatMs}; over ${PROXY_SAFE_MS} needs --allow-long-timeouts)
   --allow-long-timeouts      allow a poll timeout or heartbeat that common proxies cut (over 55 s)  (POLLCAST_ALLOW_LONG_TIMEOUTS=1)
-  --stream-buffer BYTES      unsent bytes one connection may hold  (POLLCAST_STREAM_BUFFER, default 1048576)
-  --outbound-bytes BYTES     unsent bytes all connections may hold (POLLCAST_OUTBOUND_BYTES, default 67108864)
-  --write-timeout MS         time a connection has to take what it was sent (POLLCAST_WRITE_TIMEOUT, default 10000)
-  --publish-rate N           publishes per second per client, 0=off (POLLCAST_PUBLISH_RATE, default 20)
-  --publish-burst N          publishes in a burst per client       (POLLCAST_PUBLISH_BURST, default 40)
-  --headers-timeout MS       time to send the request headers      (POLLCAST_HEADERS_TIMEOUT, default 15000)
-  --request-timeout MS       time to send the whole request        (POLLCAST_REQUEST_TIMEOUT, default 30000)
+  --stream-buffer BYTES      unsent bytes one connection may hold  (POLLCAST_STREAM_BUFFER, default ${DEFAULTS.streamBufferBytes})
+  --outbound-bytes BYTES     unsent bytes all connections may hold (POLLCAST_OUTBOUND_BYTES, default ${DEFAULTS.outboundBytes})
+  --write-timeout MS         time a connection has to take what it was sent (POLLCAST_WRITE_TIMEOUT, default ${DEFAULTS.writeTimeoutMs})
+  --publish-rate N           publishes per second per client, 0=off (POLLCAST_PUBLISH_RATE, default ${DEFAULTS.publishRate})
+  --publish-burst N          publishes in a burst per client       (POLLCAST_PUBLISH_BURST, default ${DEFAULTS.publishBurst})
+  --headers-timeout MS       time to send the request headers      (POLLCAST_HEADERS_TIMEOUT, default ${DEFAULTS.headersTimeoutMs})
+  --request-timeout MS       time to send the whole request        (POLLCAST_REQUEST_TIMEOUT, default ${DEFAULTS.requestTimeoutMs})
   --publish-token T          bearer token required to publish      (POLLCAST_PUBLISH_TOKEN, default none)
   --subscribe-token T        bearer token required to subscribe    (POLLCAST_SUBSCRIBE_TOKEN, default none)
   --jwt-secret S             HS256 secret for signed tokens (JWT)  (POLLCAST_JWT_SECRET, default none)
@@ -39,16 +41,16 @@ const USAGE = `usage: pollcast [options]
   --jwt-audience AUD         the aud a token must carry            (POLLCAST_JWT_AUDIENCE, default any)
   --cors-origins LIST        origins allowed cross-site, comma-separated, or *  (POLLCAST_CORS_ORIGINS, default none)
   --public DIR               folder of the page                    (POLLCAST_PUBLIC, default the package's public/)
-  --shutdown-grace MS        time to finish requests on stop       (POLLCAST_SHUTDOWN_GRACE, default 5000)
+  --shutdown-grace MS        time to finish requests on stop       (POLLCAST_SHUTDOWN_GRACE, default ${DEFAULTS.shutdownGraceMs})
   --redis URL                keep channels in Redis Streams, shared by every instance (REDIS_URL, default none: in memory)
   --trust-proxy LIST|N       proxies whose Forwarded/X-Forwarded-For is believed: addresses, CIDRs,
                              loopback, linklocal, uniquelocal, or a hop count (POLLCAST_TRUST_PROXY, default none)
   --csp POLICY               the page's CSP: strict, page (inline scripts allowed), off, or a whole policy
                              (POLLCAST_CSP, default strict for the built-in page, page for --public)
-  --log-level LEVEL          fatal, error, warn, info, debug, trace, silent (POLLCAST_LOG_LEVEL, default info)
+  --log-level LEVEL          fatal, error, warn, info, debug, trace, silent (POLLCAST_LOG_LEVEL, default ${DEFAULTS.logLevel})
   --admin-token T            bearer token required for /stats and /metrics (POLLCAST_ADMIN_TOKEN, default none)
   --admin-port N             serve /stats and /metrics on this port only  (POLLCAST_ADMIN_PORT, default none)
-  --admin-host H             interface of the admin port             (POLLCAST_ADMIN_HOST, default 127.0.0.1)
+  --admin-host H             interface of the admin port             (POLLCAST_ADMIN_HOST, default ${DEFAULTS.adminHost})
   -h, --help                 this text
 `;
 

@@ -8,6 +8,7 @@ import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError } from
 import type { Hub, HubStats, PublishResult, Subscription, Waiter } from './hub.js';
 import { OLDEST } from './protocol.js';
 import type { Batch, From, Message } from './protocol.js';
+import { releaseAll, Settled } from './settled.js';
 
 /** Options of the in-memory hub. */
 export interface MemoryHubOptions {
@@ -65,25 +66,16 @@ interface Position {
 }
 
 /** A subscription that is parked on a channel or about to be answered. */
-class Parked implements Subscription {
+class Parked extends Settled implements Subscription {
   readonly cursor: string;
-  readonly waiter: Waiter;
   readonly #hub: MemoryHub;
   readonly #channel: string;
-  #done = false;
 
   constructor(hub: MemoryHub, channel: string, cursor: string, waiter: Waiter) {
+    super(waiter);
     this.#hub = hub;
     this.#channel = channel;
     this.cursor = cursor;
-    this.waiter = waiter;
-  }
-
-  /** Marks the subscription answered; false when it already was, or was cancelled. */
-  settle(): boolean {
-    if (this.#done) return false;
-    this.#done = true;
-    return true;
   }
 
   cancel(): void {
@@ -164,7 +156,7 @@ export class MemoryHub implements Hub {
     const position = this.#parse(since);
     const parked = new Parked(this, channelName, this.#cursor(position.seq), waiter);
     if (this.#closed) {
-      queueMicrotask(() => this.#release(parked));
+      queueMicrotask(() => parked.release());
       return parked;
     }
     const ready = this.#batchAfter(channelName, position);
@@ -194,8 +186,7 @@ export class MemoryHub implements Hub {
     for (const channel of this.#channels.values()) {
       const waiters = channel.waiters;
       channel.waiters = new Set();
-      this.#waiting -= waiters.size;
-      for (const parked of waiters) this.#release(parked);
+      this.#waiting -= releaseAll(waiters);
     }
     return Promise.resolve();
   }
@@ -220,12 +211,7 @@ export class MemoryHub implements Hub {
   }
 
   #deliver(parked: Parked, batch: Batch): void {
-    if (!parked.settle()) return;
-    this.#delivered += parked.waiter.deliver(batch) ?? batch.messages.length;
-  }
-
-  #release(parked: Parked): void {
-    if (parked.settle()) parked.waiter.release();
+    this.#delivered += parked.deliver(batch);
   }
 
   /**

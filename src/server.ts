@@ -1,8 +1,9 @@
-import { createServer, Server, STATUS_CODES } from 'node:http';
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { createServer, Server } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createContext } from './http/context.js';
+import { endSocket, HttpError } from './http/errors.js';
 import { createLogger } from './log.js';
 import type { Logger } from './log.js';
 import type { Context } from './http/context.js';
@@ -144,6 +145,7 @@ export class PollcastServer {
   async #shutdown(): Promise<void> {
     this.#state = 'closing';
     this.#context.closing = true;
+    this.#context.heartbeat.close();
     this.log.info({ event: 'shutdown', step: 'refusing', waiting: this.hub.stats().waiting }, 'shutting down: new requests get 503, held polls are answered');
     const servers = [this.#server, this.#adminServer].filter((server) => server !== undefined);
     const stopped = Promise.all(servers.map((server) => (server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined)));
@@ -193,12 +195,15 @@ function displayHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** Node's parser errors, answered like every other error: a status and a one-line reason. */
-const PARSE_ERRORS: Record<string, readonly [status: number, reason: string]> = {
-  HPE_HEADER_OVERFLOW: [431, 'request headers are too large'],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request took too long to arrive'],
+/** Node's parser errors, answered like every other error: a status, a stable code and a one-line reason. */
+const PARSE_ERRORS: Record<string, HttpError> = {
+  HPE_HEADER_OVERFLOW: new HttpError('headers_too_large', 'request headers are too large'),
+  ERR_HTTP_REQUEST_TIMEOUT: new HttpError('request_timeout', 'request took too long to arrive'),
 };
-const MALFORMED = [400, 'malformed HTTP request'] as const;
+const MALFORMED = new HttpError('malformed_request', 'malformed HTTP request');
+
+/** `CONNECT` asks for a tunnel: there is none to be had. */
+const NOT_A_PROXY = new HttpError('method_not_allowed', 'pollcast is not a proxy: CONNECT is not supported', { allow: '' });
 
 function answerClientError(error: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: ServerResponse | null }): void {
   // ECONNRESET and friends: the client is gone, there is nobody to answer.
@@ -215,26 +220,13 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex & { _htt
     socket.destroy();
     return;
   }
-  const [status, reason] = PARSE_ERRORS[error.code ?? ''] ?? MALFORMED;
-  endRaw(socket, status, reason);
+  endSocket(socket, PARSE_ERRORS[error.code ?? ''] ?? MALFORMED);
 }
 
 /** `CONNECT` asks for a tunnel (Node hands it over outside the request handler): there is none to be had. */
 function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
   socket.on('error', () => socket.destroy());
-  endRaw(socket, 405, 'pollcast is not a proxy: CONNECT is not supported', { allow: '', 'pollcast-error': 'method_not_allowed' });
-}
-
-/**
- * Ends a socket that no `ServerResponse` speaks for with an error answer:
- * a status, a one-line reason, and `Connection: close` (what follows on the
- * connection cannot be read).
- */
-function endRaw(socket: Duplex, status: number, reason: string, headers: OutgoingHttpHeaders = {}): void {
-  const body = `${reason}\n`;
-  const fields = { ...headers, 'content-type': 'text/plain;charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff', connection: 'close' };
-  const head = Object.entries(fields).map(([name, value]) => `${name}: ${String(value)}\r\n`).join('');
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
+  endSocket(socket, NOT_A_PROXY);
 }
 
 /** Creates a server without binding it; see `PollcastServer`. */

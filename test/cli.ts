@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import t from 'tap';
+import { DEFAULTS } from '../src/options.js';
 import { CLI, forkServer } from './fixtures/server.js';
 import { request } from './fixtures/http.js';
 
@@ -19,6 +20,20 @@ t.test('--help prints the usage and exits 0', async (t) => {
   t.equal(code, 0);
   t.match(stdout, /usage: pollcast/);
   t.match(stdout, /--poll-timeout/);
+});
+
+t.test('--help shows the defaults the server uses', async (t) => {
+  const { stdout } = await run(['--help']);
+  const options = DEFAULTS as unknown as Record<string, unknown>;
+  let shown = 0;
+  for (const [, flag, value] of stdout.matchAll(/^\s+--([a-z-]+) .*\(\w+, default ([^;)\s]+)[;)]/gm)) {
+    const name = flag!.replace(/-(\w)/g, (_, letter: string) => letter.toUpperCase());
+    const key = [name, `${name}Ms`, `${name}Limit`, `${name}Bytes`].find((candidate) => candidate in options);
+    if (key === undefined || value === 'none') continue;
+    t.equal(value, String(options[key]), `--${flag}`);
+    shown++;
+  }
+  t.ok(shown >= 20, `${shown} defaults shown`);
 });
 
 t.test('bad flags and values exit 2 with a clear message', async (t) => {

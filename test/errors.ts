@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { ERROR_STATUS, type HttpError, fromHubError, STORAGE_UNAVAILABLE, SHUTTING_DOWN } from '../src/http/errors.js';
+import { asHttpError, ERROR_STATUS, HttpError, fromHubError, STORAGE_UNAVAILABLE, SHUTTING_DOWN, TOO_MANY_CHANNELS } from '../src/http/errors.js';
+import { createLogger } from '../src/log.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../src/hub.js';
 
 const PROTOCOL = readFileSync(new URL('../docs/protocol.md', import.meta.url), 'utf8');
@@ -36,4 +37,17 @@ t.test('hub errors become their answers; anything else is left for the generic 5
   t.ok(Number(STORAGE_UNAVAILABLE.headers['retry-after']) > 0, 'storage_unavailable says when to retry');
   const other = new Error('boom');
   t.equal(fromHubError(other), other);
+});
+
+t.test('asHttpError: an HttpError is itself, a hub error its answer, anything else a logged bare 500', async (t) => {
+  const lines: string[] = [];
+  const log = createLogger('info', { write: (line: string) => void lines.push(line) });
+  const own = new HttpError('bad_channel', 'x');
+  t.equal(asHttpError(own, log), own);
+  t.equal(asHttpError(new HubFullError('x'), log), TOO_MANY_CHANNELS);
+  t.same(lines, [], 'neither is logged');
+  const internal = asHttpError(new Error('secret detail'), log);
+  t.same([internal.code, internal.status, internal.message], ['internal', 500, 'internal server error'], 'leaks nothing');
+  t.equal(lines.length, 1, 'and is logged');
+  t.match(lines[0], /secret detail/);
 });

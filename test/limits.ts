@@ -113,6 +113,7 @@ t.test('a client that trickles its headers is cut off at the headers timeout', a
   const { reply, sent, ms } = await trickle(t, port, head, 100);
   t.ok(sent < head.length, 'cut off before it finished');
   t.match(reply, /^HTTP\/1\.1 408 [^]*request took too long to arrive\n$/);
+  t.match(reply, /\r\npollcast-error: request_timeout\r\n/i, 'with its stable code');
   t.ok(ms < 10_000, 'within the timeout and one check interval, not Node\'s minutes');
 });
 

@@ -57,6 +57,19 @@ t.test('malformed HTTP gets a status and a one-line reason', async (t) => {
   const { origin } = await forkServer(t, ['--public', FIXTURE]);
   const overflow = await rawExchange(origin, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
   t.match(overflow, /^HTTP\/1\.1 431 [^]*\r\n\r\nrequest headers are too large\n$/);
+  t.match(overflow, /\r\npollcast-error: headers_too_large\r\n/i, 'with its stable code');
+  t.match(overflow, /\r\nx-content-type-options: nosniff\r\n/i);
   const garbage = await rawExchange(origin, 'HELLO THERE\r\n\r\n');
   t.match(garbage, /^HTTP\/1\.1 400 [^]*\r\n\r\nmalformed HTTP request\n$/);
+  t.match(garbage, /\r\npollcast-error: malformed_request\r\n/i, 'with its stable code');
+  t.match(garbage, /\r\nconnection: close\r\n/i);
+});
+
+t.test('CONNECT is refused with 405, an empty Allow and its stable code', async (t) => {
+  const { origin } = await forkServer(t, ['--public', FIXTURE]);
+  const reply = await rawExchange(origin, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n');
+  t.match(reply, /^HTTP\/1\.1 405 [^]*\r\n\r\npollcast is not a proxy: CONNECT is not supported\n$/);
+  t.match(reply, /\r\nallow: \r\n/i);
+  t.match(reply, /\r\npollcast-error: method_not_allowed\r\n/i);
+  t.match(reply, /\r\nx-content-type-options: nosniff\r\n/i);
 });

@@ -15,7 +15,7 @@ const WEBSOCKET = { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-
 
 /** Upgrades the WebSocket handshake refuses, each with the answer it gets. */
 const REFUSED: [string, string, RegExp][] = [
-  ['no Sec-WebSocket-Key', upgrade('/ws', { ...WEBSOCKET, 'Sec-WebSocket-Key': '' }), /^HTTP\/1\.1 400 [^]*pollcast-error: bad_request/],
+  ['no Sec-WebSocket-Key', upgrade('/ws', { ...WEBSOCKET, 'Sec-WebSocket-Key': '' }), /^HTTP\/1\.1 400 (?=[^]*pollcast-error: bad_request)(?=[^]*x-content-type-options: nosniff)/],
   ['a malformed Sec-WebSocket-Key', upgrade('/ws/room', { ...WEBSOCKET, 'Sec-WebSocket-Key': 'not base64 of 16 bytes' }), /^HTTP\/1\.1 400 [^]*pollcast-error: bad_request/],
   ['version 12', upgrade('/ws', { ...WEBSOCKET, 'Sec-WebSocket-Version': '12' }), /^HTTP\/1\.1 426 [^]*sec-websocket-version: 13\r\n[^]*pollcast-error: upgrade_required/i],
   ['no version', upgrade('/ws', { ...WEBSOCKET, 'Sec-WebSocket-Version': '' }), /^HTTP\/1\.1 426 [^]*pollcast-error: upgrade_required/],

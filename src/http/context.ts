@@ -7,6 +7,7 @@ import { createCors } from './cors.js';
 import type { Cors } from './cors.js';
 import type { Hub } from '../hub.js';
 import { LimitLog } from '../log.js';
+import { Heartbeat } from './heartbeat.js';
 import { LIMIT_CODES } from './errors.js';
 import type { ErrorCode } from './errors.js';
 import { createScrape, refused } from '../metrics.js';
@@ -28,6 +29,8 @@ export interface Context {
   readonly publishRate: RateLimiter;
   /** Unsent bytes of every connection, against `outboundBytes`, `streamBufferBytes` and `writeTimeoutMs`. */
   readonly outbound: Outbound;
+  /** SSE heartbeats and WebSocket pings, every `heartbeatMs`; stopped by the server's `close()`. */
+  readonly heartbeat: Heartbeat;
   readonly cors: Cors;
   /** Static tokens and JWT keys: whether signed tokens are checked, and its counters. */
   readonly auth: Authority;
@@ -81,6 +84,7 @@ export function createContext(hub: Hub, presence: Presence, options: PollcastOpt
     room: new WaitingRoom(options.maxWaiting, options.maxWaitingPerClient),
     publishRate: new RateLimiter(options.publishRate, options.publishBurst),
     outbound: new Outbound({ totalBytes: options.outboundBytes, connectionBytes: options.streamBufferBytes, writeTimeoutMs: options.writeTimeoutMs }),
+    heartbeat: new Heartbeat(options.heartbeatMs),
     cors: createCors(options.corsOrigins),
     auth,
     rights: (tokens) => auth.rights(tokens),

@@ -3,8 +3,12 @@ import { HttpError } from './errors.js';
 
 /*
  * What makes a message text acceptable, whichever way it is published (an
- * HTTP body, a WebSocket frame): the one home of these rules and their codes.
+ * HTTP body, a WebSocket frame): the one home of these rules and their codes,
+ * and of the rule for the idempotency key that may come with it.
  */
+
+/** An idempotency key: visible ASCII, at most 128 characters: room for a UUID or any client's own scheme. */
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
 // fatal: a malformed byte is an error, never a silent U+FFFD in someone's message.
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

@@ -6,6 +6,7 @@ import { FALLBACK } from '../log.js';
 import type { Logger } from '../log.js';
 import { OLDEST } from '../protocol.js';
 import type { Batch, From, Message } from '../protocol.js';
+import { releaseAll, Settled } from '../settled.js';
 import { createCommandConnection, createReaderConnection, redactUrl, RedisStore } from './store.js';
 import type { StoredEntry, StreamState } from './store.js';
 import { compareStreamIds, formatCursor, parseCursor, streamIdOf, streamIdTime, ZERO_ID } from './stream-id.js';
@@ -65,30 +66,17 @@ interface Watch {
 }
 
 /** A subscription: being set up against Redis, parked on a watch, or answered. */
-class Pending implements Subscription {
+class Pending extends Settled implements Subscription {
   cursor: string | undefined;
   /** The stream id of `cursor`, once known. */
   at: string | undefined;
   readonly channel: string;
-  readonly waiter: Waiter;
   readonly #hub: RedisHub;
-  #done = false;
 
   constructor(hub: RedisHub, channel: string, waiter: Waiter) {
+    super(waiter);
     this.#hub = hub;
     this.channel = channel;
-    this.waiter = waiter;
-  }
-
-  get done(): boolean {
-    return this.#done;
-  }
-
-  /** Marks the subscription answered; false when it already was, or was cancelled. */
-  settle(): boolean {
-    if (this.#done) return false;
-    this.#done = true;
-    return true;
   }
 
   cancel(): void {
@@ -155,7 +143,7 @@ export class RedisHub implements Hub, ReaderSource {
     const start = parseSince(since);
     const pending = new Pending(this, channel, waiter);
     if (this.#closed) {
-      queueMicrotask(() => this.#release(pending));
+      queueMicrotask(() => pending.release());
       return pending;
     }
     // What the watch holds is served from memory even while Redis is away: a client resuming where
@@ -260,8 +248,7 @@ export class RedisHub implements Hub, ReaderSource {
     for (const watch of this.#watches.values()) {
       const waiters = watch.waiters;
       watch.waiters = new Set();
-      this.#waiting -= waiters.size;
-      for (const pending of waiters) this.#release(pending);
+      this.#waiting -= releaseAll(waiters);
     }
     for (const [channel, watch] of this.#watches) this.#unwatch(channel, watch);
     await this.#opening?.catch(() => undefined);
@@ -323,12 +310,12 @@ export class RedisHub implements Hub, ReaderSource {
     try {
       found = interpret(await this.#readStore(pending.channel, start), start);
     } catch (error) {
-      if (this.#closed) this.#release(pending);
-      else if (pending.settle()) pending.waiter.fail(error as Error);
+      if (this.#closed) pending.release();
+      else pending.fail(error as Error);
       return;
     }
     if (pending.done) return;
-    if (this.#closed) return this.#release(pending);
+    if (this.#closed) return pending.release();
     pending.at = found.at;
     pending.cursor = formatCursor(found.epoch, found.at);
     if (found.batch) {
@@ -349,12 +336,12 @@ export class RedisHub implements Hub, ReaderSource {
       const cursor = { epoch: found.epoch, id: found.at };
       if (this.#fromMemory(watch, pending, cursor)) return pending.waiter.started?.();
       if (attempt < RESOLVE_TRIES) return this.#resolve(pending, cursor, attempt + 1);
-      if (pending.settle()) pending.waiter.fail(new StorageUnavailableError('the channel moved too fast to start from this cursor'));
+      pending.fail(new StorageUnavailableError('the channel moved too fast to start from this cursor'));
       return;
     }
     watch ??= this.#watch(pending.channel, found.epoch, found.at);
     if (!watch) {
-      if (pending.settle()) pending.waiter.fail(new HubFullError('too many channels are in use'));
+      pending.fail(new HubFullError('too many channels are in use'));
       return;
     }
     this.#park(watch, pending);
@@ -444,12 +431,7 @@ export class RedisHub implements Hub, ReaderSource {
   }
 
   #deliver(pending: Pending, batch: Batch): void {
-    if (!pending.settle()) return;
-    this.#delivered += pending.waiter.deliver(batch) ?? batch.messages.length;
-  }
-
-  #release(pending: Pending): void {
-    if (pending.settle()) pending.waiter.release();
+    this.#delivered += pending.deliver(batch);
   }
 }
 

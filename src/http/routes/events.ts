@@ -7,6 +7,7 @@ import type { Context } from '../context.js';
 import { SHUTTING_DOWN, TOKEN_EXPIRED, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Held } from '../hangups.js';
+import type { Beating, Heartbeat } from '../heartbeat.js';
 import type { Hub, Subscription, Waiter } from '../../hub.js';
 import * as metrics from '../../metrics.js';
 import type { Outbound, Outlet } from '../outbound.js';
@@ -56,24 +57,13 @@ function open(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: 
 }
 
 /**
- * Every open stream in this process, for the one heartbeat timer they share
- * (its period is that of the first stream's server).
- */
-const streams = new Set<EventStream>();
-let heartbeat: NodeJS.Timeout | undefined;
-
-function beat(): void {
-  for (const stream of streams) stream.beat();
-}
-
-/**
  * A stream writes what it is given in pieces: the next piece waits until the
  * socket took the last (`'drain'`), and the stream waits for more messages
  * only once all are written. So a large backlog starts at once and flows as
  * fast as the reader reads, while a reader that stops holds at most a piece:
  * it is cut when that piece is not taken within the write timeout.
  */
-class EventStream implements Waiter, Held, Outlet {
+class EventStream implements Waiter, Held, Outlet, Beating {
   readonly #socket: Socket;
   readonly #res: ServerResponse;
   readonly #hub: Hub;
@@ -82,7 +72,7 @@ class EventStream implements Waiter, Held, Outlet {
   readonly #channel: string;
   readonly #client: string;
   readonly #piece: number;
-  readonly #heartbeatMs: number;
+  readonly #heartbeat: Heartbeat;
   /** Takes the author off the channel's presence; cancels the expiry. */
   readonly #leave: () => void;
   readonly #unexpire: () => void;
@@ -108,7 +98,7 @@ class EventStream implements Waiter, Held, Outlet {
     this.#channel = channel;
     this.#client = client;
     this.#piece = Math.min(PIECE, ctx.options.streamBufferBytes);
-    this.#heartbeatMs = ctx.options.heartbeatMs;
+    this.#heartbeat = ctx.heartbeat;
     this.#leave = admitted.from ? ctx.presence.hold(channel, admitted.from) : () => undefined;
     this.#unexpire = atExpiry(admitted.grant.expires, () => this.expired());
   }
@@ -128,8 +118,7 @@ class EventStream implements Waiter, Held, Outlet {
     this.#from = this.#subscription!.cursor!;
     this.#res.writeHead(200, HEADERS);
     this.#res.write(openingFrame(RETRY_MS, this.#from));
-    streams.add(this);
-    heartbeat ??= setInterval(beat, this.#heartbeatMs).unref();
+    this.#heartbeat.add(this);
   }
 
   deliver(batch: Batch): void {
@@ -216,11 +205,7 @@ class EventStream implements Waiter, Held, Outlet {
     releaseHangup(this.#socket, this);
     this.#leave();
     this.#unexpire();
-    streams.delete(this);
-    if (streams.size === 0) {
-      clearInterval(heartbeat);
-      heartbeat = undefined;
-    }
+    this.#heartbeat.delete(this);
     this.#room.leave(this.#client);
     metrics.held('sse', -1);
   }

@@ -5,7 +5,7 @@ import { withRights } from '../auth.js';
 import { presenceGrace } from '../context.js';
 import type { Context } from '../context.js';
 import * as metrics from '../../metrics.js';
-import { writeBatch } from './subscribe.js';
+import { writeBatch } from '../batch-answer.js';
 
 /**
  * `GET /messages[/CHANNEL][?since=CURSOR]`: for clients that poll on an

@@ -4,6 +4,7 @@ import type { Admitted } from '../admission.js';
 import { readText } from '../body.js';
 import { HttpError } from '../errors.js';
 import type { Context } from '../context.js';
+import { IDEMPOTENCY_KEY } from '../message-text.js';
 import { wantsJson } from '../negotiate.js';
 import { HEADER } from '../../protocol.js';
 import type { Published } from '../../protocol.js';
@@ -49,9 +50,6 @@ async function check(req: IncomingMessage, res: ServerResponse, ctx: Context, ch
     throw error;
   }
 }
-
-/** Visible ASCII, at most 128 characters: room for a UUID or any client's own scheme. */
-export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
 function idempotencyKey(req: IncomingMessage): string | undefined {
   const key = req.headers['idempotency-key'];

@@ -3,17 +3,18 @@ import type { Socket } from 'node:net';
 import { admit } from '../admission.js';
 import type { Admitted } from '../admission.js';
 import { withRights } from '../auth.js';
+import { sendAnswer, writeBatch } from '../batch-answer.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import { presenceGrace } from '../context.js';
 import type { Context } from '../context.js';
-import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOKEN_EXPIRED, TOO_BUSY, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
+import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOKEN_EXPIRED, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import type { Held } from '../hangups.js';
 import type { Subscription, Waiter } from '../../hub.js';
 import * as metrics from '../../metrics.js';
 import { idleAsEmptyText, wantsJson } from '../negotiate.js';
-import type { Outbound, Outlet } from '../outbound.js';
-import { encodeBatch, encodeFrom, HEADER } from '../../protocol.js';
-import type { Batch, Message } from '../../protocol.js';
+import type { Outbound } from '../outbound.js';
+import { encodeFrom, HEADER } from '../../protocol.js';
+import type { Batch } from '../../protocol.js';
 import type { WaitingRoom } from '../waiting-room.js';
 
 
@@ -25,14 +26,6 @@ const JITTER = 0.1;
  * where a random duration each would cost a priority-queue insert.
  */
 const JITTER_STEPS = 16;
-
-/**
- * A fan-out hands the same batch to every waiter of a channel: encode it once
- * and write the same bytes to every socket.
- */
-const encoded = new WeakMap<Batch, Buffer>();
-/** Encodings up to this size are kept for the fan-out; larger ones are made per answer and counted while unsent. */
-const SHARED_BYTES = 64 * 1024;
 
 /**
  * `GET /subscribe[/CHANNEL][?since=CURSOR]`: the long poll. Answers with the
@@ -154,29 +147,6 @@ function expire(poll: LongPoll): void {
 }
 
 /**
- * Answers `200` with a JSON batch, encoded once however many clients it goes
- * to, and cut to the messages that fit in one connection's share of the
- * outbound budget (at least one): its cursor says where to go on. Returns
- * the batch that was answered.
- */
-export function writeBatch(res: ServerResponse, batch: Batch, outbound: Outbound): Batch {
-  const answer = fit(batch, outbound.limits.connectionBytes);
-  let body = encoded.get(answer);
-  if (!body) {
-    body = Buffer.from(encodeBatch(answer));
-    // A large answer is a backlog, seldom shared: kept, it would outlive its readers for as long as the hub remembers the batch.
-    if (body.length <= SHARED_BYTES) encoded.set(answer, body);
-  }
-  send(res, outbound, body, {
-    'content-type': 'application/json',
-    'content-length': body.length,
-    'cache-control': 'no-store',
-    [HEADER.cursor]: answer.cursor,
-  });
-  return answer;
-}
-
-/**
  * Plain-text clients (the seed's page, curl) get one message per answer; the
  * cursor header lets them resume from it to get the next. Returns the batch
  * of what was answered.
@@ -198,70 +168,8 @@ function writeFirst(res: ServerResponse, batch: Batch, outbound: Outbound): Batc
   };
   if (message.from) headers[HEADER.from] = encodeFrom(message.from);
   if (batch.missed) headers[HEADER.missed] = 'true';
-  send(res, outbound, body, headers);
+  sendAnswer(res, outbound, body, headers);
   return batch.messages.length === 1 ? batch : { messages: [message], missed: batch.missed, cursor: message.id };
-}
-
-/** An HTTP answer as the outbound budget sees it. */
-class Answer implements Outlet {
-  readonly #res: ServerResponse;
-
-  constructor(res: ServerResponse) {
-    this.#res = res;
-  }
-
-  get unsent(): number {
-    return this.#res.destroyed || this.#res.socket?.destroyed ? 0 : this.#res.writableLength;
-  }
-
-  cut(): void {
-    this.#res.destroy();
-  }
-}
-
-/** Hands `body` over when the outbound budget has room for it, else answers `503`; counts it until the kernel took it. */
-function send(res: ServerResponse, outbound: Outbound, body: Buffer, headers: Record<string, string | number>): void {
-  const answer = new Answer(res);
-  if (!outbound.admit(body.length, answer)) return sendError(res, TOO_BUSY);
-  res.writeHead(200, headers);
-  res.end(body, () => outbound.flushed(answer));
-  outbound.handed(answer);
-}
-
-/** Batches cut down to one answer, by the batch they come from and the size they were cut to. */
-const fitted = new WeakMap<Batch, { readonly maxBytes: number; readonly batch: Batch }>();
-
-/** `{"messages":[],"missed":false,"cursor":""}` */
-const BATCH_OVERHEAD = 42;
-
-/** The first messages of `batch` whose encoding fits in `maxBytes` (at least one), or `batch` itself when all do. */
-function fit(batch: Batch, maxBytes: number): Batch {
-  const { messages } = batch;
-  let bytes = BATCH_OVERHEAD + batch.cursor.length;
-  let count = 0;
-  for (; count < messages.length; count++) {
-    bytes += encodedBytes(messages[count]!) + 1;
-    if (bytes > maxBytes && count > 0) break;
-  }
-  if (count === messages.length) return batch;
-  const cached = fitted.get(batch);
-  if (cached?.maxBytes === maxBytes) return cached.batch;
-  const cut: Batch = { messages: messages.slice(0, count), missed: batch.missed, cursor: messages[count - 1]!.id };
-  fitted.set(batch, { maxBytes, batch: cut });
-  return cut;
-}
-
-/** Characters JSON writes as escapes (`\"`, `\n`, `\u0001`, a lone surrogate's `\udc00`). */
-const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-/** `{"id":"","text":"","time":}` and a 13-digit time. */
-const MESSAGE_OVERHEAD = 40;
-
-/** The UTF-8 length of a message's JSON, without encoding it in the common case of nothing to escape. */
-function encodedBytes(message: Message): number {
-  const text = ESCAPED.test(message.text) ? JSON.stringify(message.text) : message.text;
-  const author = message.from === undefined ? 0 : Buffer.byteLength(encodeFrom(message.from)) + 8;
-  return Buffer.byteLength(text) + message.id.length + MESSAGE_OVERHEAD + author;
 }
 
 function writeEmpty(res: ServerResponse, cursor: string, missed: boolean): void {

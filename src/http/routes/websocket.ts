@@ -1,4 +1,3 @@
-import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
@@ -8,18 +7,16 @@ import { atExpiry } from '../auth.js';
 import type { Grant, Rights } from '../auth.js';
 import { noteRefusal } from '../context.js';
 import type { Context } from '../context.js';
-import { HttpError, SHUTTING_DOWN, TOO_MANY_WAITING, UPGRADE_REQUIRED } from '../errors.js';
-import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../../hub.js';
+import { asHttpError, endSocket, HttpError, SHUTTING_DOWN, TOO_MANY_WAITING, UPGRADE_REQUIRED } from '../errors.js';
+import type { Beating } from '../heartbeat.js';
 import type { Subscription, Waiter } from '../../hub.js';
 import { checkName, fromOf } from '../identity.js';
-import { checkMessageText } from '../message-text.js';
+import { checkMessageText, IDEMPOTENCY_KEY } from '../message-text.js';
 import type { WaitingRoom } from '../waiting-room.js';
 import * as metrics from '../../metrics.js';
-import type { Logger } from '../../log.js';
 import type { Outlet } from '../outbound.js';
 import type { Batch, From } from '../../protocol.js';
 import { checkChannel, splitPath, splitTarget } from '../target.js';
-import { IDEMPOTENCY_KEY } from './publish.js';
 
 const NOT_FOUND = new HttpError('not_found', 'not found');
 
@@ -55,7 +52,7 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
     server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + FRAME_OVERHEAD }));
     server.then(
       (wss) => wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, channel, client, leave, admitted).start(since)),
-      (error: unknown) => refuse(socket, error),
+      (error: unknown) => endSocket(socket, error, ctx.log),
     );
   }
 
@@ -73,11 +70,11 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
       const admitted = admit(ctx, req, query, 'subscribe', channel);
       const go = (ready: Admitted): void => accept(req, socket, head, channel, query, ready);
       if (admitted instanceof Promise) {
-        admitted.then(go).catch((error: unknown) => refuse(socket, error));
+        admitted.then(go).catch((error: unknown) => endSocket(socket, error, ctx.log));
       } else go(admitted);
     } catch (error) {
       if (error instanceof HttpError) noteRefusal(ctx, req, error.code);
-      refuse(socket, error);
+      endSocket(socket, error, ctx.log);
     }
   };
 }
@@ -132,23 +129,6 @@ function holdPlace(room: WaitingRoom, client: string, socket: Duplex): () => voi
   return leave;
 }
 
-/** Answers an upgrade that cannot be: a plain HTTP error on the raw socket. */
-function refuse(socket: Duplex, error: unknown): void {
-  const answer = error instanceof HttpError ? error : new HttpError('internal', 'internal server error');
-  const body = `${answer.message}\n`;
-  const headers = Object.entries({ ...answer.headers, 'content-type': 'text/plain;charset=utf-8', 'content-length': Buffer.byteLength(body), 'pollcast-error': answer.code, connection: 'close' })
-    .map(([name, value]) => `${name}: ${String(value)}\r\n`).join('');
-  socket.end(`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\n${headers}\r\n${body}`);
-}
-
-/** Every open connection in this process, for the one ping timer they share. */
-const open = new Set<Connection>();
-let pinger: NodeJS.Timeout | undefined;
-
-function pingAll(): void {
-  for (const connection of open) connection.ping();
-}
-
 /** What a client may send: a message to publish (with a name, on a server that takes declared names), or a token whose rights the connection gains. */
 type ClientFrame =
   | { readonly type: 'publish'; readonly text: string; readonly key?: string; readonly name?: string }
@@ -161,7 +141,7 @@ type ClientFrame =
  * most a piece. Frames the client provokes (errors, acknowledgements) are
  * not paced: a client that sends and never reads is cut at the cap.
  */
-class Connection implements Waiter, Outlet {
+class Connection implements Waiter, Outlet, Beating {
   readonly #ws: WebSocket;
   readonly #ctx: Context;
   readonly #channel: string;
@@ -215,8 +195,7 @@ class Connection implements Waiter, Outlet {
     this.#ws.on('close', () => this.#end());
     this.#ws.on('pong', () => (this.#alive = true));
     this.#ws.on('message', (data, isBinary) => void this.#received(data, isBinary));
-    open.add(this);
-    pinger ??= setInterval(pingAll, this.#ctx.options.heartbeatMs).unref();
+    this.#ctx.heartbeat.add(this);
     this.#unexpire = atExpiry(this.#expires, () => this.#ws.close(TOKEN_EXPIRED_CLOSE, 'token expired'));
     try {
       this.#subscription = this.#ctx.hub.subscribe(this.#channel, since, this);
@@ -225,11 +204,10 @@ class Connection implements Waiter, Outlet {
     }
   }
 
-  /** The wait cannot be served: a bad cursor is the client's fault (1008); the rest pass (1013). */
+  /** The wait cannot be served: closed with the code its answer's status calls for. */
   fail(error: Error): void {
-    if (error instanceof InvalidCursorError) this.#ws.close(POLICY, `bad cursor: ${error.message}`);
-    else if (error instanceof StorageUnavailableError) this.#ws.close(TRY_AGAIN_LATER, 'message storage is unavailable');
-    else this.#ws.close(TRY_AGAIN_LATER, 'too many channels are in use');
+    const answer = asHttpError(error, this.#ctx.log);
+    this.#ws.close(closeCode(answer), answer.code === 'bad_cursor' ? `bad cursor: ${answer.message}` : answer.message);
   }
 
   deliver(batch: Batch): void {
@@ -286,8 +264,8 @@ class Connection implements Waiter, Outlet {
     setTimeout(() => this.#ws.terminate(), CLOSE_WAIT_MS).unref();
   }
 
-  /** Called by the shared timer: a peer that did not answer the last ping is gone. */
-  ping(): void {
+  /** Called by the server's heartbeat: a peer that did not answer the last ping is gone. */
+  beat(): void {
     if (!this.#alive) {
       this.#ws.terminate();
       return;
@@ -306,7 +284,7 @@ class Connection implements Waiter, Outlet {
       const grant = this.#grant('publish');
       from = fromOf(grant.identity, grant.identity ? undefined : frame.name === undefined ? this.#declared : checkName(frame.name));
     } catch (error) {
-      return this.#send({ type: 'error', ...publishError(error, this.#ctx.log), key });
+      return this.#sendError(error, key);
     }
     if (this.#ctx.publishRate.take(this.#client) > 0) return this.#send({ type: 'error', code: 'rate_limited', reason: 'too many messages', key });
     try {
@@ -314,8 +292,14 @@ class Connection implements Waiter, Outlet {
       const { message } = await this.#ctx.hub.publish(this.#channel, text, key, from);
       this.#send({ type: 'published', id: message.id, time: message.time, key });
     } catch (error) {
-      this.#send({ type: 'error', ...publishError(error, this.#ctx.log), key });
+      this.#sendError(error, key);
     }
+  }
+
+  /** An error frame with the stable code and reason an HTTP answer would carry. */
+  #sendError(error: unknown, key?: string): void {
+    const { code, message } = asHttpError(error, this.#ctx.log);
+    this.#send({ type: 'error', code, reason: message, key });
   }
 
   /**
@@ -333,7 +317,7 @@ class Connection implements Waiter, Outlet {
       try {
         rights.check('publish', this.#channel);
       } catch (error) {
-        return this.#send({ type: 'error', ...publishError(error, this.#ctx.log) });
+        return this.#sendError(error);
       }
     }
     this.#rights.push(rights);
@@ -386,11 +370,7 @@ class Connection implements Waiter, Outlet {
     this.#subscription?.cancel();
     this.#away();
     this.#unexpire();
-    open.delete(this);
-    if (open.size === 0) {
-      clearInterval(pinger);
-      pinger = undefined;
-    }
+    this.#ctx.heartbeat.delete(this);
     this.#leave();
   }
 }
@@ -411,12 +391,12 @@ function parseFrame(raw: string): ClientFrame | undefined {
   return { type, text, ...(key !== undefined && { key }), ...(name !== undefined && { name }) };
 }
 
-function publishError(error: unknown, log: Logger): { code: string; reason: string } {
-  if (error instanceof HttpError) return { code: error.code, reason: error.message };
-  if (error instanceof KeyReusedError) return { code: 'key_reused', reason: error.message };
-  if (error instanceof HubFullError) return { code: 'too_many_channels', reason: error.message };
-  if (error instanceof HubClosedError) return { code: 'shutting_down', reason: 'server is shutting down' };
-  if (error instanceof StorageUnavailableError) return { code: 'storage_unavailable', reason: error.message };
-  log.error({ event: 'error', err: error }, 'unexpected error');
-  return { code: 'internal', reason: 'internal server error' };
+/**
+ * The close code for an answer (RFC 6455 §7.4.1): the client's fault is a
+ * policy violation (1008), a shutdown is going away (1001), the rest pass
+ * (1013: try again later).
+ */
+function closeCode(answer: HttpError): number {
+  if (answer.status < 500) return POLICY;
+  return answer.code === 'shutting_down' ? GOING_AWAY : TRY_AGAIN_LATER;
 }
