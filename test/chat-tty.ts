@@ -37,7 +37,8 @@ t.test('on a terminal: history, a prompt kept intact under arriving messages, ow
   t.match(visible(arrived), /^\[\d\d:\d\d:\d\d\] from bob\r\n> half typ$/, 'then the prompt and the half-typed text are back, below it');
 
   const echoed = await outputOf(chat, () => chat.type('ed\r'), /\[\d\d:\d\d:\d\d\] ann: half typed\r\n/);
-  t.match(echoed, /^ed\r+\n\x1b\[1A\x1b\[1G\x1b\[0J/, 'the entered line is wiped: up a row, to its start, cleared');
+  // readline may first move the cursor back to the end of the input (a message was drawn above it meanwhile).
+  t.match(echoed, /^(\x1b\[\d+G)?ed\r+\n\x1b\[1A\x1b\[1G\x1b\[0J/, 'the entered line is wiped: up a row, to its start, cleared');
   t.match(visible(echoed), /^ed\r+\n> \[\d\d:\d\d:\d\d\] ann: half typed\r\n/, 'and it comes back once, as a message');
   t.same(await historyTexts(server.origin), ['before', 'from bob', 'ann: half typed'], 'the line is published once, with the name');
 
