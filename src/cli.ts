@@ -16,6 +16,7 @@ const USAGE = `usage: pollcast [options]
   --history N                messages kept per channel, max 100000 (POLLCAST_HISTORY, default 1000)
   --history-bytes BYTES      memory for history in all channels    (POLLCAST_HISTORY_BYTES, default 67108864)
   --max-channels N           channels kept at once                 (POLLCAST_MAX_CHANNELS, default 10000)
+  --max-channels-per-connection N  channels one connection may follow (POLLCAST_MAX_CHANNELS_PER_CONNECTION, default 64)
   --poll-timeout MS          idle long poll ends with 204          (POLLCAST_POLL_TIMEOUT, default 25000)
   --max-waiting N            polls held at once                    (POLLCAST_MAX_WAITING, default 10000)
   --max-waiting-per-client N polls held at once per client address (POLLCAST_MAX_WAITING_PER_CLIENT, default 100)
@@ -42,6 +43,7 @@ const SETTINGS = [
   ['history', 'POLLCAST_HISTORY', 'historyLimit'],
   ['history-bytes', 'POLLCAST_HISTORY_BYTES', 'historyBytes'],
   ['max-channels', 'POLLCAST_MAX_CHANNELS', 'maxChannels'],
+  ['max-channels-per-connection', 'POLLCAST_MAX_CHANNELS_PER_CONNECTION', 'maxChannelsPerConnection'],
   ['poll-timeout', 'POLLCAST_POLL_TIMEOUT', 'pollTimeoutMs'],
   ['max-waiting', 'POLLCAST_MAX_WAITING', 'maxWaiting'],
   ['max-waiting-per-client', 'POLLCAST_MAX_WAITING_PER_CLIENT', 'maxWaitingPerClient'],

@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   empty_body: 400,
   bad_utf8: 400,
   bad_idempotency_key: 400,
+  too_many_subscriptions: 400,
   unauthorized: 401,
   origin_not_allowed: 403,
   not_found: 404,

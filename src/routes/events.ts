@@ -9,6 +9,8 @@ import type { Hub, Subscription, Waiter } from '../hub.js';
 import type { Batch } from '../protocol.js';
 import { batchFrames, HEARTBEAT, openingFrame } from '../sse.js';
 import type { WaitingRoom } from '../waiting-room.js';
+import { wantsChannelSet } from './channel-set.js';
+import { eventsChannels } from './events-channels.js';
 
 
 /** How long a client waits before reconnecting (the `retry:` hint), in ms. */
@@ -27,6 +29,7 @@ const HEADERS = {
  * else from now. One stream holds one place in the waiting room.
  */
 export function events(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void {
+  if (wantsChannelSet(query)) return eventsChannels(req, res, ctx, query);
   ctx.requireSubscribeToken(req, query);
   const client = clientKey(req);
   if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;

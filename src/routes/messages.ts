@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../context.js';
 import { writeBatch } from './subscribe.js';
+import { wantsChannelSet } from './channel-set.js';
+import { messagesChannels } from './messages-channels.js';
 
 /**
  * `GET /messages[/CHANNEL][?since=CURSOR]`: for clients that poll on an
@@ -9,6 +11,7 @@ import { writeBatch } from './subscribe.js';
  * ask from next.
  */
 export async function messages(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): Promise<void> {
+  if (wantsChannelSet(query)) return messagesChannels(req, res, ctx, query);
   ctx.requireSubscribeToken(req, query);
   const batch = await ctx.hub.read(channel, query.get('since') ?? undefined);
   writeBatch(res, batch);

@@ -10,6 +10,8 @@ import { wantsJson } from '../negotiate.js';
 import { encodeBatch, HEADER } from '../protocol.js';
 import type { Batch } from '../protocol.js';
 import type { WaitingRoom } from '../waiting-room.js';
+import { wantsChannelSet } from './channel-set.js';
+import { subscribeChannels } from './subscribe-channels.js';
 
 
 /** Polls end up to this fraction early, so thousands parked together do not all come back at once. */
@@ -33,6 +35,7 @@ const encoded = new WeakMap<Batch, Buffer>();
  * messages after `since` (or the next one), `204` when the poll times out.
  */
 export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void {
+  if (wantsChannelSet(query)) return subscribeChannels(req, res, ctx, query);
   ctx.requireSubscribeToken(req, query);
   const client = clientKey(req);
   if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;

@@ -13,6 +13,11 @@ import type { WaitingRoom } from '../waiting-room.js';
 import type { Batch } from '../protocol.js';
 import { checkChannel, splitPath, splitTarget } from '../target.js';
 import { IDEMPOTENCY_KEY } from './publish.js';
+import type { ChannelSet } from '../channel-set.js';
+import { readChannelSet, wantsChannelSet } from './channel-set.js';
+import { parseChannelRequest, SocketChannels } from './websocket-channels.js';
+import type { ChannelRequest } from './websocket-channels.js';
+import { CHANNEL_NAME } from '../protocol.js';
 
 const NOT_FOUND = new HttpError('not_found', 'not found');
 
@@ -42,15 +47,18 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
       if (name !== 'ws') throw NOT_FOUND;
       const channel = checkChannel(channelPath);
       checkHandshake(req);
+      // Several channels (`?channels=a,b`): each checked, and followed by SocketChannels.
+      const set = wantsChannelSet(query) ? readChannelSet(req, ctx, query) : undefined;
       ctx.requireSubscribeToken(req, query);
-      const canPublish = ctx.rights(presentedTokens(req, query)).publish;
+      const tokens = presentedTokens(req, query);
+      const canPublish = ctx.rights(tokens).publish;
       const since = query.get('since') ?? undefined;
       const client = clientKey(req);
       if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
       const leave = holdPlace(ctx.room, client, socket);
       server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + FRAME_OVERHEAD }));
       server.then(
-        (wss) => wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, channel, client, leave, canPublish).start(since)),
+        (wss) => wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, channel, client, leave, canPublish, set && { set, tokens }).start(since)),
         (error: unknown) => refuse(socket, error),
       );
     } catch (error) {
@@ -126,8 +134,9 @@ function pingAll(): void {
 
 /** What a client may send: a message to publish, or a token whose rights the connection gains. */
 type ClientFrame =
-  | { readonly type: 'publish'; readonly text: string; readonly key?: string }
-  | { readonly type: 'auth'; readonly token: string };
+  | { readonly type: 'publish'; readonly text: string; readonly key?: string; readonly channel?: string }
+  | { readonly type: 'auth'; readonly token: string }
+  | ChannelRequest;
 
 class Connection implements Waiter {
   readonly #ws: WebSocket;
@@ -138,16 +147,20 @@ class Connection implements Waiter {
   readonly #leave: () => void;
   #canPublish: boolean;
   #subscription: Subscription | undefined;
+  /** The channels of a multi-channel connection, which then has no single subscription. */
+  #channels: SocketChannels | undefined;
+  readonly #multi: { readonly set: ChannelSet; readonly tokens: readonly string[] } | undefined;
   #alive = true;
   #ended = false;
 
-  constructor(ws: WebSocket, ctx: Context, channel: string, client: string, leave: () => void, canPublish: boolean) {
+  constructor(ws: WebSocket, ctx: Context, channel: string, client: string, leave: () => void, canPublish: boolean, multi?: { set: ChannelSet; tokens: readonly string[] }) {
     this.#ws = ws;
     this.#ctx = ctx;
     this.#channel = channel;
     this.#client = client;
     this.#leave = leave;
     this.#canPublish = canPublish;
+    this.#multi = multi;
   }
 
   start(since: string | undefined): void {
@@ -159,6 +172,7 @@ class Connection implements Waiter {
     this.#ws.on('message', (data, isBinary) => void this.#received(data, isBinary));
     open.add(this);
     pinger ??= setInterval(pingAll, this.#ctx.options.heartbeatMs).unref();
+    if (this.#multi) return this.#startChannels(this.#multi.set, this.#multi.tokens);
     try {
       this.#subscription = this.#ctx.hub.subscribe(this.#channel, since, this);
     } catch (error) {
@@ -206,12 +220,16 @@ class Connection implements Waiter {
     const frame = isBinary ? undefined : parseFrame(data.toString());
     if (!frame) return this.#send({ type: 'error', code: 'bad_request', reason: 'send {"type": "publish", "text": "...", "key": "..."} or {"type": "auth", "token": "..."}' });
     if (frame.type === 'auth') return this.#authorize(frame.token);
+    if (frame.type !== 'publish') {
+      if (!this.#channels) return this.#send({ type: 'error', code: 'bad_request', reason: 'subscribe and unsubscribe need a connection opened with ?channels=' });
+      return this.#channels.handle(frame);
+    }
     const key = frame.key;
     if (!this.#canPublish) return this.#send({ type: 'error', code: 'unauthorized', reason: 'a valid bearer token is required', key });
     if (this.#ctx.publishRate.take(this.#client) > 0) return this.#send({ type: 'error', code: 'rate_limited', reason: 'too many messages', key });
     try {
       const text = checkMessageText(frame.text, this.#ctx.options.maxBodyBytes);
-      const { message } = await this.#ctx.hub.publish(this.#channel, text, key);
+      const { message } = await this.#ctx.hub.publish(frame.channel ?? this.#channel, text, key);
       this.#send({ type: 'published', id: message.id, time: message.time, key });
     } catch (error) {
       this.#send({ type: 'error', ...publishError(error), key });
@@ -226,6 +244,19 @@ class Connection implements Waiter {
     this.#send({ type: 'authorized', publish: true });
   }
 
+  /** A multi-channel connection: its channels are followed by SocketChannels. */
+  #startChannels(set: ChannelSet, tokens: readonly string[]): void {
+    this.#channels = new SocketChannels({
+      hub: this.#ctx.hub,
+      max: this.#ctx.options.maxChannelsPerConnection,
+      send: (frame) => this.#send(frame),
+      overflowed: () => this.#ws.bufferedAmount > this.#ctx.options.streamBufferBytes && (this.#ws.terminate(), true),
+      mayRead: () => this.#ctx.rights(tokens).subscribe,
+      released: () => this.release(),
+    });
+    this.#channels.start(set);
+  }
+
   #send(frame: Record<string, unknown>): void {
     this.#ws.send(JSON.stringify(frame));
   }
@@ -234,6 +265,7 @@ class Connection implements Waiter {
     if (this.#ended) return;
     this.#ended = true;
     this.#subscription?.cancel();
+    this.#channels?.close();
     open.delete(this);
     if (open.size === 0) {
       clearInterval(pinger);
@@ -251,11 +283,13 @@ function parseFrame(raw: string): ClientFrame | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { type, text, key, token } = value as Record<string, unknown>;
+  const { type, text, key, token, channel } = value as Record<string, unknown>;
+  if (type === 'subscribe' || type === 'unsubscribe') return parseChannelRequest(type, value as Record<string, unknown>);
+  if (channel !== undefined && (typeof channel !== 'string' || !CHANNEL_NAME.test(channel))) return undefined;
   if (type === 'auth') return typeof token === 'string' && token !== '' ? { type, token } : undefined;
   if (type !== 'publish' || typeof text !== 'string') return undefined;
   if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) return undefined;
-  return { type, text, ...(key !== undefined && { key }) };
+  return { type, text, ...(key !== undefined && { key }), ...(channel !== undefined && { channel: channel as string }) };
 }
 
 function publishError(error: unknown): { code: string; reason: string } {
