@@ -233,9 +233,13 @@ export class ChannelsFeed {
         finish(null);
       };
       signal.addEventListener('abort', onAbort);
+      const asked = new Set(this.#cursors.keys());
       socket.onopen = () => {
         this.#socket = socket;
         this.#link.connected();
+        // Channels added or dropped while the socket was connecting.
+        for (const [channel, since] of this.#cursors) if (!asked.has(channel)) socket.send(JSON.stringify({ type: 'subscribe', channel, since }));
+        for (const channel of asked) if (!this.#cursors.has(channel)) socket.send(JSON.stringify({ type: 'unsubscribe', channel }));
       };
       socket.onmessage = (event) => {
         if (this.#frame(event.data)) return;

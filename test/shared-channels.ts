@@ -1,0 +1,90 @@
+import t from 'tap';
+import WebSocket from 'ws';
+import type { WebSocketConstructor } from '../src/client/feed-options.js';
+import { SharedChannels } from '../src/client/shared-channels.js';
+import type { Locks } from '../src/client/shared-feed.js';
+import { publish, request } from './fixtures/http.js';
+import { forkServer } from './fixtures/server.js';
+import { until } from './fixtures/wait.js';
+
+/** Web Locks as a browser does them: one holder per name, the others queued in order. */
+class QueueLocks implements Locks {
+  readonly #queues = new Map<string, (() => void)[]>();
+  readonly #held = new Set<string>();
+
+  request(name: string, options: { signal: AbortSignal }, granted: () => Promise<void>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const start = (): void => {
+        this.#held.add(name);
+        void granted().then(() => {
+          this.#held.delete(name);
+          resolve(undefined);
+          this.#queues.get(name)?.shift()?.();
+        });
+      };
+      if (!this.#held.has(name)) return start();
+      const queue = this.#queues.get(name) ?? [];
+      this.#queues.set(name, queue);
+      queue.push(start);
+      options.signal.addEventListener('abort', () => {
+        if (queue.includes(start)) queue.splice(queue.indexOf(start), 1);
+        reject(new Error('AbortError'));
+      });
+    });
+  }
+}
+
+interface Tab {
+  readonly rooms: SharedChannels;
+  readonly got: Map<string, string[]>;
+}
+
+const waiting = async (origin: string): Promise<number> => (JSON.parse((await request(origin, '/stats')).body) as { waiting: number }).waiting;
+
+for (const transport of ['longpoll', 'eventsource', 'websocket'] as const) {
+  t.test(`${transport}: tabs share one connection for the union of their channels, and survive the leading tab closing`, async (t) => {
+    const { origin } = await forkServer(t, ['--poll-timeout', '2000']);
+    const locks = new QueueLocks();
+    const base = `${origin}/`;
+    const open = (channels: string[]): Tab => {
+      const got = new Map<string, string[]>();
+      const rooms = new SharedChannels({
+        base, transport, locks, network: null, WebSocket: WebSocket as unknown as WebSocketConstructor,
+        onMessage: (channel, message) => got.set(channel, [...(got.get(channel) ?? []), message.text]),
+      });
+      t.teardown(() => rooms.close());
+      for (const channel of channels) rooms.add(channel);
+      return { rooms, got };
+    };
+    for (let i = 0; i < 4; i++) await publish(origin, `old${i}`, `s${i}`);
+    const tabs = [open(['s0', 's1']), open(['s1', 's2']), open(['s3']), open(['s0', 's3'])];
+    await until(() => tabs.every((tab) => [...tab.rooms.channels].every((channel) => tab.got.get(channel)?.length === 1)), 'every tab has its channels\' history');
+    t.equal(tabs.filter((tab) => tab.rooms.leading).length, 1, 'one tab leads');
+    await until(async () => (await waiting(origin)) === 4, 'the server holds one waiter per channel of the union: one connection');
+
+    for (let i = 0; i < 4; i++) await publish(origin, `new${i}`, `s${i}`);
+    await until(() => tabs.every((tab) => tab.rooms.channels.every((channel) => tab.got.get(channel)?.length === 2)), 'every live message in every tab that wants it');
+    t.same(tabs[2]!.got.get('s3'), ['old3', 'new3']);
+    t.notOk(tabs[2]!.got.has('s0'), 'nothing of a channel a tab does not want');
+
+    tabs[2]!.rooms.add('s2');
+    await until(() => tabs[2]!.got.get('s2')?.length === 2, 'a tab joining a room gets what the connection brought so far');
+    tabs[1]!.rooms.remove('s2');
+    tabs[2]!.rooms.remove('s2');
+    await until(async () => (await waiting(origin)) === 3, 'a channel no tab wants leaves the connection');
+
+    const leader = tabs.find((tab) => tab.rooms.leading)!;
+    leader.rooms.close();
+    const rest = tabs.filter((tab) => tab !== leader);
+    await until(() => rest.some((tab) => tab.rooms.leading), 'another tab takes the lead');
+    for (let i = 0; i < 4; i++) await publish(origin, `after${i}`, `s${i}`);
+    await until(() => rest.every((tab) => tab.rooms.channels.every((channel) => tab.got.get(channel)?.at(-1) === `after${channel.slice(1)}`)), 'messages after the leader closed');
+    for (const tab of rest) {
+      for (const channel of tab.rooms.channels) {
+        const texts = tab.got.get(channel)!;
+        t.same(texts, [...new Set(texts)], `no message twice in ${channel}`);
+        t.same(texts.slice(-3), [`old${channel.slice(1)}`, `new${channel.slice(1)}`, `after${channel.slice(1)}`].slice(-texts.length).slice(-3), `${channel} in order`);
+      }
+    }
+  });
+}
