@@ -22,7 +22,8 @@ export interface SubscribePaneOptions
   limit?: number;
 }
 
-const LABELS: Record<FeedState, string> = {
+/** The words shown for each state. */
+export const LABELS: Record<FeedState, string> = {
   [CONNECTING]: 'Connecting…',
   [LIVE]: 'Live',
   [RECONNECTING]: 'Reconnecting',
@@ -132,7 +133,8 @@ export class SubscribePane {
   };
 }
 
-function renderMessage(message: Message): HTMLElement {
+/** A message as a list item: its text (as text only) and its time. */
+export function renderMessage(message: Message): HTMLElement {
   const item = document.createElement('li');
   item.className = 'message';
   const text = document.createElement('p');
@@ -150,7 +152,8 @@ function renderMessage(message: Message): HTMLElement {
   return item;
 }
 
-function describe(state: FeedState, { retryAt, error }: StateDetail): string {
+/** The detail shown next to a state: the next try, the last error. */
+export function describe(state: FeedState, { retryAt, error }: StateDetail): string {
   const problem = error ? (error.status === null ? error.reason : `${error.status} ${error.reason}`) : '';
   switch (state) {
     case RECONNECTING:
