@@ -61,6 +61,9 @@ for (const transport of ['longpoll', 'eventsource', 'websocket'] as const) {
     await until(() => tabs.every((tab) => [...tab.rooms.channels].every((channel) => tab.got.get(channel)?.length === 1)), 'every tab has its channels\' history');
     t.equal(tabs.filter((tab) => tab.rooms.leading).length, 1, 'one tab leads');
     await until(async () => (await waiting(origin)) === 4, 'the server holds one waiter per channel of the union: one connection');
+    const late = open(['s0']);
+    await until(() => late.got.get('s0')?.length === 1 && late.rooms.state === 'live', 'a tab opened once the connection is live has the history and says live');
+    late.rooms.close();
 
     for (let i = 0; i < 4; i++) await publish(origin, `new${i}`, `s${i}`);
     await until(() => tabs.every((tab) => tab.rooms.channels.every((channel) => tab.got.get(channel)?.length === 2)), 'every live message in every tab that wants it');

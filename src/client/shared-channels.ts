@@ -78,6 +78,7 @@ export class SharedChannels {
   readonly #recent = new Map<string, Message[]>();
   #release: (() => void) | null = null;
   #state: FeedState = CONNECTING;
+  #detail: StateDetail = { retryAt: null, error: null };
   #closed = false;
 
   constructor(options: SharedChannelsOptions = {}) {
@@ -224,6 +225,8 @@ export class SharedChannels {
       this.#post({ type: 'sync', to: from, channel, messages: this.#recent.get(channel) ?? [] });
     }
     this.#prune();
+    // A tab that just opened has heard no state yet.
+    if (cursors) this.#post({ type: 'state', state: this.#state, detail: this.#detail });
   }
 
   /** Leading: drops from the connection every channel no tab wants. */
@@ -284,6 +287,7 @@ export class SharedChannels {
 
   #show(state: FeedState, detail: StateDetail): void {
     this.#state = state;
+    this.#detail = detail;
     this.#options.onState?.(state, detail);
   }
 
