@@ -48,6 +48,8 @@ interface Room {
   readonly seen: RecentIds;
   unread: number;
   missed: boolean;
+  /** Its entry in the list, made on first showing. */
+  entry: HTMLElement | undefined;
 }
 
 /**
@@ -169,38 +171,26 @@ export class RoomsPane {
     this.#detail.textContent = describe(state, detail);
   }
 
-  /** The list: one entry per room, the one on screen marked, unread counts, a way to leave. */
+  /**
+   * The list: one entry per room, the one on screen marked, unread counts, a
+   * way to leave. Entries are updated in place, so the button a keyboard or a
+   * finger is on stays the same element while messages arrive.
+   */
   #render(): void {
-    const entries = [...this.#rooms].map(([channel, room]) => {
-      const item = document.createElement('li');
-      item.className = 'room';
-      const open = document.createElement('button');
-      open.type = 'button';
-      open.className = 'room-open';
-      open.dataset.channel = channel;
-      open.textContent = `#${channel}`;
+    const entries: HTMLElement[] = [];
+    for (const [channel, room] of this.#rooms) {
+      room.entry ??= newEntry(channel);
+      const [open, leave] = room.entry.children as unknown as [HTMLElement, HTMLElement];
       if (channel === this.#current) open.setAttribute('aria-current', 'true');
-      if (room.unread > 0) {
-        const badge = span('unread');
-        badge.textContent = String(room.unread);
-        const words = span('visually-hidden');
-        words.textContent = ' unread';
-        badge.append(words);
-        open.append(' ', badge);
-      }
-      item.append(open);
-      if (this.#rooms.size > 1) {
-        const leave = document.createElement('button');
-        leave.type = 'button';
-        leave.className = 'room-leave';
-        leave.dataset.leave = channel;
-        leave.setAttribute('aria-label', `Leave #${channel}`);
-        leave.textContent = '×';
-        item.append(leave);
-      }
-      return item;
-    });
-    this.#options.list.replaceChildren(...entries);
+      else open.removeAttribute('aria-current');
+      const badge = open.querySelector<HTMLElement>('.unread')!;
+      badge.hidden = room.unread === 0;
+      badge.firstChild!.textContent = String(room.unread);
+      leave.hidden = this.#rooms.size === 1;
+      entries.push(room.entry);
+    }
+    const list = this.#options.list;
+    if (entries.length !== list.children.length || entries.some((entry, i) => list.children[i] !== entry)) list.replaceChildren(...entries);
   }
 
   #onListClick = (event: Event): void => {
@@ -220,7 +210,30 @@ export class RoomsPane {
 }
 
 function newRoom(): Room {
-  return { items: [], seen: new RecentIds(), unread: 0, missed: false };
+  return { items: [], seen: new RecentIds(), unread: 0, missed: false, entry: undefined };
+}
+
+/** A room's entry in the list: its button (name, unread count) and the button that leaves it. */
+function newEntry(channel: string): HTMLElement {
+  const item = document.createElement('li');
+  item.className = 'room';
+  const open = document.createElement('button');
+  open.type = 'button';
+  open.className = 'room-open';
+  open.dataset.channel = channel;
+  const badge = span('unread');
+  const words = span('visually-hidden');
+  words.textContent = ' unread';
+  badge.append('0', words);
+  open.append(`#${channel} `, badge);
+  const leave = document.createElement('button');
+  leave.type = 'button';
+  leave.className = 'room-leave';
+  leave.dataset.leave = channel;
+  leave.setAttribute('aria-label', `Leave #${channel}`);
+  leave.textContent = '×';
+  item.append(open, leave);
+  return item;
 }
 
 /** The rooms remembered, valid names only, at most `MAX_ROOMS`. */
