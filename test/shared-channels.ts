@@ -82,6 +82,9 @@ for (const transport of ['longpoll', 'eventsource', 'websocket'] as const) {
     await until(() => rest.some((tab) => tab.rooms.leading), 'another tab takes the lead');
     for (let i = 0; i < 4; i++) await publish(origin, `after${i}`, `s${i}`);
     await until(() => rest.every((tab) => tab.rooms.channels.every((channel) => tab.got.get(channel)?.at(-1) === `after${channel.slice(1)}`)), 'messages after the leader closed');
+    const after = open(['s0', 's3']);
+    await until(() => after.got.get('s0')?.length === 3 && after.got.get('s3')?.length === 3, 'a tab opened after the lead passed has each room\'s history from the new leading tab');
+    t.same([after.got.get('s0'), after.got.get('s3')], [['old0', 'new0', 'after0'], ['old3', 'new3', 'after3']]);
     for (const tab of rest) {
       for (const channel of tab.rooms.channels) {
         const texts = tab.got.get(channel)!;

@@ -75,7 +75,12 @@ export class SharedChannels {
   /** While leading: the feed, every tab's set, and the recent messages of each channel. */
   #feed: UnionFeed | null = null;
   readonly #wants = new Map<string, Readonly<Record<string, string>>>();
+  /**
+   * The last messages of each channel heard, kept by every tab (not only the leading one), so
+   * that whichever tab leads next can hand a tab joining a room what came before.
+   */
   readonly #recent = new Map<string, Message[]>();
+  readonly #recentIds = new Map<string, Set<string>>();
   #release: (() => void) | null = null;
   #state: FeedState = CONNECTING;
   #detail: StateDetail = { retryAt: null, error: null };
@@ -197,11 +202,13 @@ export class SharedChannels {
       case 'sync': {
         const followed = note.to === this.#id ? this.#mine.get(note.channel) : undefined;
         if (!followed) break;
+        this.#rememberOlder(note.channel, note.messages);
         for (const message of note.messages) this.#accept(note.channel, followed, message);
         this.#flush(note.channel);
         break;
       }
       case 'message':
+        this.#remember(note.channel, note.message);
         this.#deliver(note.channel, note.message);
         break;
       case 'missed':
@@ -237,6 +244,7 @@ export class SharedChannels {
       if (this.#mine.has(channel) || [...this.#wants.values()].some((cursors) => channel in cursors)) continue;
       feed.remove(channel);
       this.#recent.delete(channel);
+      this.#recentIds.delete(channel);
     }
   }
 
@@ -257,8 +265,22 @@ export class SharedChannels {
 
   #remember(channel: string, message: Message): void {
     let recent = this.#recent.get(channel);
-    if (!recent) this.#recent.set(channel, (recent = []));
-    if (recent.push(message) > this.#keep) recent.shift();
+    let ids = this.#recentIds.get(channel);
+    if (!recent || !ids) {
+      this.#recent.set(channel, (recent = []));
+      this.#recentIds.set(channel, (ids = new Set()));
+    }
+    if (ids.has(message.id)) return;
+    ids.add(message.id);
+    if (recent.push(message) > this.#keep) ids.delete(recent.shift()!.id);
+  }
+
+  /** What a sync brought: older than anything heard live since, so it goes first. */
+  #rememberOlder(channel: string, messages: readonly Message[]): void {
+    const later = this.#recent.get(channel) ?? [];
+    this.#recent.delete(channel);
+    this.#recentIds.delete(channel);
+    for (const message of [...messages, ...later]) this.#remember(channel, message);
   }
 
   #deliver(channel: string, message: Message): void {
