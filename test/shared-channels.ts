@@ -2,37 +2,10 @@ import t from 'tap';
 import WebSocket from 'ws';
 import type { WebSocketConstructor } from '../src/client/feed-options.js';
 import { SharedChannels } from '../src/client/shared-channels.js';
-import type { Locks } from '../src/client/shared-feed.js';
+import { FakeLocks } from './fixtures/fakes.js';
 import { publish, request } from './fixtures/http.js';
 import { forkServer } from './fixtures/server.js';
 import { until } from './fixtures/wait.js';
-
-/** Web Locks as a browser does them: one holder per name, the others queued in order. */
-class QueueLocks implements Locks {
-  readonly #queues = new Map<string, (() => void)[]>();
-  readonly #held = new Set<string>();
-
-  request(name: string, options: { signal: AbortSignal }, granted: () => Promise<void>): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const start = (): void => {
-        this.#held.add(name);
-        void granted().then(() => {
-          this.#held.delete(name);
-          resolve(undefined);
-          this.#queues.get(name)?.shift()?.();
-        });
-      };
-      if (!this.#held.has(name)) return start();
-      const queue = this.#queues.get(name) ?? [];
-      this.#queues.set(name, queue);
-      queue.push(start);
-      options.signal.addEventListener('abort', () => {
-        if (queue.includes(start)) queue.splice(queue.indexOf(start), 1);
-        reject(new Error('AbortError'));
-      });
-    });
-  }
-}
 
 interface Tab {
   readonly rooms: SharedChannels;
@@ -44,7 +17,7 @@ const waiting = async (origin: string): Promise<number> => (JSON.parse((await re
 for (const transport of ['longpoll', 'eventsource', 'websocket'] as const) {
   t.test(`${transport}: tabs share one connection for the union of their channels, and survive the leading tab closing`, async (t) => {
     const { origin } = await forkServer(t, ['--poll-timeout', '2000']);
-    const locks = new QueueLocks();
+    const locks = new FakeLocks();
     const base = `${origin}/`;
     const open = (channels: string[]): Tab => {
       const got = new Map<string, string[]>();

@@ -19,6 +19,7 @@ import type { ChannelsFeedOptions } from './channels-feed.js';
 import { CONNECTING } from './reconnect.js';
 import type { FeedState, StateDetail } from './reconnect.js';
 import { RecentIds } from './recent-ids.js';
+import { globalBus, globalLocks } from './shared-feed.js';
 import type { Bus, Locks } from './shared-feed.js';
 
 /** The part of a `ChannelsFeed` the leading tab uses. */
@@ -316,14 +317,4 @@ export class SharedChannels {
   #post(note: Note): void {
     this.#bus?.postMessage(note);
   }
-}
-
-function globalLocks(): Locks | null {
-  const nav = (globalThis as { navigator?: { locks?: Locks } }).navigator;
-  return nav?.locks ?? null;
-}
-
-function globalBus(): ((name: string) => Bus) | null {
-  const Channel = (globalThis as { BroadcastChannel?: new (name: string) => Bus }).BroadcastChannel;
-  return Channel ? (name) => new Channel(name) : null;
 }
