@@ -19,6 +19,7 @@ const USAGE = `usage: pollcast [options]
   --history N                messages kept per channel, max 100000 (POLLCAST_HISTORY, default ${DEFAULTS.historyLimit})
   --history-bytes BYTES      memory for history in all channels    (POLLCAST_HISTORY_BYTES, default ${DEFAULTS.historyBytes})
   --max-channels N           channels kept at once                 (POLLCAST_MAX_CHANNELS, default ${DEFAULTS.maxChannels})
+  --max-channels-per-connection N  channels one connection may follow (POLLCAST_MAX_CHANNELS_PER_CONNECTION, default ${DEFAULTS.maxChannelsPerConnection})
   --poll-timeout MS          idle long poll ends with 204          (POLLCAST_POLL_TIMEOUT, default ${DEFAULTS.pollTimeoutMs}; over ${PROXY_SAFE_MS} needs --allow-long-timeouts)
   --max-waiting N            polls held at once                    (POLLCAST_MAX_WAITING, default ${DEFAULTS.maxWaiting})
   --max-waiting-per-client N polls held at once per client address (POLLCAST_MAX_WAITING_PER_CLIENT, default ${DEFAULTS.maxWaitingPerClient})
@@ -61,6 +62,7 @@ const SETTINGS = [
   ['history', 'POLLCAST_HISTORY', 'historyLimit'],
   ['history-bytes', 'POLLCAST_HISTORY_BYTES', 'historyBytes'],
   ['max-channels', 'POLLCAST_MAX_CHANNELS', 'maxChannels'],
+  ['max-channels-per-connection', 'POLLCAST_MAX_CHANNELS_PER_CONNECTION', 'maxChannelsPerConnection'],
   ['poll-timeout', 'POLLCAST_POLL_TIMEOUT', 'pollTimeoutMs'],
   ['max-waiting', 'POLLCAST_MAX_WAITING', 'maxWaiting'],
   ['max-waiting-per-client', 'POLLCAST_MAX_WAITING_PER_CLIENT', 'maxWaitingPerClient'],

@@ -21,6 +21,8 @@ export interface PollcastOptions {
   historyBytes: number;
   /** Channels kept at once; a new one pushes out the least recently used. Default 10 000. */
   maxChannels: number;
+  /** Channels one connection may follow at once (`channels=`, WebSocket `subscribe` frames), 1 to 1024. Default 64. */
+  maxChannelsPerConnection: number;
   /** How long an idle long poll is held before it answers 204, in ms. Default 25 000 (RFC 6202 §5.5: under common proxy timeouts). */
   pollTimeoutMs: number;
   /** Polls held at once; beyond it, 503 with `Retry-After`. Default 10 000. */
@@ -121,6 +123,7 @@ export const DEFAULTS: Readonly<PollcastOptions> = Object.freeze({
   historyLimit: 1000,
   historyBytes: 64 * 1024 * 1024,
   maxChannels: 10_000,
+  maxChannelsPerConnection: 64,
   pollTimeoutMs: 25_000,
   maxWaiting: 10_000,
   maxWaitingPerClient: 100,
@@ -163,6 +166,7 @@ const RANGES: Record<NumberKey, readonly [number, number]> = {
   historyLimit: [1, 100_000],
   historyBytes: [1, 2 ** 40],
   maxChannels: [1, 10_000_000],
+  maxChannelsPerConnection: [1, 1024],
   pollTimeoutMs: [10, 3_600_000],
   maxWaiting: [1, 10_000_000],
   maxWaitingPerClient: [1, 10_000_000],

@@ -16,6 +16,15 @@ t.test('URL, --channel, --name, --token and POLLCAST_TOKEN', async (t) => {
   t.equal(parseChatArgs(['https://chat.example/pollcast//'], {})?.base, 'https://chat.example/pollcast', 'a path prefix is kept');
 });
 
+t.test('--channel a,b names several rooms: all are read, lines go to the first', async (t) => {
+  const options = parseChatArgs(['--channel', 'news,sport'], {});
+  t.equal(options?.channel, 'news');
+  t.same(options?.channels, ['news', 'sport']);
+  t.equal(parseChatArgs(['--channel', 'news'], {})?.channels, undefined, 'one channel stays the single-channel form');
+  t.throws(() => parseChatArgs(['--channel', 'news,news'], {}), /--channel names a channel twice/);
+  t.throws(() => parseChatArgs(['--channel', 'news,'], {}), /--channel must be/);
+});
+
 t.test('-h and --help ask for the usage', async (t) => {
   t.equal(parseChatArgs(['-h'], {}), null);
   t.equal(parseChatArgs(['http://127.0.0.1:9000', '--help'], {}), null);

@@ -1,36 +1,10 @@
 import t from 'tap';
 import { SharedFeed } from '../src/browser/shared-feed.js';
-import type { FollowedFeed, Locks } from '../src/browser/shared-feed.js';
+import type { FollowedFeed } from '../src/browser/shared-feed.js';
+import { FakeLocks } from './fixtures/fakes.js';
 import type { FeedOptions } from '../src/client/feed.js';
 import type { FeedState, StateDetail } from '../src/client/reconnect.js';
 import type { Message } from '../src/protocol.js';
-
-/** Web Locks as a browser does them: one holder per name, the rest queued in order. */
-class FakeLocks implements Locks {
-  readonly #queues = new Map<string, (() => void)[]>();
-  readonly #held = new Set<string>();
-
-  request(name: string, options: { signal: AbortSignal }, granted: () => Promise<void>): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const start = (): void => {
-        this.#held.add(name);
-        void granted().then(() => {
-          this.#held.delete(name);
-          resolve(undefined);
-          this.#queues.get(name)?.shift()?.();
-        });
-      };
-      if (!this.#held.has(name)) return start();
-      const queue = this.#queues.get(name) ?? [];
-      this.#queues.set(name, queue);
-      queue.push(start);
-      options.signal.addEventListener('abort', () => {
-        queue.splice(queue.indexOf(start), 1);
-        reject(new Error('AbortError'));
-      });
-    });
-  }
-}
 
 /** A stand-in for a feed: the test plays the server through its listeners. */
 class FakeFeed implements FollowedFeed {

@@ -34,6 +34,8 @@ interface Entry {
   readonly text: string;
   /** Made once per text, so that retries of it are recognisable as one publish. */
   readonly key: string;
+  /** Where it goes: the room shown when it was submitted, whichever is shown when it is sent. */
+  readonly url: string;
 }
 
 /**
@@ -48,6 +50,7 @@ export class PublishForm {
   #button: HTMLButtonElement | HTMLInputElement | null;
   #status: HTMLElement;
   #url: string;
+  readonly #base: string;
   #timeout: number;
   #token: () => string | undefined;
   #name: () => string | undefined;
@@ -64,6 +67,7 @@ export class PublishForm {
       throw new TypeError('the form needs a text field named "message"');
     }
     const url = publishUrl(options.base ?? '.', options.channel);
+    this.#base = options.base ?? '.';
     const timeout = options.timeout ?? 15_000;
     if (!(timeout > 0)) throw new RangeError('timeout must be a positive number of ms');
     const fetcher = options.fetch ?? globalThis.fetch.bind(globalThis);
@@ -85,6 +89,11 @@ export class PublishForm {
     if (input instanceof HTMLTextAreaElement) input.addEventListener('keydown', this.#onKeyDown);
   }
 
+  /** Publishes what is submitted from now on to `channel` (a page with several rooms switching); texts already queued keep theirs. */
+  set channel(channel: string) {
+    this.#url = publishUrl(this.#base, channel);
+  }
+
   /** Stops listening and abandons the send in flight; texts not yet sent stay in the input. Idempotent. */
   close(): void {
     this.#form.removeEventListener('submit', this.#onSubmit);
@@ -99,7 +108,7 @@ export class PublishForm {
     const text = this.#input.value;
     // A text already waiting is the same message submitted twice: one publish only.
     if (text !== '' && !this.#queue.some((entry) => entry.text === text)) {
-      this.#queue.push({ text, key: uuid() });
+      this.#queue.push({ text, key: uuid(), url: this.#url });
     }
     // Submitting also resumes a queue stopped by a failure, with the failed text first.
     void this.#pump();
@@ -151,7 +160,7 @@ export class PublishForm {
     this.#controller = controller;
     try {
       return await publishOnce({
-        url: this.#url, text: entry.text, key: entry.key, token: this.#token(), name: this.#name(),
+        url: entry.url, text: entry.text, key: entry.key, token: this.#token(), name: this.#name(),
         timeout: this.#timeout, fetch: this.#fetch, signal: controller.signal,
       });
     } finally {

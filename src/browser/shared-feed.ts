@@ -232,12 +232,14 @@ export class SharedFeed {
   }
 }
 
-function globalLocks(): Locks | null {
+/** `navigator.locks`, where there is one. */
+export function globalLocks(): Locks | null {
   const nav = (globalThis as { navigator?: { locks?: Locks } }).navigator;
   return nav?.locks ?? null;
 }
 
-function globalBus(): ((name: string) => Bus) | null {
+/** Opens a `BroadcastChannel`, where there is one. */
+export function globalBus(): ((name: string) => Bus) | null {
   const Channel = (globalThis as { BroadcastChannel?: new (name: string) => Bus }).BroadcastChannel;
   return Channel ? (name) => new Channel(name) : null;
 }

@@ -24,6 +24,7 @@ export interface SubscribePaneOptions
   limit?: number;
 }
 
+/** The words shown for each state. */
 const LABELS: Record<FeedState, string> = {
   [CONNECTING]: 'Connecting…',
   [LIVE]: 'Live',
@@ -148,7 +149,8 @@ function isMine(from: From | undefined, me: Me): boolean {
   return from.verified ? from.id !== undefined && from.id === me.id : me.id === undefined && from.name === me.name;
 }
 
-function renderMessage(message: Message, me: () => Me): HTMLElement {
+/** A message as a list item: its author, its text (as text only) and its time; the reader's own set apart. */
+function renderMessage(message: Message, me: () => Me = () => ({})): HTMLElement {
   const item = document.createElement('li');
   const mine = isMine(message.from, me());
   item.className = mine ? 'message own' : 'message';
@@ -177,6 +179,7 @@ function renderMessage(message: Message, me: () => Me): HTMLElement {
   return item;
 }
 
+/** The detail shown next to a state: the next try, the last error. */
 function describe(state: FeedState, { retryAt, error }: StateDetail): string {
   const problem = error ? (error.status === null ? error.reason : `${error.status} ${error.reason}`) : '';
   switch (state) {

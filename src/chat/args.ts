@@ -13,7 +13,7 @@ import { isName, MAX_NAME } from '../http/identity.js';
 export const USAGE = `usage: pollcast chat [URL] [options]
 
   URL                  the pollcast server            (default http://127.0.0.1:8080)
-  --channel C          channel to join                (default ${DEFAULT_CHANNEL})
+  --channel C[,C2…]    channel(s) to join; lines go to the first (default ${DEFAULT_CHANNEL})
   --name N             publish lines as from N        (default $USER; --name '' for none)
   --transport T        ${TRANSPORTS.join(', ')} (default longpoll)
   --token T            bearer token for the server    (POLLCAST_TOKEN, default none)
@@ -35,8 +35,10 @@ export class UsageError extends Error {
 export interface ChatOptions {
   /** Server root without a trailing slash, e.g. `http://127.0.0.1:8080`. */
   readonly base: string;
-  /** Channel to read and publish on. */
+  /** Channel to read and publish on (the first of `--channel a,b`). */
   readonly channel: string;
+  /** Every channel to read, in one connection, when `--channel` names more than one. */
+  readonly channels?: readonly string[];
   /** How messages are received. */
   readonly transport: Transport;
   /** The display name lines are published under (their `from`); empty for none. */
@@ -56,8 +58,12 @@ export function parseChatArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
   const { values, positionals } = parseFlags(argv);
   if (values.help) return null;
   if (positionals.length > 1) throw new UsageError(`one URL at most, got ${positionals.length}`);
-  const channel = values.channel ?? DEFAULT_CHANNEL;
-  if (!CHANNEL_NAME.test(channel)) throw new UsageError(`--channel must be 1 to 64 of A-Z a-z 0-9 _ -, got ${JSON.stringify(channel)}`);
+  const channels = (values.channel ?? DEFAULT_CHANNEL).split(',');
+  for (const name of channels) {
+    if (!CHANNEL_NAME.test(name)) throw new UsageError(`--channel must be 1 to 64 of A-Z a-z 0-9 _ -, got ${JSON.stringify(name)}`);
+  }
+  if (new Set(channels).size !== channels.length) throw new UsageError('--channel names a channel twice');
+  const channel = channels[0]!;
   const transport = values.transport ?? 'longpoll';
   if (!isTransport(transport)) throw new UsageError(`--transport must be one of ${TRANSPORTS.join(', ')}, got ${JSON.stringify(transport)}`);
   const name = values.name ?? env.USER ?? '';
@@ -65,6 +71,7 @@ export function parseChatArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
   return {
     base: serverRoot(positionals[0] ?? DEFAULT_URL),
     channel,
+    ...(channels.length > 1 && { channels }),
     transport,
     name,
     token: values.token || env.POLLCAST_TOKEN || undefined,

@@ -12,9 +12,9 @@ import { USAGE, UsageError, parseChatArgs } from './args.js';
 import type { ChatOptions } from './args.js';
 import { explainedFetch } from './fetch.js';
 import { Outbox } from './outbox.js';
-import { openFeed } from './receive.js';
+import { openFeed, openRooms } from './receive.js';
 import type { Feed } from './receive.js';
-import { MISSED, describeState, formatMessage, notice } from './render.js';
+import { MISSED, describeState, formatMessage, formatRoomMessage, notice } from './render.js';
 import { Terminal } from './terminal.js';
 import type { TerminalStreams } from './terminal.js';
 
@@ -68,7 +68,7 @@ class Session {
   readonly #done: (code: number) => void;
   readonly #terminal: Terminal;
   readonly #outbox: Outbox;
-  readonly #feed: Promise<Feed>;
+  readonly #feed: Promise<Pick<Feed, 'close'>>;
   /** The input ended: lines still queued go, nothing new comes. */
   #ending = false;
   #finished = false;
@@ -81,7 +81,8 @@ class Session {
       onEnd: this.#onEnd,
       onInterrupt: this.#onInterrupt,
     });
-    this.#terminal.tell(notice(`connecting to ${options.base}, channel ${options.channel} (${options.transport})`));
+    const where = options.channels ? `channels ${options.channels.join(', ')}; lines go to ${options.channel}` : `channel ${options.channel}`;
+    this.#terminal.tell(notice(`connecting to ${options.base}, ${where} (${options.transport})`));
     this.#outbox = openOutbox(options, this.#terminal);
     this.#feed = openReceiver(options, this.#terminal);
     this.#feed.catch((error: Error) => this.#fail(`cannot follow the channel: ${error.message}`));
@@ -136,7 +137,7 @@ function openOutbox(options: ChatOptions, terminal: Terminal): Outbox {
   });
 }
 
-function openReceiver(options: ChatOptions, terminal: Terminal): Promise<Feed> {
+function openReceiver(options: ChatOptions, terminal: Terminal): Promise<Pick<Feed, 'close'>> {
   let last = '';
   // A feed that keeps failing the same way would repeat its line at every retry.
   const onState = (state: FeedState, detail: StateDetail): void => {
@@ -145,6 +146,17 @@ function openReceiver(options: ChatOptions, terminal: Terminal): Promise<Feed> {
     last = line;
     terminal.tell(notice(line));
   };
+  if (options.channels) {
+    return openRooms({
+      base: options.base,
+      channels: options.channels,
+      token: options.token,
+      transport: options.transport,
+      onMessage: (channel, message) => terminal.print(formatRoomMessage(channel, message)),
+      onMissed: (channel) => terminal.tell(notice(`#${channel} ${MISSED}`)),
+      onState,
+    });
+  }
   return openFeed({
     base: options.base,
     channel: options.channel,

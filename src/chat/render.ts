@@ -64,6 +64,16 @@ export function formatMessage(message: Message): string[] {
   return message.text.split(LINE_BREAK).map((line, index) => (index === 0 ? `[${clock(message.time)}] ${author}` : INDENT) + neutralise(line));
 }
 
+/**
+ * A message of one of several rooms: the room's name after the time,
+ * `[HH:MM:SS] #news first line`.
+ */
+export function formatRoomMessage(channel: string, message: Message): string[] {
+  const lines = formatMessage(message);
+  lines[0] = lines[0]!.replace('] ', `] #${channel} `);
+  return lines;
+}
+
 /** A notice line: marked, neutralised and on one line. */
 export function notice(text: string): string {
   return NOTICE + neutralise(text.split(LINE_BREAK).join(' '));

@@ -15,6 +15,7 @@ export const ERROR_STATUS = {
   bad_idempotency_key: 400,
   bad_name: 400,
   malformed_request: 400,
+  too_many_subscriptions: 400,
   unauthorized: 401,
   invalid_token: 401,
   forbidden: 403,

@@ -14,6 +14,8 @@ import type { Outbound, Outlet } from '../outbound.js';
 import type { Batch } from '../../protocol.js';
 import { batchFrames, EXPIRED_FRAME, HEARTBEAT, openingFrame } from '../sse.js';
 import type { WaitingRoom } from '../waiting-room.js';
+import { wantsChannelSet } from './channel-set.js';
+import { eventsChannels } from './events-channels.js';
 
 
 /** How long a client waits before reconnecting (the `retry:` hint), in ms. */
@@ -36,6 +38,7 @@ const HEADERS = {
  * token that let it in expires, an `expired` event ends it.
  */
 export function events(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void | Promise<void> {
+  if (wantsChannelSet(query)) return eventsChannels(req, res, ctx, query);
   return withRights(admit(ctx, req, query, 'subscribe', channel), (admitted) => open(req, res, ctx, channel, query, admitted));
 }
 

@@ -6,6 +6,8 @@ import { presenceGrace } from '../context.js';
 import type { Context } from '../context.js';
 import * as metrics from '../../metrics.js';
 import { writeBatch } from '../batch-answer.js';
+import { wantsChannelSet } from './channel-set.js';
+import { messagesChannels } from './messages-channels.js';
 
 /**
  * `GET /messages[/CHANNEL][?since=CURSOR]`: for clients that poll on an
@@ -14,6 +16,7 @@ import { writeBatch } from '../batch-answer.js';
  * empty batch whose cursor is where to ask from next.
  */
 export function messages(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): Promise<void> {
+  if (wantsChannelSet(query)) return messagesChannels(req, res, ctx, query);
   return withRights(admit(ctx, req, query, 'subscribe', channel), (admitted) => answer(res, ctx, channel, query, admitted));
 }
 

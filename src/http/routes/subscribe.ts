@@ -16,6 +16,8 @@ import type { Outbound } from '../outbound.js';
 import { encodeFrom, HEADER } from '../../protocol.js';
 import type { Batch } from '../../protocol.js';
 import type { WaitingRoom } from '../waiting-room.js';
+import { wantsChannelSet } from './channel-set.js';
+import { subscribeChannels } from './subscribe-channels.js';
 
 
 /** Polls end up to this fraction early, so thousands parked together do not all come back at once. */
@@ -33,6 +35,7 @@ const JITTER_STEPS = 16;
  * `401` when the token that let it in expires first.
  */
 export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void | Promise<void> {
+  if (wantsChannelSet(query)) return subscribeChannels(req, res, ctx, query);
   return withRights(admit(ctx, req, query, 'subscribe', channel), (admitted) => hold(req, res, ctx, channel, query, admitted));
 }
 

@@ -17,6 +17,11 @@ import * as metrics from '../../metrics.js';
 import type { Outlet } from '../outbound.js';
 import type { Batch, From } from '../../protocol.js';
 import { checkChannel, splitPath, splitTarget } from '../target.js';
+import type { ChannelSet } from '../../channel-set.js';
+import { CHANNEL_NAME } from '../../protocol.js';
+import { readChannelSet, wantsChannelSet } from './channel-set.js';
+import { parseChannelRequest, SocketChannels } from './websocket-channels.js';
+import type { ChannelRequest } from './websocket-channels.js';
 
 const NOT_FOUND = new HttpError('not_found', 'not found');
 
@@ -41,7 +46,7 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
   let server: Promise<WebSocketServer> | undefined;
 
   /** The tokens are known good: take a place, and hand the socket to `ws`. */
-  function accept(req: IncomingMessage, socket: Duplex, head: Buffer, channel: string, query: URLSearchParams, admitted: Admitted): void {
+  function accept(req: IncomingMessage, socket: Duplex, head: Buffer, channel: string, query: URLSearchParams, admitted: Admitted, set: ChannelSet | undefined): void {
     if (ctx.closing) throw SHUTTING_DOWN;
     // A client that left while its token was being verified: its socket will not close again to give a place back.
     if (socket.destroyed) return;
@@ -51,7 +56,7 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
     const leave = holdPlace(ctx.room, client, socket);
     server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + FRAME_OVERHEAD }));
     server.then(
-      (wss) => wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, channel, client, leave, admitted).start(since)),
+      (wss) => wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, channel, client, leave, admitted, set).start(since)),
       (error: unknown) => endSocket(socket, error, ctx.log),
     );
   }
@@ -67,11 +72,19 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
       if (name !== 'ws') throw NOT_FOUND;
       const channel = checkChannel(channelPath);
       checkHandshake(req);
-      const admitted = admit(ctx, req, query, 'subscribe', channel);
-      const go = (ready: Admitted): void => accept(req, socket, head, channel, query, ready);
-      if (admitted instanceof Promise) {
-        admitted.then(go).catch((error: unknown) => endSocket(socket, error, ctx.log));
-      } else go(admitted);
+      // Several channels (`?channels=a,b`): each checked, and followed by SocketChannels; the first stands for the rest in admission.
+      const set = wantsChannelSet(query) ? readChannelSet(req, ctx, query) : undefined;
+      const admit1 = (chosen: ChannelSet | undefined): Admitted | Promise<Admitted> => admit(ctx, req, query, 'subscribe', chosen?.channels[0] ?? channel);
+      const admitted = set instanceof Promise ? set.then(async (chosen) => [chosen, await admit1(chosen)] as const) : undefined;
+      const go = (chosen: ChannelSet | undefined, ready: Admitted): void => accept(req, socket, head, chosen?.channels[0] ?? channel, query, ready, chosen);
+      if (admitted) {
+        admitted.then(([chosen, ready]) => go(chosen, ready)).catch((error: unknown) => endSocket(socket, error, ctx.log));
+      } else {
+        const chosen = set as ChannelSet | undefined;
+        const ready = admit1(chosen);
+        if (ready instanceof Promise) ready.then((value) => go(chosen, value)).catch((error: unknown) => endSocket(socket, error, ctx.log));
+        else go(chosen, ready);
+      }
     } catch (error) {
       if (error instanceof HttpError) noteRefusal(ctx, req, error.code);
       endSocket(socket, error, ctx.log);
@@ -131,8 +144,9 @@ function holdPlace(room: WaitingRoom, client: string, socket: Duplex): () => voi
 
 /** What a client may send: a message to publish (with a name, on a server that takes declared names), or a token whose rights the connection gains. */
 type ClientFrame =
-  | { readonly type: 'publish'; readonly text: string; readonly key?: string; readonly name?: string }
-  | { readonly type: 'auth'; readonly token: string };
+  | { readonly type: 'publish'; readonly text: string; readonly key?: string; readonly name?: string; readonly channel?: string }
+  | { readonly type: 'auth'; readonly token: string }
+  | ChannelRequest;
 
 /**
  * Every frame goes through the outbound budget. A backlog is sent in pieces:
@@ -157,6 +171,9 @@ class Connection implements Waiter, Outlet, Beating {
   #expires: number;
   #unexpire: () => void = () => undefined;
   readonly #piece: number;
+  /** The channels of a multi-channel connection, which then has no single subscription. */
+  #channels: SocketChannels | undefined;
+  readonly #set: ChannelSet | undefined;
   #subscription: Subscription | undefined;
   readonly #since = Date.now();
   /** The batch being sent and how far; `#cursor` is where to wait from once it is all sent. */
@@ -175,7 +192,7 @@ class Connection implements Waiter, Outlet, Beating {
     this.#pump();
   };
 
-  constructor(ws: WebSocket, ctx: Context, channel: string, client: string, leave: () => void, admitted: Admitted) {
+  constructor(ws: WebSocket, ctx: Context, channel: string, client: string, leave: () => void, admitted: Admitted, set?: ChannelSet) {
     this.#ws = ws;
     this.#ctx = ctx;
     this.#channel = channel;
@@ -186,6 +203,7 @@ class Connection implements Waiter, Outlet, Beating {
     this.#away = admitted.from ? ctx.presence.hold(channel, admitted.from) : () => undefined;
     this.#expires = admitted.grant.expires;
     this.#piece = Math.min(PIECE, ctx.options.streamBufferBytes);
+    this.#set = set;
   }
 
   start(since: string | undefined): void {
@@ -197,6 +215,7 @@ class Connection implements Waiter, Outlet, Beating {
     this.#ws.on('message', (data, isBinary) => void this.#received(data, isBinary));
     this.#ctx.heartbeat.add(this);
     this.#unexpire = atExpiry(this.#expires, () => this.#ws.close(TOKEN_EXPIRED_CLOSE, 'token expired'));
+    if (this.#set) return this.#startChannels(this.#set);
     try {
       this.#subscription = this.#ctx.hub.subscribe(this.#channel, since, this);
     } catch (error) {
@@ -278,10 +297,15 @@ class Connection implements Waiter, Outlet, Beating {
     const frame = isBinary ? undefined : parseFrame(data.toString());
     if (!frame) return this.#send({ type: 'error', code: 'bad_request', reason: 'send {"type": "publish", "text": "...", "key": "..."} or {"type": "auth", "token": "..."}' });
     if (frame.type === 'auth') return this.#authorize(frame.token);
+    if (frame.type !== 'publish') {
+      if (!this.#channels) return this.#send({ type: 'error', code: 'bad_request', reason: 'subscribe and unsubscribe need a connection opened with ?channels=' });
+      return this.#channels.handle(frame);
+    }
     const key = frame.key;
+    const channel = frame.channel ?? this.#channel;
     let from: From | undefined;
     try {
-      const grant = this.#grant('publish');
+      const grant = this.#grant('publish', channel);
       from = fromOf(grant.identity, grant.identity ? undefined : frame.name === undefined ? this.#declared : checkName(frame.name));
     } catch (error) {
       return this.#sendError(error, key);
@@ -289,7 +313,7 @@ class Connection implements Waiter, Outlet, Beating {
     if (this.#ctx.publishRate.take(this.#client) > 0) return this.#send({ type: 'error', code: 'rate_limited', reason: 'too many messages', key });
     try {
       const text = checkMessageText(frame.text, this.#ctx.options.maxBodyBytes);
-      const { message } = await this.#ctx.hub.publish(this.#channel, text, key, from);
+      const { message } = await this.#ctx.hub.publish(channel, text, key, from);
       this.#send({ type: 'published', id: message.id, time: message.time, key });
     } catch (error) {
       this.#sendError(error, key);
@@ -332,13 +356,13 @@ class Connection implements Waiter, Outlet, Beating {
     this.#send({ type: 'authorized', publish, subscribe, ...(this.#expires !== Infinity && { expires: this.#expires }) });
   }
 
-  /** The grant for `action` on this channel from any of the connection's tokens; throws the refusal of the first. */
-  #grant(action: 'publish' | 'subscribe'): Grant {
-    for (const rights of this.#rights) if (rights.may(action, this.#channel)) return rights.check(action, this.#channel);
+  /** The grant for `action` on `channel` (this connection's own by default) from any of the connection's tokens; throws the refusal of the first. */
+  #grant(action: 'publish' | 'subscribe', channel = this.#channel): Grant {
+    for (const rights of this.#rights) if (rights.may(action, channel)) return rights.check(action, channel);
     // Refused by every token: a valid token without the right (403) says more than a missing one.
     const refusals = this.#rights.map((rights) => {
       try {
-        rights.check(action, this.#channel);
+        rights.check(action, channel);
       } catch (error) {
         return error as HttpError;
       }
@@ -364,10 +388,24 @@ class Connection implements Waiter, Outlet, Beating {
     outbound.handed(this);
   }
 
+  /** A multi-channel connection: its channels are followed by SocketChannels, each read by the rights its tokens grant there. */
+  #startChannels(set: ChannelSet): void {
+    this.#channels = new SocketChannels({
+      hub: this.#ctx.hub,
+      max: this.#ctx.options.maxChannelsPerConnection,
+      send: (frame) => this.#send(frame),
+      overflowed: () => this.#ctx.outbound.over(this) && (this.cut(), true),
+      mayRead: (channel) => this.#rights.some((rights) => rights.may('subscribe', channel)),
+      released: () => this.release(),
+    });
+    this.#channels.start(set);
+  }
+
   #end(): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#subscription?.cancel();
+    this.#channels?.close();
     this.#away();
     this.#unexpire();
     this.#ctx.heartbeat.delete(this);
@@ -383,12 +421,14 @@ function parseFrame(raw: string): ClientFrame | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { type, text, key, token, name } = value as Record<string, unknown>;
+  const { type, text, key, token, name, channel } = value as Record<string, unknown>;
+  if (type === 'subscribe' || type === 'unsubscribe') return parseChannelRequest(type, value as Record<string, unknown>);
+  if (channel !== undefined && (typeof channel !== 'string' || !CHANNEL_NAME.test(channel))) return undefined;
   if (type === 'auth') return typeof token === 'string' && token !== '' ? { type, token } : undefined;
   if (type !== 'publish' || typeof text !== 'string') return undefined;
   if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) return undefined;
   if (name !== undefined && typeof name !== 'string') return undefined;
-  return { type, text, ...(key !== undefined && { key }), ...(name !== undefined && { name }) };
+  return { type, text, ...(key !== undefined && { key }), ...(name !== undefined && { name }), ...(channel !== undefined && { channel: channel as string }) };
 }
 
 /**

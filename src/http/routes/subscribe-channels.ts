@@ -1,0 +1,108 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { withRights } from '../auth.js';
+import type { ChannelSet } from '../../channel-set.js';
+import type { Context } from '../context.js';
+import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
+import { releaseHangup, watchHangup } from '../hangups.js';
+import type { Held } from '../hangups.js';
+import { SetWait } from '../multi-waiter.js';
+import type { SetWaiter } from '../multi-waiter.js';
+import type { Batch } from '../../protocol.js';
+import type { Outbound } from '../outbound.js';
+import type { WaitingRoom } from '../waiting-room.js';
+import { readChannelSet, writeChannelBatches } from './channel-set.js';
+
+/** Polls end up to this fraction early (in 16 steps), as single-channel polls do. */
+const JITTER = 0.1;
+const JITTER_STEPS = 16;
+
+/**
+ * `GET /subscribe?channels=a,b&since=a:CURSOR`: the long poll over several
+ * channels. Always JSON: as soon as one channel has news, a batch for every
+ * channel (the others empty, at their position); at the timeout, `200` with
+ * every channel's position. One place in the waiting room.
+ */
+export function subscribeChannels(req: IncomingMessage, res: ServerResponse, ctx: Context, query: URLSearchParams): void | Promise<void> {
+  return withRights(readChannelSet(req, ctx, query), (set) => hold(req, res, ctx, set));
+}
+
+function hold(req: IncomingMessage, res: ServerResponse, ctx: Context, set: ChannelSet): void {
+  // A client that left while its token was being verified: its socket will not close again to release a poll.
+  if (req.socket.destroyed) return;
+  const client = ctx.clientKey(req);
+  if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
+  const poll = new SetPoll(req.socket, res, set.channels, ctx, client);
+  try {
+    poll.start(ctx, set.since);
+  } catch (error) {
+    poll.abandon();
+    throw error;
+  }
+}
+
+class SetPoll implements SetWaiter, Held {
+  readonly #socket: Socket;
+  readonly #res: ServerResponse;
+  readonly #room: WaitingRoom;
+  readonly #outbound: Outbound;
+  readonly #client: string;
+  readonly #wait: SetWait;
+  #timer: NodeJS.Timeout | undefined;
+  #held = true;
+
+  constructor(socket: Socket, res: ServerResponse, channels: readonly string[], ctx: Context, client: string) {
+    this.#socket = socket;
+    this.#res = res;
+    this.#room = ctx.room;
+    this.#outbound = ctx.outbound;
+    this.#client = client;
+    this.#wait = new SetWait(channels, this);
+  }
+
+  start(ctx: Context, since: ReadonlyMap<string, string>): void {
+    this.#wait.start(ctx.hub, since);
+    const step = Math.floor(Math.random() * JITTER_STEPS) / JITTER_STEPS;
+    this.#timer = setTimeout(expire, Math.round(ctx.options.pollTimeoutMs * (1 - step * JITTER)), this);
+    watchHangup(this.#socket, this);
+  }
+
+  abandon(): void {
+    this.#stop();
+    this.#wait.cancel();
+  }
+
+  deliver(batches: ReadonlyMap<string, Batch>): void {
+    this.#stop();
+    writeChannelBatches(this.#res, batches, this.#outbound);
+  }
+
+  release(): void {
+    this.#stop();
+    sendError(this.#res, SHUTTING_DOWN);
+  }
+
+  fail(error: Error): void {
+    this.#stop();
+    sendError(this.#res, fromHubError(error));
+  }
+
+  /** Time is up: every channel's position, or 503 when a hub still asking its storage has none. */
+  expire(): void {
+    this.#stop();
+    if (!this.#wait.expire()) sendError(this.#res, STORAGE_UNAVAILABLE);
+  }
+
+  #stop(): void {
+    clearTimeout(this.#timer);
+    releaseHangup(this.#socket, this);
+    if (this.#held) {
+      this.#held = false;
+      this.#room.leave(this.#client);
+    }
+  }
+}
+
+function expire(poll: SetPoll): void {
+  poll.expire();
+}
