@@ -47,7 +47,10 @@ process.once('SIGINT', () => {
 
 if (flags.from !== undefined) {
   // Report only: rebuild the table and report.html from the JSON lines of an earlier run.
-  const lines = readFileSync(flags.from, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { type: string });
+  const lines = readFileSync(flags.from, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { type: string });
   const runInfo = lines.find((l): l is RunInfo => l.type === 'run');
   if (!runInfo) fail(`${flags.from} holds no run record`);
   const old = lines.filter((l): l is CaseResult => l.type === 'result');
@@ -68,8 +71,17 @@ mkdirSync(RESULTS, { recursive: true });
 const jsonl = join(RESULTS, `${run}.jsonl`);
 const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
 const info: RunInfo = {
-  type: 'run', run, node: process.version, cpuModel, cores: cpus().length, loadAverage: loadavg(),
-  argv: process.argv.slice(2), quick: QUICK, pollcastArgs: POLLCAST_ARGS, generatorProcesses: GEN_PROCS, messageBytes: SIZE,
+  type: 'run',
+  run,
+  node: process.version,
+  cpuModel,
+  cores: cpus().length,
+  loadAverage: loadavg(),
+  argv: process.argv.slice(2),
+  quick: QUICK,
+  pollcastArgs: POLLCAST_ARGS,
+  generatorProcesses: GEN_PROCS,
+  messageBytes: SIZE,
   client: CLIENT,
 };
 appendFileSync(jsonl, JSON.stringify(info) + '\n');
@@ -87,7 +99,9 @@ const chosen = targets.filter((t): t is TargetName => {
   return isTarget(t);
 });
 
-process.stdout.write(`pollcast bench ${run}: node ${process.version}, ${info.cores} cores (${cpuModel}), load ${info.loadAverage.map((l) => l.toFixed(2)).join(' ')}\n`);
+process.stdout.write(
+  `pollcast bench ${run}: node ${process.version}, ${info.cores} cores (${cpuModel}), load ${info.loadAverage.map((l) => l.toFixed(2)).join(' ')}\n`,
+);
 process.stdout.write(`targets ${chosen.join(', ')}; cases ${cases.map((c) => c.name).join(', ')}${QUICK ? ' (quick)' : ''}\n`);
 process.stdout.write('Numbers from a shared 2-core machine are noisy: compare targets within one run, not across runs.\n\n');
 
@@ -118,12 +132,17 @@ for (const spec of cases) {
 const ratioList = ratios(records);
 process.stdout.write(`\n${table(records)}\n`);
 const ours = ratioList.filter((r) => r.target === 'pollcast');
-if (ours.length > 0) process.stdout.write(`\npollcast as ratios (pollcast ÷ reference, same run; >1 means more of it; all targets in the report):\n${ratioTable(ours)}\n`);
+if (ours.length > 0)
+  process.stdout.write(
+    `\npollcast as ratios (pollcast ÷ reference, same run; >1 means more of it; all targets in the report):\n${ratioTable(ours)}\n`,
+  );
 const transports = ratioList.filter((r) => r.against === 'pollcast');
 if (transports.length > 0) process.stdout.write(`\npollcast's other transports ÷ its long poll (same run):\n${ratioTable(transports)}\n`);
 process.stdout.write('\ndeliv/s: messages received by all subscribers together per second, from the first publish to the last delivery.\n');
 process.stdout.write('µs/deliv: server CPU (user+sys, /proc) per delivered message; srv cores: that CPU over the run. RSS: server peak.\n');
-process.stdout.write('KB/poll: (RSS with N held − RSS idle)/N. fan-out: one publish until all N held polls have it, per round. ooo: against the server\'s own order.\n');
+process.stdout.write(
+  "KB/poll: (RSS with N held − RSS idle)/N. fan-out: one publish until all N held polls have it, per round. ooo: against the server's own order.\n",
+);
 process.stdout.write('gen cores: CPU of the load generator (publisher + subscriber processes) over the run; SAT = ≥ 0.9 core.\n');
 const report = join(RESULTS, 'report.html');
 writeReport(report, info, records, ratioList);

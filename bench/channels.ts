@@ -29,8 +29,14 @@ interface Server {
 }
 
 async function start(): Promise<Server> {
-  const child = fork(CLI, ['--port', '0', '--publish-rate', '0', '--max-waiting-per-client', '1000000', '--max-waiting', '1000000', '--poll-timeout', '20000'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
-  const port = await new Promise<number>((resolve) => child.on('message', (m: { type?: string; port?: number }) => m.type === 'ready' && resolve(m.port!)));
+  const child = fork(
+    CLI,
+    ['--port', '0', '--publish-rate', '0', '--max-waiting-per-client', '1000000', '--max-waiting', '1000000', '--poll-timeout', '20000'],
+    { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] },
+  );
+  const port = await new Promise<number>((resolve) =>
+    child.on('message', (m: { type?: string; port?: number }) => m.type === 'ready' && resolve(m.port!)),
+  );
   return { child, origin: `http://127.0.0.1:${port}` };
 }
 
@@ -49,7 +55,10 @@ function get(origin: string, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request(`${origin}${path}`, { agent, headers: { accept: 'application/json' } }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve(body));
+      res
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => (body += chunk))
+        .on('end', () => resolve(body));
     });
     req.on('error', reject).end();
   });
@@ -57,9 +66,16 @@ function get(origin: string, path: string): Promise<string> {
 
 async function publishAll(origin: string): Promise<void> {
   for (let i = 0; i < MESSAGES; i += 10) {
-    await Promise.all(CHANNELS.map((channel, k) => new Promise<void>((resolve, reject) => {
-      request(`${origin}/publish/${channel}`, { method: 'POST', agent }, (res) => res.resume().on('end', resolve)).on('error', reject).end(`m${i + k}`);
-    })));
+    await Promise.all(
+      CHANNELS.map(
+        (channel, k) =>
+          new Promise<void>((resolve, reject) => {
+            request(`${origin}/publish/${channel}`, { method: 'POST', agent }, (res) => res.resume().on('end', resolve))
+              .on('error', reject)
+              .end(`m${i + k}`);
+          }),
+      ),
+    );
   }
 }
 
@@ -104,8 +120,14 @@ function pollFollower(origin: string, channels: readonly string[]): Follower {
       }
       if (stopped) return;
       if (body === '') continue;
-      const parsed = JSON.parse(body) as { channels?: Record<string, { messages: unknown[]; cursor: string }>; messages?: unknown[]; cursor?: string };
-      for (const [channel, batch] of Object.entries(parsed.channels ?? { [channels[0]!]: parsed as { messages: unknown[]; cursor: string } })) {
+      const parsed = JSON.parse(body) as {
+        channels?: Record<string, { messages: unknown[]; cursor: string }>;
+        messages?: unknown[];
+        cursor?: string;
+      };
+      for (const [channel, batch] of Object.entries(
+        parsed.channels ?? { [channels[0]!]: parsed as { messages: unknown[]; cursor: string } },
+      )) {
         follower.count += batch.messages.length;
         cursors.set(channel, batch.cursor);
       }
@@ -138,11 +160,15 @@ async function run(transport: 'websocket' | 'longpoll', shape: 'one connection, 
   for (const f of followers.flat()) f.close();
   server.child.send('shutdown');
   await new Promise((resolve) => server.child.once('exit', resolve));
-  process.stdout.write(`| ${transport} | ${shape} | ${followers.flat().length} | ${delivered}/${expected} | ${((cpu * 1000) / delivered).toFixed(1)} µs | ${(rssHeld / BROWSERS / 1024).toFixed(1)} KB |\n`);
+  process.stdout.write(
+    `| ${transport} | ${shape} | ${followers.flat().length} | ${delivered}/${expected} | ${((cpu * 1000) / delivered).toFixed(1)} µs | ${(rssHeld / BROWSERS / 1024).toFixed(1)} KB |\n`,
+  );
 }
 
 process.stdout.write(`${BROWSERS} browsers × 10 channels, ${MESSAGES} messages, Node ${process.version}\n\n`);
-process.stdout.write('| transport | shape | connections | delivered | server CPU per delivery | server memory per browser |\n|---|---|---|---|---|---|\n');
+process.stdout.write(
+  '| transport | shape | connections | delivered | server CPU per delivery | server memory per browser |\n|---|---|---|---|---|---|\n',
+);
 for (const transport of ['websocket', 'longpoll'] as const) {
   for (const shape of ['one connection, 10 channels', '10 connections, 1 channel'] as const) await run(transport, shape);
 }

@@ -65,4 +65,3 @@ export class Generator {
     if (late && !this.exited && this.child.pid !== undefined) process.kill(this.child.pid, 'SIGKILL');
   }
 }
-

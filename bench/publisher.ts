@@ -60,7 +60,12 @@ export class Publisher {
     let ok = false;
     try {
       const answer = await withTimeout(
-        client.send('POST', adapter.publishPath(this.settings.channel), { 'Content-Type': 'text/plain; charset=utf-8', ...adapter.publishHeaders?.() }, body),
+        client.send(
+          'POST',
+          adapter.publishPath(this.settings.channel),
+          { 'Content-Type': 'text/plain; charset=utf-8', ...adapter.publishHeaders?.() },
+          body,
+        ),
         30_000,
       );
       ok = adapter.publishOk(answer.status);
@@ -110,4 +115,3 @@ export async function publishPaced(publisher: Publisher, messages: number, rate:
   }
   await Promise.all(pending);
 }
-

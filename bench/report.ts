@@ -55,8 +55,14 @@ interface Bars {
 }
 
 function barChart(spec: Bars): string {
-  const width = 600, height = 270, left = 56, right = 12, top = 38, bottom = 42;
-  const plotW = width - left - right, plotH = height - top - bottom;
+  const width = 600,
+    height = 270,
+    left = 56,
+    right = 12,
+    top = 38,
+    bottom = 42;
+  const plotW = width - left - right,
+    plotH = height - top - bottom;
   const values = spec.groups.flatMap((g) => spec.targets.map((t) => spec.value(g, t) ?? 0)).filter(Number.isFinite);
   let axis: number[];
   let y: (v: number) => number;
@@ -92,10 +98,14 @@ function barChart(spec: Bars): string {
         return;
       }
       const h = Math.max(v > 0 ? 1 : 0, base - y(v));
-      parts.push(`<rect x="${x + 1}" y="${base - h}" width="${barW - 2}" height="${h}" fill="${COLORS[target]}"><title>${escapeHtml(`${target}: ${spec.label(v)}`)}</title></rect>`);
+      parts.push(
+        `<rect x="${x + 1}" y="${base - h}" width="${barW - 2}" height="${h}" fill="${COLORS[target]}"><title>${escapeHtml(`${target}: ${spec.label(v)}`)}</title></rect>`,
+      );
       parts.push(`<text x="${x + barW / 2}" y="${base - h - 4}" class="val" text-anchor="middle">${escapeHtml(spec.label(v))}</text>`);
     });
-    parts.push(`<text x="${left + gi * groupW + groupW / 2}" y="${height - bottom + 17}" class="tick" text-anchor="middle">${escapeHtml(group)}</text>`);
+    parts.push(
+      `<text x="${left + gi * groupW + groupW / 2}" y="${height - bottom + 17}" class="tick" text-anchor="middle">${escapeHtml(group)}</text>`,
+    );
   });
   parts.push(`<line x1="${left}" x2="${width - right}" y1="${base}" y2="${base}" class="axis"/>`);
   parts.push(`<text x="${left}" y="${height - 6}" class="note">${escapeHtml(spec.note)}</text>`);
@@ -107,14 +117,26 @@ function barChart(spec: Bars): string {
  * or below it, stretched towards the tail (0, 50 %, 90 %, 99 %, 99.9 % equally spaced above 50 %).
  */
 function cdfChart(caseName: string, records: CaseResult[]): string {
-  const width = 600, height = 270, left = 50, right = 26, top = 38, bottom = 42;
-  const plotW = width - left - right, plotH = height - top - bottom;
+  const width = 600,
+    height = 270,
+    left = 50,
+    right = 26,
+    top = 38,
+    bottom = 42;
+  const plotW = width - left - right,
+    plotH = height - top - bottom;
   const withData = records.filter((r) => r.latencyCdf.length > 0);
   const all = withData.flatMap((r) => r.latencyCdf.map(([ms]) => ms)).filter((ms) => ms > 0);
   const lo = 10 ** Math.floor(Math.log10(Math.max(0.01, Math.min(...all, 1))));
   const hi = 10 ** Math.ceil(Math.log10(Math.max(...all, lo * 10)));
   // Piecewise: the body of the distribution and its tail both get room.
-  const KNOTS: [number, number][] = [[0, 0], [0.5, 0.3], [0.9, 0.6], [0.99, 0.8], [0.999, 1]];
+  const KNOTS: [number, number][] = [
+    [0, 0],
+    [0.5, 0.3],
+    [0.9, 0.6],
+    [0.99, 0.8],
+    [0.999, 1],
+  ];
   const scale = (f: number): number => {
     for (let i = 1; i < KNOTS.length; i++) {
       const [f1, y1] = KNOTS[i]!;
@@ -127,7 +149,13 @@ function cdfChart(caseName: string, records: CaseResult[]): string {
   const y = (f: number) => top + plotH - scale(f) * plotH;
   const parts: string[] = [];
   parts.push(`<text x="${left}" y="18" class="title">${escapeHtml(caseName)}: latency distribution</text>`);
-  for (const [f, label] of [[0, '0%'], [0.5, '50%'], [0.9, '90%'], [0.99, '99%'], [0.999, '99.9%']] as const) {
+  for (const [f, label] of [
+    [0, '0%'],
+    [0.5, '50%'],
+    [0.9, '90%'],
+    [0.99, '99%'],
+    [0.999, '99.9%'],
+  ] as const) {
     parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(f)}" y2="${y(f)}" class="grid"/>`);
     parts.push(`<text x="${left - 6}" y="${y(f) + 4}" class="tick" text-anchor="end">${label}</text>`);
   }
@@ -139,28 +167,56 @@ function cdfChart(caseName: string, records: CaseResult[]): string {
   for (const r of withData) {
     const points = [[r.latencyCdf[0]![0], 0] as [number, number], ...r.latencyCdf];
     const d = points.map(([ms, f], i) => `${i === 0 ? 'M' : 'L'}${x(ms).toFixed(1)},${y(f).toFixed(1)}`).join('');
-    parts.push(`<path d="${d}" fill="none" stroke="${COLORS[r.target]}" stroke-width="2" stroke-linejoin="round"><title>${escapeHtml(r.target)}</title></path>`);
+    parts.push(
+      `<path d="${d}" fill="none" stroke="${COLORS[r.target]}" stroke-width="2" stroke-linejoin="round"><title>${escapeHtml(r.target)}</title></path>`,
+    );
   }
   parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(0)}" y2="${y(0)}" class="axis"/>`);
-  parts.push(`<text x="${left}" y="${height - 6}" class="note">share of deliveries at or below a latency (publish sent → received); only messages that arrived</text>`);
+  parts.push(
+    `<text x="${left}" y="${height - 6}" class="note">share of deliveries at or below a latency (publish sent → received); only messages that arrived</text>`,
+  );
   return `<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img">${parts.join('')}</svg>`;
 }
 
 function legend(targets: TargetName[]): string {
-  return `<div class="legend">${targets
-    .map((t) => `<span><i style="background:${COLORS[t]}"></i>${escapeHtml(t)}</span>`)
-    .join('')}</div>`;
+  return `<div class="legend">${targets.map((t) => `<span><i style="background:${COLORS[t]}"></i>${escapeHtml(t)}</span>`).join('')}</div>`;
 }
 
 function resultTable(records: CaseResult[]): string {
-  const head = ['case', 'target', 'published/s', 'deliveries/s', 'complete min / median', 'dup', 'out of order',
-    'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'server CPU s', 'µs / delivery', 'server peak RSS MB', 'KB / held poll',
-    'fan-out ms (rounds)', 'generator cores'];
+  const head = [
+    'case',
+    'target',
+    'published/s',
+    'deliveries/s',
+    'complete min / median',
+    'dup',
+    'out of order',
+    'p50 ms',
+    'p90 ms',
+    'p99 ms',
+    'max ms',
+    'server CPU s',
+    'µs / delivery',
+    'server peak RSS MB',
+    'KB / held poll',
+    'fan-out ms (rounds)',
+    'generator cores',
+  ];
   const rows = records.map((r) => [
-    r.case, r.target, r.scenario === 'C' ? '' : num(r.publishedPerSecond), r.scenario === 'C' ? '' : num(r.deliveriesPerSecond),
-    `${pct(r.completeness.min)} / ${pct(r.completeness.median)}`, num(r.duplicates), num(r.outOfOrder),
-    num(r.latencyMs.p50, 1), num(r.latencyMs.p90, 1), num(r.latencyMs.p99, 1), num(r.latencyMs.max, 1),
-    num(r.serverCpuSeconds, 2), num(r.cpuUsPerDelivery, 1), num(r.serverPeakRssBytes / 1048576, 1),
+    r.case,
+    r.target,
+    r.scenario === 'C' ? '' : num(r.publishedPerSecond),
+    r.scenario === 'C' ? '' : num(r.deliveriesPerSecond),
+    `${pct(r.completeness.min)} / ${pct(r.completeness.median)}`,
+    num(r.duplicates),
+    num(r.outOfOrder),
+    num(r.latencyMs.p50, 1),
+    num(r.latencyMs.p90, 1),
+    num(r.latencyMs.p99, 1),
+    num(r.latencyMs.max, 1),
+    num(r.serverCpuSeconds, 2),
+    num(r.cpuUsPerDelivery, 1),
+    num(r.serverPeakRssBytes / 1048576, 1),
     r.bytesPerHeldPoll === null ? '' : num(r.bytesPerHeldPoll / 1024, 1),
     r.fanoutMs.map((ms) => num(ms)).join(' · '),
     `${num(r.generatorCores, 2)}${r.generatorSaturated ? ' <b class="sat" title="the load generator used ≥ 0.9 core">SAT</b>' : ''}`,
@@ -169,7 +225,13 @@ function resultTable(records: CaseResult[]): string {
     .map((row, i) => {
       const target = records[i]!.target;
       return `<tr class="${target === 'pollcast' ? 'us' : ''}">${row
-        .map((cell, c) => (c === 1 ? `<td><i class="dot" style="background:${COLORS[target]}"></i>${escapeHtml(cell)}</td>` : c === 16 ? `<td>${cell}</td>` : `<td>${escapeHtml(cell)}</td>`))
+        .map((cell, c) =>
+          c === 1
+            ? `<td><i class="dot" style="background:${COLORS[target]}"></i>${escapeHtml(cell)}</td>`
+            : c === 16
+              ? `<td>${cell}</td>`
+              : `<td>${escapeHtml(cell)}</td>`,
+        )
         .join('')}</tr>`;
     })
     .join('')}</tbody></table>`;
@@ -184,7 +246,10 @@ function ratioTable(list: Ratio[], against: TargetName): string {
     return `<td class="${good ? 'good' : 'bad'}">${v.toFixed(2)}×</td>`;
   };
   return `<table class="ratios"><thead><tr><th>case</th><th>target</th><th>deliveries/s</th><th>complete (median)</th><th>p99 latency</th><th>µs / delivery</th><th>KB / held poll</th><th>fan-out time</th></tr></thead><tbody>${rows
-    .map((r) => `<tr class="${r.target === 'pollcast' ? 'us' : ''}"><td>${escapeHtml(r.case)}</td><td><i class="dot" style="background:${COLORS[r.target]}"></i>${escapeHtml(r.target)}</td>${x(r.deliveriesPerSecond, true)}${x(r.completenessMedian, true)}${x(r.p99, false)}${x(r.cpuUsPerDelivery, false)}${x(r.bytesPerHeldPoll, false)}${x(r.fanoutMs, false)}</tr>`)
+    .map(
+      (r) =>
+        `<tr class="${r.target === 'pollcast' ? 'us' : ''}"><td>${escapeHtml(r.case)}</td><td><i class="dot" style="background:${COLORS[r.target]}"></i>${escapeHtml(r.target)}</td>${x(r.deliveriesPerSecond, true)}${x(r.completenessMedian, true)}${x(r.p99, false)}${x(r.cpuUsPerDelivery, false)}${x(r.bytesPerHeldPoll, false)}${x(r.fanoutMs, false)}</tr>`,
+    )
     .join('')}</tbody></table>`;
 }
 
@@ -214,10 +279,14 @@ function cards(records: CaseResult[]): string {
       const kb = (r.bytesPerHeldPoll ?? NaN) / 1024;
       const refKb = ref ? (ref.bytesPerHeldPoll ?? NaN) / 1024 : NaN;
       const fan = [...r.fanoutMs].sort((a, b) => a - b)[r.fanoutMs.length >> 1] ?? NaN;
-      const refFan = ref ? [...ref.fanoutMs].sort((a, b) => a - b)[ref.fanoutMs.length >> 1] ?? NaN : NaN;
-      out.push(`<div class="card"><span>${escapeHtml(r.case)} · pollcast</span><b>${num(kb, 1)} KB / poll · ${num(fan)} ms</b><span>nchan-multipart: ${num(refKb, 1)} KB · ${num(refFan)} ms to reach all</span></div>`);
+      const refFan = ref ? ([...ref.fanoutMs].sort((a, b) => a - b)[ref.fanoutMs.length >> 1] ?? NaN) : NaN;
+      out.push(
+        `<div class="card"><span>${escapeHtml(r.case)} · pollcast</span><b>${num(kb, 1)} KB / poll · ${num(fan)} ms</b><span>nchan-multipart: ${num(refKb, 1)} KB · ${num(refFan)} ms to reach all</span></div>`,
+      );
     } else {
-      out.push(`<div class="card"><span>${escapeHtml(r.case)} · pollcast</span><b>${short(r.deliveriesPerSecond)}/s · p99 ${num(r.latencyMs.p99)} ms · ${pct(r.completeness.min)}</b><span>${num(r.cpuUsPerDelivery, 1)} µs CPU / delivery${ref ? ` · nchan-multipart: ${short(ref.deliveriesPerSecond)}/s, p99 ${num(ref.latencyMs.p99)} ms, ${num(ref.cpuUsPerDelivery, 1)} µs` : ''}</span></div>`);
+      out.push(
+        `<div class="card"><span>${escapeHtml(r.case)} · pollcast</span><b>${short(r.deliveriesPerSecond)}/s · p99 ${num(r.latencyMs.p99)} ms · ${pct(r.completeness.min)}</b><span>${num(r.cpuUsPerDelivery, 1)} µs CPU / delivery${ref ? ` · nchan-multipart: ${short(ref.deliveriesPerSecond)}/s, p99 ${num(ref.latencyMs.p99)} ms, ${num(ref.cpuUsPerDelivery, 1)} µs` : ''}</span></div>`,
+      );
     }
   }
   return out.length ? `<div class="cards">${out.join('')}</div>` : '';
@@ -235,23 +304,82 @@ export function writeReport(path: string, info: RunInfo, records: CaseResult[], 
   };
   const charts: string[] = [];
   if (flowCases.length) {
-    charts.push(barChart({ title: 'Deliveries per second (higher is better)', note: 'messages received by all subscribers together, first publish to last delivery',
-      groups: flowCases, targets, value: value((r) => r.deliveriesPerSecond), label: short }));
-    charts.push(barChart({ title: 'Completeness: median subscriber (higher is better)', note: 'share of the published messages each subscriber received',
-      groups: flowCases, targets, value: value((r) => r.completeness.median * 100), label: (v) => `${num(v, v >= 99.95 || v < 10 ? 0 : 1)}%` }));
-    charts.push(barChart({ title: 'Server CPU per delivery, µs (lower is better)', note: 'user + system CPU of the server process(es), /proc/<pid>/stat',
-      groups: flowCases, targets, value: value((r) => r.cpuUsPerDelivery), label: (v) => num(v, v < 10 ? 1 : 0) }));
-    charts.push(barChart({ title: 'p99 latency, ms (lower is better; log scale)', note: 'receive time − publish send time',
-      groups: flowCases, targets, value: value((r) => r.latencyMs.p99), label: (v) => num(v, v < 10 ? 1 : 0), log: true }));
+    charts.push(
+      barChart({
+        title: 'Deliveries per second (higher is better)',
+        note: 'messages received by all subscribers together, first publish to last delivery',
+        groups: flowCases,
+        targets,
+        value: value((r) => r.deliveriesPerSecond),
+        label: short,
+      }),
+    );
+    charts.push(
+      barChart({
+        title: 'Completeness: median subscriber (higher is better)',
+        note: 'share of the published messages each subscriber received',
+        groups: flowCases,
+        targets,
+        value: value((r) => r.completeness.median * 100),
+        label: (v) => `${num(v, v >= 99.95 || v < 10 ? 0 : 1)}%`,
+      }),
+    );
+    charts.push(
+      barChart({
+        title: 'Server CPU per delivery, µs (lower is better)',
+        note: 'user + system CPU of the server process(es), /proc/<pid>/stat',
+        groups: flowCases,
+        targets,
+        value: value((r) => r.cpuUsPerDelivery),
+        label: (v) => num(v, v < 10 ? 1 : 0),
+      }),
+    );
+    charts.push(
+      barChart({
+        title: 'p99 latency, ms (lower is better; log scale)',
+        note: 'receive time − publish send time',
+        groups: flowCases,
+        targets,
+        value: value((r) => r.latencyMs.p99),
+        label: (v) => num(v, v < 10 ? 1 : 0),
+        log: true,
+      }),
+    );
   }
   if (heldCases.length) {
-    charts.push(barChart({ title: 'Server memory per held poll, KB (lower is better)', note: '(RSS with N polls parked − RSS idle) / N',
-      groups: heldCases, targets, value: value((r) => (r.bytesPerHeldPoll === null ? null : r.bytesPerHeldPoll / 1024)), label: (v) => num(v, 1) }));
-    charts.push(barChart({ title: 'One publish reaching every held poll, ms (lower is better)', note: 'median of the rounds: publish send → last subscriber has it',
-      groups: heldCases, targets, value: value((r) => { const s = [...r.fanoutMs].sort((a, b) => a - b); return s.length ? s[s.length >> 1]! : null; }), label: (v) => num(v) }));
+    charts.push(
+      barChart({
+        title: 'Server memory per held poll, KB (lower is better)',
+        note: '(RSS with N polls parked − RSS idle) / N',
+        groups: heldCases,
+        targets,
+        value: value((r) => (r.bytesPerHeldPoll === null ? null : r.bytesPerHeldPoll / 1024)),
+        label: (v) => num(v, 1),
+      }),
+    );
+    charts.push(
+      barChart({
+        title: 'One publish reaching every held poll, ms (lower is better)',
+        note: 'median of the rounds: publish send → last subscriber has it',
+        groups: heldCases,
+        targets,
+        value: value((r) => {
+          const s = [...r.fanoutMs].sort((a, b) => a - b);
+          return s.length ? s[s.length >> 1]! : null;
+        }),
+        label: (v) => num(v),
+      }),
+    );
   }
-  const cdfs = caseNames.map((c) => cdfChart(c, records.filter((r) => r.case === c)));
-  const notes = records.filter((r) => r.notes.length).map((r) => `<li>${escapeHtml(r.case)} · ${escapeHtml(r.target)}: ${escapeHtml(r.notes.join('; '))}</li>`);
+  const cdfs = caseNames.map((c) =>
+    cdfChart(
+      c,
+      records.filter((r) => r.case === c),
+    ),
+  );
+  const notes = records
+    .filter((r) => r.notes.length)
+    .map((r) => `<li>${escapeHtml(r.case)} · ${escapeHtml(r.target)}: ${escapeHtml(r.notes.join('; '))}</li>`);
   const saturated = records.filter((r) => r.generatorSaturated);
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>pollcast bench ${escapeHtml(info.run)}</title><style>${CSS}</style></head><body>
 <h1>pollcast benchmark</h1>

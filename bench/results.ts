@@ -65,7 +65,6 @@ export interface RunInfo {
   client: ClientKind;
 }
 
-
 /** One result against a reference's, field by field (result ÷ reference). */
 export interface Ratio {
   case: string;
@@ -90,7 +89,9 @@ export function ratios(records: CaseResult[]): Ratio[] {
       // The transports (and the long poll with signed tokens on) are compared with pollcast's long poll, and only they.
       if (against === 'pollcast' && ADAPTERS[r.target].transport === 'longpoll' && r.target !== 'pollcast-jwt') continue;
       out.push({
-        case: r.case, target: r.target, against,
+        case: r.case,
+        target: r.target,
+        against,
         deliveriesPerSecond: r.scenario === 'C' ? NaN : r.deliveriesPerSecond / ref.deliveriesPerSecond,
         completenessMedian: r.completeness.median / ref.completeness.median,
         p99: r.latencyMs.p99 / ref.latencyMs.p99,

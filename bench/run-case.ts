@@ -97,8 +97,16 @@ export async function runCase(target: TargetName, spec: Case, addresses: string[
       generators.push(generator);
       liveGenerators.add(generator);
       generator.send({
-        type: 'start', target, port: server.subscriberPorts?.[p % server.subscriberPorts.length] ?? server.port, channel: CHANNEL, first, count,
-        addresses: useAddresses, capacity: spec.messages, deadlineMs: deadline, client: CLIENT,
+        type: 'start',
+        target,
+        port: server.subscriberPorts?.[p % server.subscriberPorts.length] ?? server.port,
+        channel: CHANNEL,
+        first,
+        count,
+        addresses: useAddresses,
+        capacity: spec.messages,
+        deadlineMs: deadline,
+        client: CLIENT,
         pollIntervalMs: POLL_INTERVAL_MS,
       });
       first += count;
@@ -161,8 +169,16 @@ export async function runCase(target: TargetName, spec: Case, addresses: string[
     // Merge what the subscriber processes saw.
     const histogram = new Array<number>(BUCKETS).fill(0);
     const distinct: number[] = [];
-    let deliveries = 0, duplicates = 0, outOfOrder = 0, missedFlags = 0, errors = 0, responses = 0, garbage = 0;
-    let lastReceiveMs = 0, genCpu = 0, genMaxCores = 0;
+    let deliveries = 0,
+      duplicates = 0,
+      outOfOrder = 0,
+      missedFlags = 0,
+      errors = 0,
+      responses = 0,
+      garbage = 0;
+    let lastReceiveMs = 0,
+      genCpu = 0,
+      genMaxCores = 0;
     for (const r of results) {
       for (let i = 0; i < BUCKETS; i++) histogram[i]! += r.histogram[i]!;
       distinct.push(...r.distinct);
@@ -233,12 +249,13 @@ export async function runCase(target: TargetName, spec: Case, addresses: string[
       notes,
     };
   } finally {
-    await Promise.all(generators.map(async (g) => {
-      await g.kill();
-      liveGenerators.delete(g);
-    }));
+    await Promise.all(
+      generators.map(async (g) => {
+        await g.kill();
+        liveGenerators.delete(g);
+      }),
+    );
     await server.stop();
     live.delete(server);
   }
 }
-

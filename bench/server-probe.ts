@@ -87,4 +87,3 @@ export async function sourceAddresses(): Promise<string[]> {
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   return usable;
 }
-

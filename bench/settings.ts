@@ -37,7 +37,11 @@ export const { values: flags } = parseArgs({
 });
 
 if (flags.help) {
-  process.stdout.write(readFileSync(fileURLToPath(new URL('./bench.js', import.meta.url)), 'utf8').split('*/')[0]!.replace(/^\/\*\*?|^ \* ?/gm, '') + '\n');
+  process.stdout.write(
+    readFileSync(fileURLToPath(new URL('./bench.js', import.meta.url)), 'utf8')
+      .split('*/')[0]!
+      .replace(/^\/\*\*?|^ \* ?/gm, '') + '\n',
+  );
   process.exit(0);
 }
 
@@ -49,7 +53,8 @@ export function fail(message: string): never {
 
 function whole(name: string, raw: string, min: number, max: number): number {
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min || value > max) fail(`--${name} must be a whole number from ${min} to ${max}, got ${raw}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    fail(`--${name} must be a whole number from ${min} to ${max}, got ${raw}`);
   return value;
 }
 
@@ -98,12 +103,18 @@ export interface Case {
 /** The cases of this run, in order. */
 export const cases: Case[] = [];
 if (scenarios.includes('A')) {
-  for (const n of A_SUBSCRIBERS) cases.push({ scenario: 'A', name: `A ${n} subs`, subscribers: n, messages: A_MESSAGES, deadlineMs: 120_000 });
+  for (const n of A_SUBSCRIBERS)
+    cases.push({ scenario: 'A', name: `A ${n} subs`, subscribers: n, messages: A_MESSAGES, deadlineMs: 120_000 });
 }
 if (scenarios.includes('B')) {
-  cases.push({ scenario: 'B', name: `B ${B_SUBSCRIBERS} subs`, subscribers: B_SUBSCRIBERS, messages: B_RATE * B_SECONDS, deadlineMs: B_SECONDS * 1000 + 90_000 });
+  cases.push({
+    scenario: 'B',
+    name: `B ${B_SUBSCRIBERS} subs`,
+    subscribers: B_SUBSCRIBERS,
+    messages: B_RATE * B_SECONDS,
+    deadlineMs: B_SECONDS * 1000 + 90_000,
+  });
 }
 if (scenarios.includes('C')) {
   for (const n of C_POLLS) cases.push({ scenario: 'C', name: `C ${n} held`, subscribers: n, messages: C_ROUNDS, deadlineMs: 150_000 });
 }
-

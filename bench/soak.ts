@@ -105,16 +105,38 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const GC_ON_SIGNAL = ['--expose-gc', "--import=data:text/javascript,process.on('SIGUSR2',()=>globalThis.gc())"];
 
 const HOSTILE_ARGS = [
-  '--history-bytes', String(HISTORY_BYTES), '--outbound-bytes', String(OUTBOUND_BYTES),
-  '--stream-buffer', String(CONNECTION_BYTES), '--write-timeout', String(WRITE_TIMEOUT_MS),
+  '--history-bytes',
+  String(HISTORY_BYTES),
+  '--outbound-bytes',
+  String(OUTBOUND_BYTES),
+  '--stream-buffer',
+  String(CONNECTION_BYTES),
+  '--write-timeout',
+  String(WRITE_TIMEOUT_MS),
 ];
-const child = fork(CLI, [
-  '--port', '0', '--host', '127.0.0.1',
-  '--poll-timeout', String(POLL_TIMEOUT_MS),
-  // One machine plays every client: lift the per-client limits.
-  '--publish-rate', '0', '--max-waiting-per-client', '1000000', '--max-waiting', '1000000',
-  ...(HOSTILE ? HOSTILE_ARGS : []),
-], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: HOSTILE ? [...GC_ON_SIGNAL, `--max-old-space-size=${HEAP_MB}`] : GC_ON_SIGNAL });
+const child = fork(
+  CLI,
+  [
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--poll-timeout',
+    String(POLL_TIMEOUT_MS),
+    // One machine plays every client: lift the per-client limits.
+    '--publish-rate',
+    '0',
+    '--max-waiting-per-client',
+    '1000000',
+    '--max-waiting',
+    '1000000',
+    ...(HOSTILE ? HOSTILE_ARGS : []),
+  ],
+  {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    execArgv: HOSTILE ? [...GC_ON_SIGNAL, `--max-old-space-size=${HEAP_MB}`] : GC_ON_SIGNAL,
+  },
+);
 const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
 async function stopServer(): Promise<number | null> {
@@ -159,15 +181,24 @@ interface Call {
 
 function call(path: string, options: Call = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1', port, path, agent, method: options.method ?? 'GET',
-      headers: options.headers, signal: options.signal, localAddress: options.from,
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        agent,
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        signal: options.signal,
+        localAddress: options.from,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
     req.end(options.body);
@@ -233,7 +264,13 @@ let phase = 'warm-up';
 
 async function sample(): Promise<Sample> {
   const s = await stats();
-  const taken = { second: Math.round((Date.now() - started) / 1000), phase, waiting: s.waiting, heap: s.memory.heapUsed, rss: vmRss(s.memory.rss) };
+  const taken = {
+    second: Math.round((Date.now() - started) / 1000),
+    phase,
+    waiting: s.waiting,
+    heap: s.memory.heapUsed,
+    rss: vmRss(s.memory.rss),
+  };
   samples.push(taken);
   return taken;
 }
@@ -274,7 +311,11 @@ async function publisher(ch: number, perSecond: number, until: number, rand: () 
     // A retry with the same Idempotency-Key cannot publish twice.
     for (let attempt = 0; attempt < 5 && !done; attempt++) {
       try {
-        const answer = await call(`/publish/${channelName(ch)}`, { method: 'POST', body: text, headers: { accept: 'application/json', 'idempotency-key': key } });
+        const answer = await call(`/publish/${channelName(ch)}`, {
+          method: 'POST',
+          body: text,
+          headers: { accept: 'application/json', 'idempotency-key': key },
+        });
         if (answer.status !== 200) throw new Error(`publish answered ${answer.status}: ${answer.body.trim()}`);
         published[ch]!.push({ id: (JSON.parse(answer.body) as { id: string }).id, text });
         done = true;
@@ -352,7 +393,11 @@ async function churner(rand: () => number, from: string, until: number, stop: Ab
     const timer = rand() < 0.8 ? setTimeout(() => drop.abort(), rand() * 3_000) : undefined;
     counts.churnConnects++;
     try {
-      await call(`/subscribe/${channelName(ch)}${since}`, { headers: json ? { accept: 'application/json' } : {}, signal: AbortSignal.any([drop.signal, stop]), from });
+      await call(`/subscribe/${channelName(ch)}${since}`, {
+        headers: json ? { accept: 'application/json' } : {},
+        signal: AbortSignal.any([drop.signal, stop]),
+        from,
+      });
       counts.churnAnswered++;
     } catch {
       counts.churnDropped++;
@@ -373,12 +418,16 @@ const hostile = { nonReaders: 0, junkers: 0, junkBytes: 0, refused: 0, refusedWr
 async function publishHoard(): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < HOARD_MESSAGES; i++) {
-    const answer = await call(`/publish/${HOARD}`, { method: 'POST', body: `${i}${'\u0001'.repeat(60_000)}`, headers: { accept: 'application/json' } });
+    const answer = await call(`/publish/${HOARD}`, {
+      method: 'POST',
+      body: `${i}${'\u0001'.repeat(60_000)}`,
+      headers: { accept: 'application/json' },
+    });
     if (answer.status !== 200) throw new Error(`hoard publish answered ${answer.status}`);
     ids.push((JSON.parse(answer.body) as { id: string }).id);
   }
   // Read it once, page by page, so that each message's JSON (which the hub keeps with it) is made now.
-  for (let cursor = '0'; cursor !== ids[ids.length - 1];) {
+  for (let cursor = '0'; cursor !== ids[ids.length - 1]; ) {
     cursor = (JSON.parse((await call(`/messages/${HOARD}?since=${encodeURIComponent(cursor)}`)).body) as Batch).cursor;
   }
   return ids;
@@ -424,10 +473,13 @@ async function nonReaders(ids: string[], rand: () => number, sources: string[], 
       const socket = await rawSocket(head, sources[hostile.nonReaders % sources.length]!);
       hostile.nonReaders++;
       open.add(socket);
-      setTimeout(() => {
-        open.delete(socket);
-        socket.destroy();
-      }, 2_000 + rand() * 6_000);
+      setTimeout(
+        () => {
+          open.delete(socket);
+          socket.destroy();
+        },
+        2_000 + rand() * 6_000,
+      );
     }
     await sleep(100);
   }
@@ -559,8 +611,10 @@ function median(values: number[]): number {
 
 async function main(): Promise<boolean> {
   const sources = await sourceAddresses();
-  process.stdout.write(`soak: seed ${SEED} (replay with --seed ${SEED}), ${SECONDS} s, ${RATE} msg/s over ${CHANNELS} channels, ` +
-    `${FOLLOWERS} followers, ${RESUMERS} resumers, ${CHURNERS} churners from ${sources.length} source address(es); node ${process.version}\n`);
+  process.stdout.write(
+    `soak: seed ${SEED} (replay with --seed ${SEED}), ${SECONDS} s, ${RATE} msg/s over ${CHANNELS} channels, ` +
+      `${FOLLOWERS} followers, ${RESUMERS} resumers, ${CHURNERS} churners from ${sources.length} source address(es); node ${process.version}\n`,
+  );
 
   // The backlog is meant to stay in history: the heap to come back to is the one holding it.
   const hoard = HOSTILE ? await publishHoard() : [];
@@ -572,7 +626,9 @@ async function main(): Promise<boolean> {
   const followers: Follower[] = [];
   for (let i = 0; i < FOLLOWERS + RESUMERS; i++) {
     const ch = i % CHANNELS;
-    const first = JSON.parse((await call(`/subscribe/${channelName(ch)}?since=0`, { headers: { accept: 'application/json' } })).body) as Batch;
+    const first = JSON.parse(
+      (await call(`/subscribe/${channelName(ch)}?since=0`, { headers: { accept: 'application/json' } })).body,
+    ) as Batch;
     followers.push(follow(ch, i < FOLLOWERS ? 'follower' : 'resumer', first.cursor, seededRandom(SEED + 1 + i), hardStop));
   }
 
@@ -581,14 +637,18 @@ async function main(): Promise<boolean> {
   const churnEnd = Date.now() + CHURN_MS;
   const stopChurn = new AbortController();
   const publishers = Array.from({ length: CHANNELS }, (_, ch) => publisher(ch, RATE / CHANNELS, churnEnd, seededRandom(SEED * 3 + ch)));
-  const churners = Array.from({ length: CHURNERS }, (_, i) => churner(seededRandom(SEED * 7 + i), sources[i % sources.length]!, churnEnd, stopChurn.signal));
-  const hostiles = HOSTILE ? [
-    nonReaders(hoard, seededRandom(SEED * 11), sources, churnEnd),
-    ...Array.from({ length: JUNKERS }, () => junker(churnEnd)),
-    refuser(churnEnd),
-    backlogReader('events', hoard, churnEnd),
-    backlogReader('ws', hoard, churnEnd),
-  ] : [];
+  const churners = Array.from({ length: CHURNERS }, (_, i) =>
+    churner(seededRandom(SEED * 7 + i), sources[i % sources.length]!, churnEnd, stopChurn.signal),
+  );
+  const hostiles = HOSTILE
+    ? [
+        nonReaders(hoard, seededRandom(SEED * 11), sources, churnEnd),
+        ...Array.from({ length: JUNKERS }, () => junker(churnEnd)),
+        refuser(churnEnd),
+        backlogReader('events', hoard, churnEnd),
+        backlogReader('ws', hoard, churnEnd),
+      ]
+    : [];
   await Promise.all(publishers);
   stopChurn.abort(); // whatever is still parked is dropped now
   await Promise.all(churners);
@@ -622,7 +682,8 @@ async function main(): Promise<boolean> {
     const gotIds = f.got.map((m) => m.id);
     const dupes = gotIds.length - new Set(gotIds).size;
     const same = gotIds.length === want.length && f.got.every((m, k) => m.id === want[k]!.id && m.text === want[k]!.text);
-    if (!same) fail(`${f.kind} ${i} on ${channelName(f.ch)}: got ${f.got.length} messages (${dupes} repeated), want ${want.length}, in order`);
+    if (!same)
+      fail(`${f.kind} ${i} on ${channelName(f.ch)}: got ${f.got.length} messages (${dupes} repeated), want ${want.length}, in order`);
     if (f.missed) fail(`${f.kind} ${i} on ${channelName(f.ch)} was told it missed messages`);
   }
   if (end.waiting !== 0) fail(`${end.waiting} polls still parked with no client left`);
@@ -649,7 +710,10 @@ async function main(): Promise<boolean> {
 
   // ---- report
   process.stdout.write('\nmemory, one sample a second (waiting polls, heapUsed, VmRSS):\n');
-  for (const s of samples) process.stdout.write(`  ${String(s.second).padStart(4)} s  ${s.phase.padEnd(7)} waiting ${String(s.waiting).padStart(5)}  heap ${fmt(s.heap).padStart(9)}  rss ${fmt(s.rss).padStart(9)}\n`);
+  for (const s of samples)
+    process.stdout.write(
+      `  ${String(s.second).padStart(4)} s  ${s.phase.padEnd(7)} waiting ${String(s.waiting).padStart(5)}  heap ${fmt(s.heap).padStart(9)}  rss ${fmt(s.rss).padStart(9)}\n`,
+    );
   const messages = published.reduce((sum, p) => sum + p.length, 0);
   const followerDeliveries = followers.reduce((sum, f) => sum + f.got.length, 0);
   process.stdout.write(`
@@ -661,11 +725,15 @@ summary
   memory rss    start ${fmt(samples[0]!.rss)}, peak ${fmt(peakRss)}, churn plateau ${fmt(plateauRss)}, end ${fmt(endRss)}
   memory heap   start ${fmt(startHeap)} (after GC), peak ${fmt(peakHeap)}, end ${fmt(endHeap)} (after GC)
   errors        ${counts.errors}
-${HOSTILE ? `  hostile       ${hostile.nonReaders} non-readers opened, ${hostile.junkers} junk floods (${fmt(hostile.junkBytes)} sent), ${hostile.refused} upgrades refused (${hostile.refusedWrong} unanswered)
+${
+  HOSTILE
+    ? `  hostile       ${hostile.nonReaders} non-readers opened, ${hostile.junkers} junk floods (${fmt(hostile.junkBytes)} sent), ${hostile.refused} upgrades refused (${hostile.refusedWrong} unanswered)
   backlogs      ${hostile.backlogPasses} full passes of ${HOARD_MESSAGES} messages (${fmt(HOARD_MESSAGES * 60_000)} of text) by the well-behaved readers, ${hostile.backlogResumes} resumes
   outbound      ${end.outbound ? `${end.outbound.cut} connections cut, ${end.outbound.refused} answers refused` : 'n/a'}
   rss bound     ${fmt(bound)} (heap capped at ${HEAP_MB} MiB) = base ${fmt(BASE_RSS)} + ${HISTORY_FACTOR} x history ${fmt(HISTORY_BYTES)} + outbound ${fmt(OUTBOUND_BYTES)} + ${PER_CONNECTION / 1024} KiB x ${connections} connections
-` : ''}  result        ${ok ? 'PASS' : 'FAIL'} in ${((Date.now() - started) / 1000).toFixed(1)} s
+`
+    : ''
+}  result        ${ok ? 'PASS' : 'FAIL'} in ${((Date.now() - started) / 1000).toFixed(1)} s
 `);
   return ok;
 }

@@ -69,22 +69,28 @@ export class Stream {
   #events(): Promise<void> {
     return new Promise((resolve) => {
       const { port, channel, localAddress } = this.#spec;
-      const req: ClientRequest = get({
-        host: '127.0.0.1', port, localAddress, agent: false,
-        path: `/events/${channel}`,
-        headers: { accept: 'text/event-stream', 'last-event-id': this.#cursor },
-      }, (res) => {
-        if (res.statusCode !== 200) {
-          res.resume();
-          res.once('end', resolve);
-          return;
-        }
-        this.#sink.ready();
-        const parser = new EventStreamReader();
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => this.#heard(parser.push(chunk), nowMs()));
-        res.once('close', resolve);
-      });
+      const req: ClientRequest = get(
+        {
+          host: '127.0.0.1',
+          port,
+          localAddress,
+          agent: false,
+          path: `/events/${channel}`,
+          headers: { accept: 'text/event-stream', 'last-event-id': this.#cursor },
+        },
+        (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            res.once('end', resolve);
+            return;
+          }
+          this.#sink.ready();
+          const parser = new EventStreamReader();
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => this.#heard(parser.push(chunk), nowMs()));
+          res.once('close', resolve);
+        },
+      );
       req.once('error', () => resolve());
       this.#close = () => req.destroy();
     });

@@ -150,25 +150,28 @@ async function loop(sub: Subscriber, start: StartJob, connected: () => void): Pr
 /** A streaming subscriber: one event stream or WebSocket, resumed from its last id after a drop. */
 async function follow(sub: Subscriber, start: StartJob, connected: () => void): Promise<void> {
   const transport = ADAPTERS[start.target].transport;
-  const stream = new Stream({
-    kind: transport === 'ws' ? 'ws' : 'sse',
-    port: start.port,
-    channel: start.channel,
-    localAddress: sub.address,
-    deadlineMs: start.deadlineMs,
-    maxErrors: MAX_ERRORS_PER_SUBSCRIBER,
-  }, {
-    ready() {
-      if (!sub.ready) connected();
-      markReady(sub);
+  const stream = new Stream(
+    {
+      kind: transport === 'ws' ? 'ws' : 'sse',
+      port: start.port,
+      channel: start.channel,
+      localAddress: sub.address,
+      deadlineMs: start.deadlineMs,
+      maxErrors: MAX_ERRORS_PER_SUBSCRIBER,
     },
-    texts: (texts, at) => receive(sub, texts, at),
-    missed: () => missedFlags++,
-    error() {
-      errors++;
-      sub.errors++;
+    {
+      ready() {
+        if (!sub.ready) connected();
+        markReady(sub);
+      },
+      texts: (texts, at) => receive(sub, texts, at),
+      missed: () => missedFlags++,
+      error() {
+        errors++;
+        sub.errors++;
+      },
     },
-  });
+  );
   streams.push(stream);
   await stream.run();
   if (!sub.ready) connected();

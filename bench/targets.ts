@@ -21,12 +21,7 @@ const BASELINE = fileURLToPath(new URL('./baseline-server.js', import.meta.url))
 const NCHAN_TEMPLATE = join(ROOT, 'bench', 'nchan.conf');
 const NCHAN_MODULE = process.env['NCHAN_MODULE'] ?? '/usr/lib/nginx/modules/ngx_nchan_module.so';
 
-export const POLLCAST_ARGS = [
-  '--port', '0',
-  '--publish-rate', '0',
-  '--max-waiting', '1000000',
-  '--max-waiting-per-client', '1000000',
-];
+export const POLLCAST_ARGS = ['--port', '0', '--publish-rate', '0', '--max-waiting', '1000000', '--max-waiting-per-client', '1000000'];
 
 /** For diagnosis only (profiling, GC traces): extra Node flags for the forked Node servers, and a log of their output. */
 export interface NodeServerOptions {
@@ -127,8 +122,28 @@ async function startRedis(): Promise<{ url: string; pid: number; version: string
   const dir = mkdtempSync(join(tmpdir(), 'pollcast-bench-redis-'));
   const port = await freePort();
   const pidfile = join(dir, 'redis.pid');
-  const started = spawnSync(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--daemonize', 'yes', '--dir', dir, '--pidfile', pidfile, '--logfile', join(dir, 'redis.log')], { encoding: 'utf8' });
+  const started = spawnSync(
+    REDIS_SERVER,
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'yes',
+      '--dir',
+      dir,
+      '--pidfile',
+      pidfile,
+      '--logfile',
+      join(dir, 'redis.log'),
+    ],
+    { encoding: 'utf8' },
+  );
   if (started.status !== 0) throw new Error(`redis-server failed: ${started.stderr}`);
   // Bounded: 10 s of 50 ms tries.
   for (let tries = 0; !(existsSync(pidfile) && (await accepts(port))); tries++) {
@@ -167,7 +182,9 @@ export function isAlive(pid: number): boolean {
  */
 export async function startPollcastRedis(): Promise<Server> {
   const redis = await startRedis();
-  const forked = await Promise.allSettled([0, 1].map(() => forkNode('pollcast-redis', POLLCAST_CLI, [...POLLCAST_ARGS, '--redis', redis.url])));
+  const forked = await Promise.allSettled(
+    [0, 1].map(() => forkNode('pollcast-redis', POLLCAST_CLI, [...POLLCAST_ARGS, '--redis', redis.url])),
+  );
   const failed = forked.find((result) => result.status === 'rejected');
   if (failed) {
     await Promise.all(forked.map((result) => (result.status === 'fulfilled' ? result.value.stop() : undefined)));

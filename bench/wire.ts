@@ -9,7 +9,17 @@ import type { IncomingHttpHeaders } from 'node:http';
 // ---------------------------------------------------------------------------
 // Targets and their protocols
 
-export const TARGETS = ['pollcast', 'pollcast-redis', 'baseline', 'nchan', 'nchan-multipart', 'pollcast-sse', 'pollcast-ws', 'pollcast-poll', 'pollcast-jwt'] as const;
+export const TARGETS = [
+  'pollcast',
+  'pollcast-redis',
+  'baseline',
+  'nchan',
+  'nchan-multipart',
+  'pollcast-sse',
+  'pollcast-ws',
+  'pollcast-poll',
+  'pollcast-jwt',
+] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 export function isTarget(name: string): name is TargetName {
@@ -203,7 +213,9 @@ const pollcastRedis: Adapter = {
 export const JWT_SECRET = 'bench-secret-of-at-least-32-characters!!';
 /** One signed token for every subscriber and the publisher: after the first poll, each poll is a cache hit, as a re-poll is. */
 const JWT = await new SignJWT({ name: 'bench', pollcast: { subscribe: ['*'], publish: ['*'] } })
-  .setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('2h')
+  .setProtectedHeader({ alg: 'HS256' })
+  .setSubject('bench')
+  .setExpirationTime('2h')
   .sign(new TextEncoder().encode(JWT_SECRET));
 
 /** pollcast's long poll with signed tokens on: every request verified (from the cache once seen). */

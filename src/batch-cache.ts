@@ -23,7 +23,8 @@ export class BatchCache {
   readonly #batches = new Map<Batch, Cached>();
 
   constructor(budget: number) {
-    if (!Number.isSafeInteger(budget) || budget < 0) throw new RangeError(`the batch cache budget must be a whole number of bytes, got ${budget}`);
+    if (!Number.isSafeInteger(budget) || budget < 0)
+      throw new RangeError(`the batch cache budget must be a whole number of bytes, got ${budget}`);
     this.budget = budget;
   }
 

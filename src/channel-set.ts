@@ -150,7 +150,17 @@ export function decodeChannelBatches(body: string): Map<string, Batch> {
 function isBatch(value: unknown): value is Batch {
   if (typeof value !== 'object' || value === null) return false;
   const { messages, missed, cursor } = value as Record<string, unknown>;
-  return Array.isArray(messages) && typeof missed === 'boolean' && typeof cursor === 'string'
-    && messages.every((m: unknown) => typeof m === 'object' && m !== null && typeof (m as Record<string, unknown>).id === 'string'
-      && typeof (m as Record<string, unknown>).text === 'string' && typeof (m as Record<string, unknown>).time === 'number');
+  return (
+    Array.isArray(messages) &&
+    typeof missed === 'boolean' &&
+    typeof cursor === 'string' &&
+    messages.every(
+      (m: unknown) =>
+        typeof m === 'object' &&
+        m !== null &&
+        typeof (m as Record<string, unknown>).id === 'string' &&
+        typeof (m as Record<string, unknown>).text === 'string' &&
+        typeof (m as Record<string, unknown>).time === 'number',
+    )
+  );
 }

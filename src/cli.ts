@@ -94,7 +94,21 @@ const SETTINGS = [
   ['admin-host', 'POLLCAST_ADMIN_HOST', 'adminHost'],
 ] as const satisfies readonly (readonly [string, string, keyof PollcastOptions])[];
 
-const TEXT_OPTIONS = new Set<keyof PollcastOptions>(['host', 'publicDir', 'publishToken', 'subscribeToken', 'redisUrl', 'trustProxy', 'csp', 'logLevel', 'adminToken', 'adminHost', 'jwtSecret', 'jwtIssuer', 'jwtAudience']);
+const TEXT_OPTIONS = new Set<keyof PollcastOptions>([
+  'host',
+  'publicDir',
+  'publishToken',
+  'subscribeToken',
+  'redisUrl',
+  'trustProxy',
+  'csp',
+  'logLevel',
+  'adminToken',
+  'adminHost',
+  'jwtSecret',
+  'jwtIssuer',
+  'jwtAudience',
+]);
 /** Flags whose value names a file to read the option from (a secret kept out of `ps`, a key). */
 const FILE_FLAGS = new Set(['jwt-secret-file', 'jwt-public-key']);
 const LIST_OPTIONS = new Set<keyof PollcastOptions>(['corsOrigins']);
@@ -104,11 +118,16 @@ const EXIT_WATCHDOG_MS = 1_000;
 
 function readOptions(argv: string[], env: NodeJS.ProcessEnv): Partial<PollcastOptions> | undefined {
   const flags = Object.fromEntries(SETTINGS.map(([flag]) => [flag, { type: 'string' as const }]));
-  const { values } = parseArgs({ args: argv, options: { ...flags, 'allow-long-timeouts': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...flags, 'allow-long-timeouts': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
   if (values.help) return undefined;
   const given = values as Record<string, string | boolean | undefined>;
   const options: Record<string, string | number | string[] | boolean> = {};
-  if (given['allow-long-timeouts'] === true || /^(1|true|yes)$/i.test(env.POLLCAST_ALLOW_LONG_TIMEOUTS ?? '')) options.allowLongTimeouts = true;
+  if (given['allow-long-timeouts'] === true || /^(1|true|yes)$/i.test(env.POLLCAST_ALLOW_LONG_TIMEOUTS ?? ''))
+    options.allowLongTimeouts = true;
   for (const [flag, variable, key] of SETTINGS) {
     const raw = (given[flag] as string | undefined) ?? env[variable];
     if (raw === undefined || raw === '') continue;
@@ -124,7 +143,10 @@ function toNumber(flag: string, raw: string): number {
 }
 
 function toList(raw: string): string[] {
-  return raw.split(',').map((item) => item.trim()).filter(Boolean);
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 }
 
 /** Stops on the first of IPC `'shutdown'`, SIGINT, SIGTERM; exits 0 once drained. */

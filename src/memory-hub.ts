@@ -27,7 +27,12 @@ export interface MemoryHubOptions {
   maxChannels?: number;
 }
 
-const DEFAULTS: Required<MemoryHubOptions> = { historyLimit: 1000, historyBytes: 64 * 1024 * 1024, batchCacheBytes: 16 * 1024 * 1024, maxChannels: 10_000 };
+const DEFAULTS: Required<MemoryHubOptions> = {
+  historyLimit: 1000,
+  historyBytes: 64 * 1024 * 1024,
+  batchCacheBytes: 16 * 1024 * 1024,
+  maxChannels: 10_000,
+};
 
 /**
  * `<run>-<seq>`: `run` names this process's lifetime, so a cursor from an
@@ -141,7 +146,9 @@ export class MemoryHub implements Hub {
       return Promise.resolve({ message: earlier, repeated: true });
     }
     const seq = ++this.#seq;
-    const message: Message = from ? { id: this.#cursor(seq), text, time: Date.now(), from } : { id: this.#cursor(seq), text, time: Date.now() };
+    const message: Message = from
+      ? { id: this.#cursor(seq), text, time: Date.now(), from }
+      : { id: this.#cursor(seq), text, time: Date.now() };
     this.#keep(channel, { seq, message, cost: messageCost(text, key, from), key });
     channel.batches.clear();
     if (key !== undefined) channel.keys.set(key, message);
@@ -177,7 +184,13 @@ export class MemoryHub implements Hub {
   }
 
   stats(): HubStats {
-    return { waiting: this.#waiting, channels: this.#channels.size, published: this.#published, delivered: this.#delivered, bytes: this.#bytes };
+    return {
+      waiting: this.#waiting,
+      channels: this.#channels.size,
+      published: this.#published,
+      delivered: this.#delivered,
+      bytes: this.#bytes,
+    };
   }
 
   close(): Promise<void> {
@@ -261,7 +274,13 @@ export class MemoryHub implements Hub {
       while (this.#channels.size >= this.#limits.maxChannels) {
         if (!this.#evictOldest()) throw new HubFullError('too many channels are in use');
       }
-      channel = { name, history: new History(this.#limits.historyLimit, this.#lostBefore(name)), waiters: new Set(), keys: new Map(), batches: this.#cache.shelf() };
+      channel = {
+        name,
+        history: new History(this.#limits.historyLimit, this.#lostBefore(name)),
+        waiters: new Set(),
+        keys: new Map(),
+        batches: this.#cache.shelf(),
+      };
       this.#forgotten.delete(name);
       this.#channels.set(name, channel);
       this.#bytes += CHANNEL_OVERHEAD;

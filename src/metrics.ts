@@ -17,9 +17,24 @@ export type Reader = Transport | 'messages';
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 
-const heldGauge = new Gauge({ name: 'pollcast_held', help: 'Long polls, event streams and WebSockets held open, by transport', labelNames: ['transport'], registers: [registry] });
-const missedCounter = new Counter({ name: 'pollcast_missed_total', help: 'Answers that reported missed messages, by transport', labelNames: ['transport'], registers: [registry] });
-const refusedCounter = new Counter({ name: 'pollcast_refused_total', help: 'Requests and frames refused, by error code', labelNames: ['code'], registers: [registry] });
+const heldGauge = new Gauge({
+  name: 'pollcast_held',
+  help: 'Long polls, event streams and WebSockets held open, by transport',
+  labelNames: ['transport'],
+  registers: [registry],
+});
+const missedCounter = new Counter({
+  name: 'pollcast_missed_total',
+  help: 'Answers that reported missed messages, by transport',
+  labelNames: ['transport'],
+  registers: [registry],
+});
+const refusedCounter = new Counter({
+  name: 'pollcast_refused_total',
+  help: 'Requests and frames refused, by error code',
+  labelNames: ['code'],
+  registers: [registry],
+});
 const publishToWriteHistogram = new Histogram({
   name: 'pollcast_publish_to_write_seconds',
   help: 'Delay from a publish to the write of that message to a subscriber waiting for it, by transport',
@@ -109,9 +124,24 @@ function totalFromHub(key: 'published' | 'delivered') {
   };
 }
 
-new Counter({ name: 'pollcast_published_total', help: 'Messages accepted since start', registers: [registry], collect: totalFromHub('published') });
-new Counter({ name: 'pollcast_delivered_total', help: 'Messages handed to subscribers since start (one per message per subscriber)', registers: [registry], collect: totalFromHub('delivered') });
-new Gauge({ name: 'pollcast_waiting', help: 'Subscribers waiting in the hub right now', registers: [registry], collect: fromHub('waiting') });
+new Counter({
+  name: 'pollcast_published_total',
+  help: 'Messages accepted since start',
+  registers: [registry],
+  collect: totalFromHub('published'),
+});
+new Counter({
+  name: 'pollcast_delivered_total',
+  help: 'Messages handed to subscribers since start (one per message per subscriber)',
+  registers: [registry],
+  collect: totalFromHub('delivered'),
+});
+new Gauge({
+  name: 'pollcast_waiting',
+  help: 'Subscribers waiting in the hub right now',
+  registers: [registry],
+  collect: fromHub('waiting'),
+});
 new Gauge({ name: 'pollcast_channels', help: 'Channels with history or subscribers', registers: [registry], collect: fromHub('channels') });
 new Gauge({
   name: 'pollcast_budget_bytes',

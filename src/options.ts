@@ -211,7 +211,9 @@ export function resolveOptions(overrides: Partial<PollcastOptions> = {}): Pollca
   if (typeof options.allowLongTimeouts !== 'boolean') throw new TypeError('allowLongTimeouts must be true or false');
   for (const key of ['pollTimeoutMs', 'heartbeatMs'] as const) {
     if (options[key] > PROXY_SAFE_MS && !options.allowLongTimeouts) {
-      throw new RangeError(`${key} over ${PROXY_SAFE_MS} ms is cut by common proxies (60 s); allow it explicitly with allowLongTimeouts (--allow-long-timeouts)`);
+      throw new RangeError(
+        `${key} over ${PROXY_SAFE_MS} ms is cut by common proxies (60 s); allow it explicitly with allowLongTimeouts (--allow-long-timeouts)`,
+      );
     }
   }
   if (options.adminPort !== 0 && options.adminPort === options.port) throw new RangeError('adminPort must differ from port');
@@ -219,12 +221,14 @@ export function resolveOptions(overrides: Partial<PollcastOptions> = {}): Pollca
   parseTrustProxy(options.trustProxy);
   if (typeof options.csp !== 'string') throw new TypeError('csp must be a string');
   if (options.csp !== '') checkCsp(options.csp);
-  if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel)) throw new TypeError(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel))
+    throw new TypeError(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
   if (options.streamBufferBytes > options.outboundBytes) throw new RangeError('streamBufferBytes must not exceed outboundBytes');
   for (const key of ['jwtSecret', 'jwtPublicKey', 'jwtIssuer', 'jwtAudience'] as const) {
     if (typeof options[key] !== 'string') throw new TypeError(`${key} must be a string`);
   }
-  if (options.jwtSecret !== '' && options.jwtSecret.length < 32) throw new RangeError('jwtSecret must be at least 32 characters (HS256 wants 256 bits)');
+  if (options.jwtSecret !== '' && options.jwtSecret.length < 32)
+    throw new RangeError('jwtSecret must be at least 32 characters (HS256 wants 256 bits)');
   if (options.headersTimeoutMs > options.requestTimeoutMs) throw new RangeError('headersTimeoutMs must not exceed requestTimeoutMs');
   if (typeof options.redisUrl !== 'string') throw new TypeError('redisUrl must be a string');
   if (options.redisUrl !== '') checkRedisUrl(options.redisUrl);
@@ -244,5 +248,6 @@ function checkRedisUrl(value: string): void {
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new TypeError('redisUrl must start with redis:// or rediss://');
   if (url.hostname === '') throw new TypeError('redisUrl must name a host, like redis://127.0.0.1:6379');
-  if (!/^\/?(\d{1,2})?$/.test(url.pathname)) throw new TypeError('redisUrl may only carry a database number as its path, like redis://host/0');
+  if (!/^\/?(\d{1,2})?$/.test(url.pathname))
+    throw new TypeError('redisUrl may only carry a database number as its path, like redis://host/0');
 }

@@ -78,7 +78,12 @@ export function decodeFrom(raw: string | null | undefined): From | undefined {
 
 /** Whether `value` has the shape of a `From`. */
 export function isFrom(value: unknown): value is From {
-  return isRecord(value) && typeof value.name === 'string' && typeof value.verified === 'boolean' && (value.id === undefined || typeof value.id === 'string');
+  return (
+    isRecord(value) &&
+    typeof value.name === 'string' &&
+    typeof value.verified === 'boolean' &&
+    (value.id === undefined || typeof value.id === 'string')
+  );
 }
 
 /** What a JSON long poll answers with (`Accept: application/json`). */
@@ -127,7 +132,13 @@ export function decodeBatch(body: string): Batch {
 }
 
 function isMessage(value: unknown): value is Message {
-  return isRecord(value) && typeof value.id === 'string' && typeof value.text === 'string' && typeof value.time === 'number' && (value.from === undefined || isFrom(value.from));
+  return (
+    isRecord(value) &&
+    typeof value.id === 'string' &&
+    typeof value.text === 'string' &&
+    typeof value.time === 'number' &&
+    (value.from === undefined || isFrom(value.from))
+  );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

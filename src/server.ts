@@ -99,7 +99,10 @@ export class PollcastServer {
     if (adminPort !== 0) {
       this.#adminServer = createServer(this.handleAdmin);
       const admin = await bind(this.#adminServer, adminPort, adminHost);
-      this.log.info({ event: 'listen', role: 'admin', host: adminHost, port: admin.port }, `admin listening on http://${displayHost(adminHost)}:${admin.port}/`);
+      this.log.info(
+        { event: 'listen', role: 'admin', host: adminHost, port: admin.port },
+        `admin listening on http://${displayHost(adminHost)}:${admin.port}/`,
+      );
     }
     try {
       await this.hub.open?.();
@@ -109,12 +112,15 @@ export class PollcastServer {
     }
     await this.#context.presence.open?.();
     if (this.#state !== 'new') throw new Error(`cannot listen when ${this.#state}`);
-    const server = createServer({
-      headersTimeout: this.options.headersTimeoutMs,
-      requestTimeout: this.options.requestTimeoutMs,
-      // Node checks the two timeouts above only this often (30 s by default): a slowloris would outlast them.
-      connectionsCheckingInterval: Math.min(1_000, this.options.headersTimeoutMs),
-    }, this.handle);
+    const server = createServer(
+      {
+        headersTimeout: this.options.headersTimeoutMs,
+        requestTimeout: this.options.requestTimeoutMs,
+        // Node checks the two timeouts above only this often (30 s by default): a slowloris would outlast them.
+        connectionsCheckingInterval: Math.min(1_000, this.options.headersTimeoutMs),
+      },
+      this.handle,
+    );
     server.on('clientError', answerClientError);
     server.on('upgrade', this.handleUpgrade);
     server.on('connect', refuseConnect);
@@ -122,7 +128,10 @@ export class PollcastServer {
     const address = await bind(server, port, host);
     this.#state = 'listening';
     this.#context.starting = false;
-    this.log.info({ event: 'listen', role: 'public', host, port: address.port }, `pollcast listening on http://${displayHost(host)}:${address.port}/`);
+    this.log.info(
+      { event: 'listen', role: 'public', host, port: address.port },
+      `pollcast listening on http://${displayHost(host)}:${address.port}/`,
+    );
     return address;
   }
 
@@ -146,13 +155,23 @@ export class PollcastServer {
     this.#state = 'closing';
     this.#context.closing = true;
     this.#context.heartbeat.close();
-    this.log.info({ event: 'shutdown', step: 'refusing', waiting: this.hub.stats().waiting }, 'shutting down: new requests get 503, held polls are answered');
+    this.log.info(
+      { event: 'shutdown', step: 'refusing', waiting: this.hub.stats().waiting },
+      'shutting down: new requests get 503, held polls are answered',
+    );
     const servers = [this.#server, this.#adminServer].filter((server) => server !== undefined);
-    const stopped = Promise.all(servers.map((server) => (server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined)));
-    const hubClosed = Promise.all([this.hub.close(), this.#context.presence.close()]).then(() => this.log.info({ event: 'shutdown', step: 'hub-closed' }, 'hub closed'));
+    const stopped = Promise.all(
+      servers.map((server) => (server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined)),
+    );
+    const hubClosed = Promise.all([this.hub.close(), this.#context.presence.close()]).then(() =>
+      this.log.info({ event: 'shutdown', step: 'hub-closed' }, 'hub closed'),
+    );
     for (const server of servers) server.closeIdleConnections();
     const deadline = setTimeout(() => {
-      this.log.warn({ event: 'shutdown', step: 'forced', graceMs: this.options.shutdownGraceMs }, 'grace period over: cutting the remaining connections');
+      this.log.warn(
+        { event: 'shutdown', step: 'forced', graceMs: this.options.shutdownGraceMs },
+        'grace period over: cutting the remaining connections',
+      );
       for (const server of servers) server.closeAllConnections();
     }, this.options.shutdownGraceMs);
     await Promise.all([stopped, hubClosed]);

@@ -12,7 +12,11 @@ t.test('a publish token is required when set', async (t) => {
   for (const authorization of ['Bearer wrong', 'Bearer s3cret-toke', 'Basic s3cret-token', 's3cret-token', 'Bearer s3cret-token2']) {
     t.equal((await request(origin, '/publish', { method: 'POST', body: 'x', headers: { authorization } })).status, 401, authorization);
   }
-  t.equal((await request(origin, '/publish?access_token=s3cret-token', { method: 'POST', body: 'x' })).status, 401, 'not in the URL for a publish');
+  t.equal(
+    (await request(origin, '/publish?access_token=s3cret-token', { method: 'POST', body: 'x' })).status,
+    401,
+    'not in the URL for a publish',
+  );
   const ok = await request(origin, '/publish', { method: 'POST', body: 'x', headers: { authorization: 'Bearer s3cret-token' } });
   t.equal(ok.status, 200);
   t.equal((await request(origin, '/subscribe?since=0')).status, 200, 'subscribing stays open');
@@ -34,7 +38,11 @@ t.test('/stats needs the subscribe token when one is set', async (t) => {
     t.equal(missing.status, 401, method);
     t.equal(missing.headers['www-authenticate'], 'Bearer realm="pollcast"');
   }
-  t.equal((await request(origin, '/stats', { headers: { authorization: 'Bearer writer' } })).status, 401, 'the publish token is not enough');
+  t.equal(
+    (await request(origin, '/stats', { headers: { authorization: 'Bearer writer' } })).status,
+    401,
+    'the publish token is not enough',
+  );
   t.equal((await request(origin, '/stats', { headers: { authorization: 'Bearer reader' } })).status, 200);
   t.equal((await request(origin, '/stats?access_token=reader')).status, 200);
   const open = await forkServer(t, ['--publish-token', 'writer']);
@@ -46,7 +54,10 @@ t.test('CORS is off by default', async (t) => {
   const answer = await request(origin, '/subscribe?since=0', { headers: { origin: 'https://elsewhere.example' } });
   t.equal(answer.status, 204);
   t.notOk(answer.headers['access-control-allow-origin']);
-  const preflight = await request(origin, '/publish', { method: 'OPTIONS', headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' } });
+  const preflight = await request(origin, '/publish', {
+    method: 'OPTIONS',
+    headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' },
+  });
   t.equal(preflight.status, 405);
 });
 
@@ -63,7 +74,11 @@ t.test('CORS allows the listed origins only', async (t) => {
 
   const preflight = await request(origin, '/publish/room', {
     method: 'OPTIONS',
-    headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST', 'access-control-request-headers': 'idempotency-key' },
+    headers: {
+      origin: 'http://localhost:3000',
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'idempotency-key',
+    },
   });
   t.equal(preflight.status, 204);
   t.equal(preflight.headers['access-control-allow-origin'], 'http://localhost:3000');
@@ -71,7 +86,10 @@ t.test('CORS allows the listed origins only', async (t) => {
   t.match(preflight.headers['access-control-allow-headers'], /idempotency-key/);
   t.equal(preflight.headers['access-control-max-age'], '600');
 
-  const refused = await request(origin, '/subscribe', { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' } });
+  const refused = await request(origin, '/subscribe', {
+    method: 'OPTIONS',
+    headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+  });
   t.equal(refused.status, 403);
   t.equal(refused.headers['pollcast-error'], 'origin_not_allowed');
   t.equal(refused.headers.vary, 'origin', 'a refusal varies by origin too, or a cache would serve it to the allowed');
@@ -95,11 +113,15 @@ t.test('the page ships a Content-Security-Policy, nosniff and a Referrer-Policy'
   t.notMatch(page.headers['content-security-policy'], /unsafe-inline|unsafe-eval/);
   const host = new URL(origin).host;
   t.match(page.headers['content-security-policy'], `connect-src 'self' ws://${host} wss://${host};`, 'the page may open its WebSocket');
-  for (const hostile of ["x; script-src *", "x'", 'a b', '']) {
+  for (const hostile of ['x; script-src *', "x'", 'a b', '']) {
     const reply = await rawExchange(origin, `GET / HTTP/1.1\r\nHost: ${hostile}\r\nConnection: close\r\n\r\n`);
     const policy = /^content-security-policy: (.*)$/im.exec(reply)?.[1]?.trim();
-    t.equal(policy, "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-      + "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'", `Host ${JSON.stringify(hostile)} stays out of the policy`);
+    t.equal(
+      policy,
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+      `Host ${JSON.stringify(hostile)} stays out of the policy`,
+    );
   }
   t.equal(page.headers['x-content-type-options'], 'nosniff');
   t.equal(page.headers['referrer-policy'], 'no-referrer');

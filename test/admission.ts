@@ -27,10 +27,18 @@ function goneRequest(): IncomingMessage {
 
 const res = { writeHead: () => undefined, write: () => true, end: () => undefined, headersSent: false } as unknown as ServerResponse;
 
-for (const [name, route] of [['long poll', subscribe], ['event stream', events]] as const) {
+for (const [name, route] of [
+  ['long poll', subscribe],
+  ['event stream', events],
+] as const) {
   t.test(`${name}: a client that left while its token was verified holds no place and no wait`, async (t) => {
     const hub = new MemoryHub();
-    const base = createContext(hub, new LocalPresence(1), resolveOptions({ maxWaiting: 1, maxWaitingPerClient: 1 }), createLogger('silent'));
+    const base = createContext(
+      hub,
+      new LocalPresence(1),
+      resolveOptions({ maxWaiting: 1, maxWaitingPerClient: 1 }),
+      createLogger('silent'),
+    );
     const { rights, verified } = pendingRights();
     const ctx: Context = { ...base, rights: () => rights };
     const done = route(goneRequest(), res, ctx, 'room', new URLSearchParams());

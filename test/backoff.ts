@@ -3,9 +3,16 @@ import { Backoff, retryAfterMs } from '../src/client/backoff.js';
 
 t.test('each step doubles from retryBase up to retryCap, less up to a quarter at random', async (t) => {
   const none = new Backoff({ random: () => 0 }, { retryBase: 100, retryCap: 1000 });
-  t.same([0, 1, 2, 3, 4, 5].map((step) => none.delay(step)), [100, 200, 400, 800, 1000, 1000]);
+  t.same(
+    [0, 1, 2, 3, 4, 5].map((step) => none.delay(step)),
+    [100, 200, 400, 800, 1000, 1000],
+  );
   const most = new Backoff({ retryBase: 100, retryCap: 1000, random: () => 1 }, { retryBase: 1, retryCap: 2 });
-  t.same([0, 1, 4].map((step) => most.delay(step)), [75, 150, 750], 'the options win over the defaults');
+  t.same(
+    [0, 1, 4].map((step) => most.delay(step)),
+    [75, 150, 750],
+    'the options win over the defaults',
+  );
   t.equal(most.cap, 1000);
 });
 
@@ -18,7 +25,8 @@ t.test('a Retry-After is a floor, itself within the cap', async (t) => {
 
 t.test('bad options throw at once', async (t) => {
   const defaults = { retryBase: 100, retryCap: 1000 };
-  for (const retryBase of [0, -1, Infinity, Number.NaN]) t.throws(() => new Backoff({ retryBase }, defaults), RangeError, String(retryBase));
+  for (const retryBase of [0, -1, Infinity, Number.NaN])
+    t.throws(() => new Backoff({ retryBase }, defaults), RangeError, String(retryBase));
   t.throws(() => new Backoff({ retryCap: 50 }, defaults), RangeError, 'a cap under the base');
   t.throws(() => new Backoff({ retryBase: 10, retryCap: Infinity }, defaults), RangeError);
 });

@@ -38,7 +38,7 @@ t.test('a batch larger than the whole budget is answered but not kept', async (t
   t.equal(cache.bytes, 0);
 });
 
-t.test('clear() gives a shelf\'s bytes back; a place put again replaces its batch', async (t) => {
+t.test("clear() gives a shelf's bytes back; a place put again replaces its batch", async (t) => {
   const cache = new BatchCache(1 << 20);
   const shelf = cache.shelf<number>();
   const other = cache.shelf<number>();
@@ -48,10 +48,10 @@ t.test('clear() gives a shelf\'s bytes back; a place put again replaces its batc
   other.put(1, batch('c'));
   shelf.clear();
   t.equal(shelf.get(1), undefined);
-  t.equal(cache.bytes, batchCost(batch('c')), 'only the other shelf\'s batch is left');
+  t.equal(cache.bytes, batchCost(batch('c')), "only the other shelf's batch is left");
 });
 
-t.test('a cost counts each message\'s encoding at its worst: six bytes a character', async (t) => {
+t.test("a cost counts each message's encoding at its worst: six bytes a character", async (t) => {
   const escaped = batchCost(batch('\x01'.repeat(1000)));
   t.ok(escaped - batchCost(batch('')) >= Buffer.byteLength(JSON.stringify('\x01'.repeat(1000))) - 2);
   t.throws(() => new BatchCache(-1), RangeError);

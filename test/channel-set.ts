@@ -1,11 +1,25 @@
 import t from 'tap';
-import { channelSetQuery, decodeChannelBatches, decodePositions, encodeChannelBatches, encodePositions, parseChannelSet } from '../src/channel-set.js';
+import {
+  channelSetQuery,
+  decodeChannelBatches,
+  decodePositions,
+  encodeChannelBatches,
+  encodePositions,
+  parseChannelSet,
+} from '../src/channel-set.js';
 
 t.test('parseChannelSet()', async (t) => {
   t.test('reads channels from lists and repeats, and a cursor per channel after the first colon', async (t) => {
     const set = parseChannelSet(['a,b', 'c'], ['a:3f9a0c7d21be:1796155964859-0', 'b:run-1,c:0'], 64);
     t.same(set.channels, ['a', 'b', 'c']);
-    t.same([...set.since], [['a', '3f9a0c7d21be:1796155964859-0'], ['b', 'run-1'], ['c', '0']]);
+    t.same(
+      [...set.since],
+      [
+        ['a', '3f9a0c7d21be:1796155964859-0'],
+        ['b', 'run-1'],
+        ['c', '0'],
+      ],
+    );
   });
   const refused: [string, string[], string[], number, string][] = [
     ['a bad name', ['a,b c'], [], 64, 'bad_channel'],
@@ -25,15 +39,35 @@ t.test('parseChannelSet()', async (t) => {
 });
 
 t.test('channelSetQuery() makes what parseChannelSet() reads, cursors with : and - intact', async (t) => {
-  const query = new URLSearchParams(channelSetQuery(new Map([['a', 'e1:17-0'], ['b', undefined], ['c', '0']])));
+  const query = new URLSearchParams(
+    channelSetQuery(
+      new Map([
+        ['a', 'e1:17-0'],
+        ['b', undefined],
+        ['c', '0'],
+      ]),
+    ),
+  );
   const set = parseChannelSet(query.getAll('channels'), query.getAll('since'), 64);
   t.same(set.channels, ['a', 'b', 'c']);
-  t.same([...set.since], [['a', 'e1:17-0'], ['c', '0']]);
+  t.same(
+    [...set.since],
+    [
+      ['a', 'e1:17-0'],
+      ['c', '0'],
+    ],
+  );
 });
 
 t.test('event ids: positions written once for their shared prefix, and read back', async (t) => {
   t.equal(encodePositions(['mwr8vx-17', 'mwr8vx-9']), 'mwr8vx-,17,9');
-  const cases = [['mwr8vx-17', 'mwr8vx-9'], ['e1:1796155964859-0', 'ff:1796155964860-3', '0-0'], ['a%b,c', 'a%b,d'], ['x'], ['run-5', 'run-5']];
+  const cases = [
+    ['mwr8vx-17', 'mwr8vx-9'],
+    ['e1:1796155964859-0', 'ff:1796155964860-3', '0-0'],
+    ['a%b,c', 'a%b,d'],
+    ['x'],
+    ['run-5', 'run-5'],
+  ];
   for (const cursors of cases) t.same(decodePositions(encodePositions(cursors), cursors.length), cursors, cursors.join(' '));
   t.equal(decodePositions('run-,1,2', 3), undefined, 'another number of channels');
   t.equal(decodePositions(',,', 2), undefined, 'empty cursors');

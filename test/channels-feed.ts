@@ -17,7 +17,10 @@ t.test('one ChannelsFeed follows a changing set of channels on one connection, o
       const got: string[] = [];
       const missed: string[] = [];
       const feed = new ChannelsFeed({
-        base: origin, transport, pollInterval: 50, network: null,
+        base: origin,
+        transport,
+        pollInterval: 50,
+        network: null,
         WebSocket: WebSocket as unknown as WebSocketConstructor,
         onMessage: (channel, message) => got.push(`${channel.slice(-1)}:${message.text}`),
         onMissed: (channel) => missed.push(channel),
@@ -42,9 +45,21 @@ t.test('one ChannelsFeed follows a changing set of channels on one connection, o
       t.notOk(got.includes('b:b2'), 'nothing from a channel removed');
       feed.add(b);
       await until(() => got.includes('b:b2'), 'back on b');
-      t.same(got.filter((text) => text.startsWith('b:')), ['b:b0', 'b:b1', 'b:b2'], 'b again from its history, what was shown not shown twice');
-      t.same(got.filter((text) => text.startsWith('a:')), ['a:a0', 'a:a1', 'a:a2'], 'a once, in order');
-      t.same(got.filter((text) => text.startsWith('c:')), ['c:c1'], 'c once');
+      t.same(
+        got.filter((text) => text.startsWith('b:')),
+        ['b:b0', 'b:b1', 'b:b2'],
+        'b again from its history, what was shown not shown twice',
+      );
+      t.same(
+        got.filter((text) => text.startsWith('a:')),
+        ['a:a0', 'a:a1', 'a:a2'],
+        'a once, in order',
+      );
+      t.same(
+        got.filter((text) => text.startsWith('c:')),
+        ['c:c1'],
+        'c once',
+      );
       t.same(missed, []);
       t.equal(feed.state, 'live');
     });

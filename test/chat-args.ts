@@ -3,13 +3,20 @@ import { DEFAULT_URL, UsageError, parseChatArgs } from '../src/chat/args.js';
 
 t.test('defaults: the local server, channel default, longpoll, $USER as the name', async (t) => {
   t.same(parseChatArgs([], { USER: 'ada' }), {
-    base: DEFAULT_URL, channel: 'default', transport: 'longpoll', name: 'ada', token: undefined,
+    base: DEFAULT_URL,
+    channel: 'default',
+    transport: 'longpoll',
+    name: 'ada',
+    token: undefined,
   });
   t.equal(parseChatArgs([], {})?.name, '', 'no $USER: no name');
 });
 
 t.test('URL, --channel, --name, --token and POLLCAST_TOKEN', async (t) => {
-  const options = parseChatArgs(['http://127.0.0.1:9000/', '--channel', 'news', '--name', 'bob', '--token', 'sesame'], { USER: 'ada', POLLCAST_TOKEN: 'env' });
+  const options = parseChatArgs(['http://127.0.0.1:9000/', '--channel', 'news', '--name', 'bob', '--token', 'sesame'], {
+    USER: 'ada',
+    POLLCAST_TOKEN: 'env',
+  });
   t.same(options, { base: 'http://127.0.0.1:9000', channel: 'news', transport: 'longpoll', name: 'bob', token: 'sesame' });
   t.equal(parseChatArgs([], { POLLCAST_TOKEN: 'env' })?.token, 'env', 'the environment when no flag');
   t.equal(parseChatArgs(['--name', ''], { USER: 'ada' })?.name, '', "--name '' publishes bare lines");

@@ -20,14 +20,15 @@ interface Call {
 function fakeFetch() {
   const calls: Call[] = [];
   let read = 0;
-  const fetch: PublishFetch = (_url, init) => new Promise<Response>((resolve, reject) => {
-    init.signal.addEventListener('abort', () => reject(new DOMException('This operation was aborted', 'AbortError')));
-    calls.push({
-      init,
-      respond: (status, body = '', headers = {}) => resolve(new Response(status === 204 ? null : body, { status, headers })),
-      fail: reject,
+  const fetch: PublishFetch = (_url, init) =>
+    new Promise<Response>((resolve, reject) => {
+      init.signal.addEventListener('abort', () => reject(new DOMException('This operation was aborted', 'AbortError')));
+      calls.push({
+        init,
+        respond: (status, body = '', headers = {}) => resolve(new Response(status === 204 ? null : body, { status, headers })),
+        fail: reject,
+      });
     });
-  });
   async function next(within = 2000): Promise<Call> {
     const deadline = Date.now() + within;
     while (calls.length <= read) {
@@ -88,8 +89,14 @@ t.test('retries network errors, 5xx and 429 with the same key, waiting at least 
   accepted(fourth, 'm1');
   const keys = [first, second, third, fourth].map((call) => call.init.headers['idempotency-key']);
   t.equal(new Set(keys).size, 1, 'one key for every try of one line');
-  t.same([first, second, third, fourth].map((call) => call.init.body), ['hello', 'hello', 'hello', 'hello']);
-  t.same(retries.map(([problem]) => problem), ['network error (fetch failed)', '503 server shutting down', '429 too many publishes']);
+  t.same(
+    [first, second, third, fourth].map((call) => call.init.body),
+    ['hello', 'hello', 'hello', 'hello'],
+  );
+  t.same(
+    retries.map(([problem]) => problem),
+    ['network error (fetch failed)', '503 server shutting down', '429 too many publishes'],
+  );
   t.ok(retries[1]![1] >= 200, `Retry-After: 0.2 waits 200 ms or more (waited ${retries[1]![1]})`);
   const next1 = await next();
   t.equal(next1.init.body, 'after', 'the next line goes only once the first is in');

@@ -8,7 +8,11 @@ const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066
 
 t.test('formatMessage(): [HH:MM:SS] text, multi-line texts indented under it', async (t) => {
   t.same(formatMessage({ id: '1', text: 'hi', time: TIME }), ['[09:05:03] hi']);
-  t.same(formatMessage({ id: '1', text: 'hi', time: TIME, from: { name: 'Az\u001b]0;x\u0007in', verified: false } }), ['[09:05:03] Az\u241b]0;x\u2407in: hi'], 'the author first, neutralised like the text');
+  t.same(
+    formatMessage({ id: '1', text: 'hi', time: TIME, from: { name: 'Az\u001b]0;x\u0007in', verified: false } }),
+    ['[09:05:03] Az\u241b]0;x\u2407in: hi'],
+    'the author first, neutralised like the text',
+  );
   t.same(formatMessage({ id: '2', text: 'one\ntwo\r\nthree\rfour', time: TIME }), [
     '[09:05:03] one',
     '           two',
@@ -50,10 +54,14 @@ t.test('describeState(): connecting, live, reconnecting in Ns: reason', async (t
   const now = 1_000_000;
   t.equal(describeState('connecting', { retryAt: null, error: null }, now), 'connecting');
   t.equal(describeState('live', { retryAt: null, error: null }, now), 'live');
-  t.equal(describeState('reconnecting', { retryAt: now + 1500, error: { status: 503, reason: 'server shutting down' } }, now),
-    'reconnecting in 2s: 503 server shutting down');
-  t.equal(describeState('reconnecting', { retryAt: now + 4000, error: { status: null, reason: 'fetch failed: connect ECONNREFUSED' } }, now),
-    'reconnecting in 4s: fetch failed: connect ECONNREFUSED');
+  t.equal(
+    describeState('reconnecting', { retryAt: now + 1500, error: { status: 503, reason: 'server shutting down' } }, now),
+    'reconnecting in 2s: 503 server shutting down',
+  );
+  t.equal(
+    describeState('reconnecting', { retryAt: now + 4000, error: { status: null, reason: 'fetch failed: connect ECONNREFUSED' } }, now),
+    'reconnecting in 4s: fetch failed: connect ECONNREFUSED',
+  );
   t.equal(describeState('reconnecting', { retryAt: now, error: null }, now), 'reconnecting in 0s');
-  t.equal(describeState('closed', { retryAt: null, error: null }, now), null, 'closing is the session\'s own doing');
+  t.equal(describeState('closed', { retryAt: null, error: null }, now), null, "closing is the session's own doing");
 });

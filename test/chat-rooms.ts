@@ -19,8 +19,16 @@ t.test('pollcast chat --channel a,b: every room on one connection, each line mar
       await chat.stdout.waitFor(/ann: hello\n/);
       await chat.stdout.waitFor(/new in b\n/);
       const lines = texts(chat.stdout.text);
-      t.same(lines.filter((line) => line.startsWith(`#${a} `)), [`#${a} old in a`, `#${a} ann: hello`], 'room a, history first, the typed line published there');
-      t.same(lines.filter((line) => line.startsWith(`#${b} `)), [`#${b} old`, `#${b} new in b`], 'room b');
+      t.same(
+        lines.filter((line) => line.startsWith(`#${a} `)),
+        [`#${a} old in a`, `#${a} ann: hello`],
+        'room a, history first, the typed line published there',
+      );
+      t.same(
+        lines.filter((line) => line.startsWith(`#${b} `)),
+        [`#${b} old`, `#${b} new in b`],
+        'room b',
+      );
       t.match(chat.stdout.text, /\n {11}in b\n/, 'a further line indented under its message');
       t.match(chat.stderr.text, new RegExp(`channels ${a}, ${b}; lines go to ${a}`));
       t.same(await historyTexts(server.origin, a), ['old in a', 'ann: hello']);

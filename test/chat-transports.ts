@@ -21,9 +21,17 @@ for (const transport of TRANSPORTS) {
       for (let n = 1; n <= 5; n++) chat.type(`line ${n}\n`);
       await chat.stdout.waitFor(/ann: line 5\n/);
       const typed = [1, 2, 3, 4, 5].map((n) => `ann: line ${n}`);
-      t.same(await historyTexts(server.origin, 'room'), ['old 1', 'old\ntwo lines', 'from bob', ...typed], 'each line stored once, in order');
+      t.same(
+        await historyTexts(server.origin, 'room'),
+        ['old 1', 'old\ntwo lines', 'from bob', ...typed],
+        'each line stored once, in order',
+      );
       t.same(texts(chat.stdout.text), ['old 1', 'old', 'from bob', ...typed], 'shown once each, in the order of the channel');
-      t.match(chat.stdout.text, /^\[\d\d:\d\d:\d\d\] old\n {11}two lines\n/m, 'the publish time, and the second line of a message indented under the first');
+      t.match(
+        chat.stdout.text,
+        /^\[\d\d:\d\d:\d\d\] old\n {11}two lines\n/m,
+        'the publish time, and the second line of a message indented under the first',
+      );
       t.notOk(chat.stdout.text.includes(ESC), 'no escape codes on a pipe');
       t.notMatch(chat.stdout.text, /-- |elsewhere/, 'stdout is the conversation, of this channel only');
       t.match(chat.stderr.text, /^-- connecting to http:\/\/127\.0\.0\.1:\d+, channel room \(\w+\)\n/);

@@ -51,7 +51,14 @@ t.test('on a terminal: a hostile message cannot move the cursor, recolour or ret
   const chat = await liveOnTty(t, server.origin);
   const screen = await outputOf(chat, () => publish(server.origin, HOSTILE), /1mend/);
   t.ok(screen.includes(SHOWN), 'shown with visible stand-ins');
-  for (const [what, raw] of [['OSC title', '\x1b]0;'], ['bell', '\x07'], ['clear screen', '\x1b[2J'], ['colour', '\x1b[31m'], ['cursor up', '\x1b[1A'], ['C1 CSI', '\u009b']]) {
+  for (const [what, raw] of [
+    ['OSC title', '\x1b]0;'],
+    ['bell', '\x07'],
+    ['clear screen', '\x1b[2J'],
+    ['colour', '\x1b[31m'],
+    ['cursor up', '\x1b[1A'],
+    ['C1 CSI', '\u009b'],
+  ]) {
     t.notOk(screen.includes(raw!), `no raw ${what}`);
   }
 

@@ -40,8 +40,14 @@ t.test('a publish whose answer is lost is retried with its key and stored once',
   t.same(await historyTexts(server.origin), ['ann: said once', 'ann: said after'], 'stored once each, in order');
   t.same(texts(chat.stdout.text), ['ann: said once', 'ann: said after'], 'and shown once each');
   const stored = JSON.parse((await request(server.origin, '/messages?since=0')).body) as { messages: { text: string; from?: unknown }[] };
-  t.same(stored.messages.map(({ text, from }) => ({ text, from })), [{ text: 'said once', from: { name: 'ann', verified: false } }, { text: 'said after', from: { name: 'ann', verified: false } }],
-    '--name sets from; the text is the line alone');
+  t.same(
+    stored.messages.map(({ text, from }) => ({ text, from })),
+    [
+      { text: 'said once', from: { name: 'ann', verified: false } },
+      { text: 'said after', from: { name: 'ann', verified: false } },
+    ],
+    '--name sets from; the text is the line alone',
+  );
   chat.child.stdin.end();
   t.equal(await chat.exited, 0);
 });
@@ -58,7 +64,7 @@ t.test('--token and POLLCAST_TOKEN open a server that requires tokens; without o
   const without = spawnChat(t, [server.origin, '--name', 'none']);
   without.child.stdin.end('refused\n');
   t.equal(await without.exited, 0, 'a refusal is final: nothing left to wait for');
-  t.match(without.stderr.text, /^-- not sent: 401 [^\n]*: refused$/m, "the line as typed (the name goes as its from)");
+  t.match(without.stderr.text, /^-- not sent: 401 [^\n]*: refused$/m, 'the line as typed (the name goes as its from)');
   t.match(without.stderr.text, /^-- reconnecting in \d+s: 401 /m);
   t.same(await historyTexts(server.origin, undefined, 'sesame'), ['flag: by flag', 'env: by env']);
   withFlag.child.stdin.end();
@@ -71,7 +77,11 @@ t.test('end of input sends every queued line, in order, then exits 0; $USER name
   const lines = Array.from({ length: 30 }, (_, n) => `quick ${n}`);
   chat.child.stdin.end(lines.join('\n') + '\n\n');
   t.equal(await chat.exited, 0);
-  t.same(await historyTexts(server.origin), lines.map((line) => `carol: ${line}`), 'all of them, once, in order; the empty line is not sent');
+  t.same(
+    await historyTexts(server.origin),
+    lines.map((line) => `carol: ${line}`),
+    'all of them, once, in order; the empty line is not sent',
+  );
 });
 
 t.test("--name '' publishes bare lines; a refused line prints one error and the next still goes", async (t) => {

@@ -66,13 +66,20 @@ t.test('logs the URL it serves as a JSON line, and PORT/HOST come from the envir
   const first = await forkServer(t);
   await first.stop();
   // The port just freed is very likely still free.
-  const child = spawn(process.execPath, [CLI], { env: { ...process.env, PORT: String(first.port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [CLI], {
+    env: { ...process.env, PORT: String(first.port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   t.teardown(() => child.kill('SIGKILL'));
   const listen = await new Promise<Record<string, unknown>>((resolve) => {
     let seen = '';
     child.stdout.on('data', (chunk: Buffer) => {
       seen += String(chunk);
-      const found = seen.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.event === 'listen');
+      const found = seen
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((entry) => entry.event === 'listen');
       if (found) resolve(found);
     });
   });
@@ -85,10 +92,19 @@ t.test('logs the URL it serves as a JSON line, and PORT/HOST come from the envir
 });
 
 t.test('a poll timeout over 55 s runs only when allowed explicitly, by flag or environment', async (t) => {
-  for (const [args, env] of [[['--allow-long-timeouts'], {}], [[], { POLLCAST_ALLOW_LONG_TIMEOUTS: '1' }]] as const) {
-    const child = spawn(process.execPath, [CLI, '--port', '0', '--poll-timeout', '60000', '--log-level', 'silent', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  for (const [args, env] of [
+    [['--allow-long-timeouts'], {}],
+    [[], { POLLCAST_ALLOW_LONG_TIMEOUTS: '1' }],
+  ] as const) {
+    const child = spawn(process.execPath, [CLI, '--port', '0', '--poll-timeout', '60000', '--log-level', 'silent', ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
     t.teardown(() => child.kill('SIGKILL'));
-    const ready = await new Promise<unknown>((resolve) => { child.on('message', resolve); child.once('exit', resolve); });
+    const ready = await new Promise<unknown>((resolve) => {
+      child.on('message', resolve);
+      child.once('exit', resolve);
+    });
     t.match(ready, { type: 'ready' }, `${args.join(' ')} ${JSON.stringify(env)}`);
     child.kill('SIGTERM');
     t.equal(await new Promise((resolve) => child.once('exit', resolve)), 0);

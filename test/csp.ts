@@ -18,7 +18,7 @@ t.test('an IPv6 Host gets no ws:// source (not valid CSP), only self', async (t)
 });
 
 t.test('a Host that is not a valid host-source never reaches the policy', async (t) => {
-  for (const host of ["evil.com; script-src *", 'a b', "x'y", 'a..b', '.a', 'a:99999x', '', undefined]) {
+  for (const host of ['evil.com; script-src *', 'a b', "x'y", 'a..b', '.a', 'a:99999x', '', undefined]) {
     const policy = contentSecurityPolicy('strict', host)!;
     t.match(policy, /connect-src 'self';/, String(host));
     t.equal(policy.split(';').length, 9, `${String(host)}: nine directives, none injected`);

@@ -40,5 +40,8 @@ t.test('starts from since (default 0), moves with each batch, delivers it, and c
   feed.close();
   feed.close();
   t.equal(feed.state, CLOSED);
-  t.same(states.map((s) => s.state), [CLOSED, LIVE, CLOSED]);
+  t.same(
+    states.map((s) => s.state),
+    [CLOSED, LIVE, CLOSED],
+  );
 });

@@ -25,10 +25,15 @@ t.test('missed comes before the messages of its batch', async (t) => {
 
 t.test('nothing once closed, also in the middle of a batch', async (t) => {
   const { log, delivery, close } = setup();
-  const stopping = new Delivery({ onMessage: (m) => {
-    log.push(m.id);
-    close();
-  } }, () => log.length > 0);
+  const stopping = new Delivery(
+    {
+      onMessage: (m) => {
+        log.push(m.id);
+        close();
+      },
+    },
+    () => log.length > 0,
+  );
   stopping.batch({ messages: [message(1), message(2)], missed: false, cursor: 'm2' });
   t.same(log, ['m1']);
   delivery.missed();

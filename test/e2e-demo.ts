@@ -29,17 +29,25 @@ function lines(page: Page): Promise<string[]> {
 }
 
 async function waitForLines(page: Page, wanted: string[]): Promise<void> {
-  await waitFor(`the demo page showing ${JSON.stringify(wanted)}`, async () => {
-    const shown = (await lines(page)).filter((text) => text !== '');
-    return JSON.stringify(shown) === JSON.stringify(wanted) ? true : undefined;
-  }, async () => `it shows ${JSON.stringify(await lines(page))}`, 15_000);
+  await waitFor(
+    `the demo page showing ${JSON.stringify(wanted)}`,
+    async () => {
+      const shown = (await lines(page)).filter((text) => text !== '');
+      return JSON.stringify(shown) === JSON.stringify(wanted) ? true : undefined;
+    },
+    async () => `it shows ${JSON.stringify(await lines(page))}`,
+    15_000,
+  );
 }
 
 async function waiting(origin: string): Promise<number> {
   return (JSON.parse((await request(origin, '/stats')).body) as { waiting: number }).waiting;
 }
 
-for (const [name, launch] of [['chromium', launchChromium], ['firefox', launchFirefox]] as const) {
+for (const [name, launch] of [
+  ['chromium', launchChromium],
+  ['firefox', launchFirefox],
+] as const) {
   t.test(`the demo's unmodified page works in ${name}`, async (t) => {
     const { origin } = await forkServer(t, ['--public', DEMO, '--poll-timeout', String(POLL_TIMEOUT_MS)]);
     const launched: Launched = await launch();
@@ -48,7 +56,12 @@ for (const [name, launch] of [['chromium', launchChromium], ['firefox', launchFi
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(String(error)));
     await page.goto(`${origin}/`);
-    await waitFor('the page parking a poll', async () => ((await waiting(origin)) > 0 ? true : undefined), async () => 'no poll held', 15_000);
+    await waitFor(
+      'the page parking a poll',
+      async () => ((await waiting(origin)) > 0 ? true : undefined),
+      async () => 'no poll held',
+      15_000,
+    );
 
     await page.type('input[name=message]', 'typed in the page');
     await page.keyboard.press('Enter');
@@ -56,7 +69,12 @@ for (const [name, launch] of [['chromium', launchChromium], ['firefox', launchFi
 
     // Several idle polls end meanwhile: none may show as an error line ("No Content").
     await new Promise((resolve) => setTimeout(resolve, POLL_TIMEOUT_MS * 2.5));
-    await waitFor('the page parking its next poll', async () => ((await waiting(origin)) > 0 ? true : undefined), async () => 'no poll held', 5_000);
+    await waitFor(
+      'the page parking its next poll',
+      async () => ((await waiting(origin)) > 0 ? true : undefined),
+      async () => 'no poll held',
+      5_000,
+    );
     await publish(origin, 'from curl, after idle polls');
     await waitForLines(page, ['typed in the page', 'from curl, after idle polls']);
     t.ok((await lines(page)).length > 2, 'idle polls did end (each appended an empty line)');

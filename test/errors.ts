@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { asHttpError, ERROR_STATUS, HttpError, fromHubError, STORAGE_UNAVAILABLE, SHUTTING_DOWN, TOO_MANY_CHANNELS } from '../src/http/errors.js';
+import {
+  asHttpError,
+  ERROR_STATUS,
+  HttpError,
+  fromHubError,
+  STORAGE_UNAVAILABLE,
+  SHUTTING_DOWN,
+  TOO_MANY_CHANNELS,
+} from '../src/http/errors.js';
 import { createLogger } from '../src/log.js';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../src/hub.js';
 

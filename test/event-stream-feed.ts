@@ -92,7 +92,11 @@ t.test('close()', async (t) => {
     feed.close();
     feed.close();
     t.equal(call.init.signal.aborted, true);
-    t.same(states.map((s) => s.state), [CLOSED], 'closed once');
+    t.same(
+      states.map((s) => s.state),
+      [CLOSED],
+      'closed once',
+    );
   });
 
   t.test('while live: aborts the stream and delivers nothing more', async (t) => {
@@ -111,7 +115,11 @@ t.test('close()', async (t) => {
     const { fake, feed, retry } = setup(t, { retryBase: 60_000, retryCap: 60_000 });
     (await fake.next()).fail(new TypeError('fetch failed'));
     await retry(0);
-    t.equal(timersClearedBy(() => feed.close()), 1, 'the pending timer no longer holds the event loop');
+    t.equal(
+      timersClearedBy(() => feed.close()),
+      1,
+      'the pending timer no longer holds the event loop',
+    );
     t.equal(fake.calls.length, 1);
   });
 
@@ -119,7 +127,9 @@ t.test('close()', async (t) => {
     const fake = fakeFetch();
     const seen: string[] = [];
     const feed: EventStreamFeed = new EventStreamFeed({
-      base: BASE, fetch: fake.fetch, network: null,
+      base: BASE,
+      fetch: fake.fetch,
+      network: null,
       onMessage: (m) => {
         seen.push(m.id);
         feed.close();
@@ -139,5 +149,8 @@ t.test('states: connecting, live, reconnecting, connecting', async (t) => {
   await until(() => (states.length === 1 ? true : undefined));
   stream.end();
   await fake.next();
-  t.same(states.map((s) => s.state), [LIVE, RECONNECTING, CONNECTING]);
+  t.same(
+    states.map((s) => s.state),
+    [LIVE, RECONNECTING, CONNECTING],
+  );
 });

@@ -8,12 +8,21 @@ const encoder = new TextEncoder();
 function parse(...chunks: Array<string | Uint8Array>) {
   const events: StreamEvent[] = [];
   const retries: number[] = [];
-  const parser = new EventStreamParser((event) => events.push(event), (ms) => retries.push(ms));
+  const parser = new EventStreamParser(
+    (event) => events.push(event),
+    (ms) => retries.push(ms),
+  );
   for (const chunk of chunks) parser.push(typeof chunk === 'string' ? encoder.encode(chunk) : chunk);
   return { events, retries, lastEventId: parser.lastEventId };
 }
 
-const ev = (data: string, lastEventId = '', type = 'message', time = Number.NaN, from = ''): StreamEvent => ({ type, data, lastEventId, time, from });
+const ev = (data: string, lastEventId = '', type = 'message', time = Number.NaN, from = ''): StreamEvent => ({
+  type,
+  data,
+  lastEventId,
+  time,
+  from,
+});
 
 t.test('line ends: LF, CR and CRLF each end a line, mixed in one stream', async (t) => {
   t.same(parse('data: a\n\n').events, [ev('a')]);
@@ -35,15 +44,18 @@ t.test('comments and unknown fields are ignored; an event without data is not di
 });
 
 t.test('id: set at the blank line, carried to later events, an id with NUL ignored, an empty id clears', async (t) => {
-  t.same(parse('id: a\ndata: 1\n\ndata: 2\n\nid: b\0c\ndata: 3\n\nid\ndata: 4\n\n').events,
-    [ev('1', 'a'), ev('2', 'a'), ev('3', 'a'), ev('4', '')]);
+  t.same(parse('id: a\ndata: 1\n\ndata: 2\n\nid: b\0c\ndata: 3\n\nid\ndata: 4\n\n').events, [
+    ev('1', 'a'),
+    ev('2', 'a'),
+    ev('3', 'a'),
+    ev('4', ''),
+  ]);
   t.equal(parse('id: x\n').lastEventId, '', 'not before the event ends');
   t.equal(parse('id: x\n\n').lastEventId, 'x');
 });
 
 t.test('event: names the type, for that event only', async (t) => {
-  t.same(parse('event: missed\ndata: {"cursor":"c"}\n\ndata: m\n\n').events,
-    [ev('{"cursor":"c"}', '', 'missed'), ev('m')]);
+  t.same(parse('event: missed\ndata: {"cursor":"c"}\n\ndata: m\n\n').events, [ev('{"cursor":"c"}', '', 'missed'), ev('m')]);
   t.same(parse('event: x\n\ndata: m\n\n').events, [ev('m')], 'an event without data resets the type too');
 });
 
@@ -54,8 +66,12 @@ t.test("from: pollcast's author field, for that event only", async (t) => {
 });
 
 t.test("time: pollcast's publish time, for that event only; anything but digits is ignored", async (t) => {
-  t.same(parse('id: a\ntime: 1796155257591\ndata: 1\n\ndata: 2\n\ntime: 12.5\ndata: 3\n\ntime: -1\ntime\ndata: 4\n\n').events,
-    [ev('1', 'a', 'message', 1796155257591), ev('2', 'a'), ev('3', 'a'), ev('4', 'a')]);
+  t.same(parse('id: a\ntime: 1796155257591\ndata: 1\n\ndata: 2\n\ntime: 12.5\ndata: 3\n\ntime: -1\ntime\ndata: 4\n\n').events, [
+    ev('1', 'a', 'message', 1796155257591),
+    ev('2', 'a'),
+    ev('3', 'a'),
+    ev('4', 'a'),
+  ]);
   t.same(parse('time: 5\n\ndata: m\n\n').events, [ev('m')], 'an event without data resets it too');
 });
 
@@ -64,7 +80,8 @@ t.test('retry: only digits count', async (t) => {
 });
 
 t.test('chunks split anywhere give the same events', async (t) => {
-  const stream = 'retry: 10\r\nid: c1\r\n\r\n: hi\r\nid: m-1\r\ndata: grüße 👋\r\ndata: line 2\r\n\r\nevent: missed\rdata: {}\r\rid: m-2\ndata: end\n\n';
+  const stream =
+    'retry: 10\r\nid: c1\r\n\r\n: hi\r\nid: m-1\r\ndata: grüße 👋\r\ndata: line 2\r\n\r\nevent: missed\rdata: {}\r\rid: m-2\ndata: end\n\n';
   const bytes = encoder.encode(stream);
   const whole = parse(bytes);
   t.equal(whole.events.length, 3);

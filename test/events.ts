@@ -168,8 +168,14 @@ t.test('a backlog larger than --stream-buffer flows from since=0 in pieces: ever
   void stream.ended.then(() => (ended = true));
   await until(() => stream.texts().length === ids.length || ended, 'the whole backlog', 20_000);
   t.notOk(ended, 'the stream stays open');
-  t.same(stream.events.map((e) => e.id), ids);
-  t.same(stream.texts().map((text) => text.slice(0, text.indexOf(' '))), ids.map((_, i) => String(i)));
+  t.same(
+    stream.events.map((e) => e.id),
+    ids,
+  );
+  t.same(
+    stream.texts().map((text) => text.slice(0, text.indexOf(' '))),
+    ids.map((_, i) => String(i)),
+  );
   const live = await publish(origin, 'after the backlog', 'backlog');
   await until(() => stream.texts().length === ids.length + 1, 'the next message');
   t.equal(stream.lastEventId(), live);

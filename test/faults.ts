@@ -69,7 +69,9 @@ function splitResponses(reply: string): Response[] {
     const [statusLine, ...lines] = rest.slice(0, end).split('\r\n');
     const status = /^HTTP\/1\.1 (\d{3}) /.exec(statusLine!);
     if (!status) throw new Error(`not a status line: ${JSON.stringify(statusLine)}`);
-    const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+    const headers = Object.fromEntries(
+      lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+    );
     const length = Number(headers['content-length'] ?? 0);
     const bodyBytes = Buffer.from(rest.slice(end + 4), 'utf8');
     out.push({ status: Number(status[1]), headers, body: bodyBytes.subarray(0, length).toString('utf8') });
@@ -103,22 +105,26 @@ t.test('a subscriber that hangs up in the middle of a large answer is forgotten,
     socket.pause();
     socket.write(get('/subscribe/big?since=0', i % 3 === 0 ? '' : JSON_ACCEPT));
     await sleep(200);
-    const first = new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => {
-      socket.destroy(); // with the rest unread: the server's write is cut by a reset
-      resolve(chunk.toString('latin1').slice(0, 12));
-    }));
+    const first = new Promise<string>((resolve) =>
+      socket.once('data', (chunk: Buffer) => {
+        socket.destroy(); // with the rest unread: the server's write is cut by a reset
+        resolve(chunk.toString('latin1').slice(0, 12));
+      }),
+    );
     socket.resume();
     return first;
   });
   t.same(new Set(await Promise.all(hangUps)), new Set(['HTTP/1.1 200']), 'each got the start of its answer, then hung up');
 
   // The same for parked polls woken by a large message.
-  const parked = await Promise.all(Array.from({ length: 6 }, async () => {
-    const socket = await open(port);
-    socket.once('data', () => socket.destroy());
-    socket.write(get('/subscribe/big', JSON_ACCEPT));
-    return { closed: new Promise((resolve) => socket.once('close', resolve)) };
-  }));
+  const parked = await Promise.all(
+    Array.from({ length: 6 }, async () => {
+      const socket = await open(port);
+      socket.once('data', () => socket.destroy());
+      socket.write(get('/subscribe/big', JSON_ACCEPT));
+      return { closed: new Promise((resolve) => socket.once('close', resolve)) };
+    }),
+  );
   await waitForWaiting(origin, parked.length);
   const before = await stats(origin);
   await publish(origin, 'z'.repeat(60_000), 'big');
@@ -129,7 +135,11 @@ t.test('a subscriber that hangs up in the middle of a large answer is forgotten,
   await waitForWaiting(origin, 0);
   t.equal(server.child.exitCode, null, 'the server is still running');
   const all = JSON.parse((await poll(origin, '0', 'big')).body) as Batch;
-  t.same(all.messages.map((m) => m.text), [...texts, 'z'.repeat(60_000)], 'the history is intact for the next subscriber');
+  t.same(
+    all.messages.map((m) => m.text),
+    [...texts, 'z'.repeat(60_000)],
+    'the history is intact for the next subscriber',
+  );
 });
 
 t.test('a publisher that aborts mid-body publishes nothing and wakes nobody', async (t) => {
@@ -164,7 +174,11 @@ t.test('a publisher that aborts mid-body publishes nothing and wakes nobody', as
 
   const id = await publish(origin, 'complete', 'abort');
   const batch = JSON.parse((await waiting).body) as Batch;
-  t.same(batch.messages.map((m) => [m.id, m.text]), [[id, 'complete']], 'the subscriber was woken by the complete message only');
+  t.same(
+    batch.messages.map((m) => [m.id, m.text]),
+    [[id, 'complete']],
+    'the subscriber was woken by the complete message only',
+  );
   t.equal((await stats(origin)).published, before.published + 1);
 });
 
@@ -187,19 +201,28 @@ t.test('pipelined requests on one socket are answered in order', async (t) => {
     t.equal(counted!.status, 200);
     t.match(JSON.parse(counted!.body), { waiting: Number, published: Number }, 'then the stats');
     const history = JSON.parse((await poll(server.origin, '0', 'pipe')).body) as Batch;
-    t.same(history.messages.map((m) => [m.id, m.text]), [[published!.headers['pollcast-id'], 'first']], 'the message was stored');
+    t.same(
+      history.messages.map((m) => [m.id, m.text]),
+      [[published!.headers['pollcast-id'], 'first']],
+      'the message was stored',
+    );
   });
 
   t.test('a parked poll holds back the answers behind it, which come in order once it is answered', async (t) => {
     const socket = await open(port);
     const reply = readAll(socket);
     // The publish behind the parked poll is what wakes it.
-    socket.write(get('/subscribe/pipe2', JSON_ACCEPT) + get('/stats') + post('/publish/pipe2', 'woken by my own pipeline', 'Connection: close\r\n'));
+    socket.write(
+      get('/subscribe/pipe2', JSON_ACCEPT) + get('/stats') + post('/publish/pipe2', 'woken by my own pipeline', 'Connection: close\r\n'),
+    );
     const [woken, counted, published, ...more] = splitResponses(await reply);
     t.same(more, []);
     t.equal(woken!.status, 200);
     const batch = JSON.parse(woken!.body) as Batch;
-    t.same(batch.messages.map((m) => m.text), ['woken by my own pipeline']);
+    t.same(
+      batch.messages.map((m) => m.text),
+      ['woken by my own pipeline'],
+    );
     t.equal(counted!.status, 200);
     t.match(counted!.body, /^\{"waiting":/);
     t.equal(published!.status, 200);
@@ -229,8 +252,15 @@ t.test('pipelined requests on one socket are answered in order', async (t) => {
     t.same(seen, kinds, 'each answer is to the request in its place');
     const ids = answers.filter((_, i) => kinds[i] === 'publish').map((answer) => (JSON.parse(answer.body) as { id: string }).id);
     const history = JSON.parse((await poll(server.origin, '0', 'pipe3')).body) as Batch;
-    t.same(history.messages.map((m) => m.id), ids, 'the publishes were stored in the order sent');
-    t.same(history.messages.map((m) => m.text), kinds.flatMap((kind, i) => (kind === 'publish' ? [`m${i}`] : [])));
+    t.same(
+      history.messages.map((m) => m.id),
+      ids,
+      'the publishes were stored in the order sent',
+    );
+    t.same(
+      history.messages.map((m) => m.text),
+      kinds.flatMap((kind, i) => (kind === 'publish' ? [`m${i}`] : [])),
+    );
   });
 });
 
@@ -241,12 +271,15 @@ t.test('200 sequential requests over one keep-alive connection all work', async 
   const sockets = new Set<unknown>();
   const call = (method: string, path: string, body?: string) =>
     new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: server.port, method, path, agent, headers: { accept: 'application/json' } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      });
+      const req = httpRequest(
+        { host: '127.0.0.1', port: server.port, method, path, agent, headers: { accept: 'application/json' } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+        },
+      );
       req.once('socket', (socket) => sockets.add(socket));
       req.on('error', reject);
       req.end(body);
@@ -257,7 +290,12 @@ t.test('200 sequential requests over one keep-alive connection all work', async 
   const failures: string[] = [];
   for (let i = 0; i < 200; i++) {
     const kind = i % 3;
-    const answer = kind === 0 ? await call('POST', '/publish/ka', `keep ${i}`) : kind === 1 ? await call('GET', `/subscribe/ka?since=${cursor}`) : await call('GET', '/stats');
+    const answer =
+      kind === 0
+        ? await call('POST', '/publish/ka', `keep ${i}`)
+        : kind === 1
+          ? await call('GET', `/subscribe/ka?since=${cursor}`)
+          : await call('GET', '/stats');
     if (answer.status !== 200) failures.push(`${i}: ${answer.status} ${answer.body}`);
     else if (kind === 0) published = `keep ${i}`;
     else if (kind === 1) {
@@ -275,34 +313,47 @@ t.test('200 sequential requests over one keep-alive connection all work', async 
 const LEAVES: [string, (socket: Socket) => Promise<void>][] = [
   ['connects and leaves', async (s) => void s.destroy()],
   ['sends half a request line', async (s) => void (s.write('GET /subscr'), s.destroy())],
-  ['sends headers without their end', async (s) => void (s.write('GET /subscribe/churn HTTP/1.1\r\nHost: x\r\n'), await sleep(5), s.destroy())],
+  [
+    'sends headers without their end',
+    async (s) => void (s.write('GET /subscribe/churn HTTP/1.1\r\nHost: x\r\n'), await sleep(5), s.destroy()),
+  ],
   ['hangs up mid-poll', async (s) => void (s.write(get('/subscribe/churn', JSON_ACCEPT)), await sleep(Math.random() * 30), s.destroy())],
   ['resets mid-poll', async (s) => void (s.write(get('/subscribe/churn')), await sleep(Math.random() * 30), s.resetAndDestroy())],
-  ['half-closes mid-poll', async (s) => void (s.write(get('/subscribe/churn')), await sleep(Math.random() * 30), s.end(), await sleep(20), s.destroy())],
+  [
+    'half-closes mid-poll',
+    async (s) => void (s.write(get('/subscribe/churn')), await sleep(Math.random() * 30), s.end(), await sleep(20), s.destroy()),
+  ],
   ['hangs up mid-body', async (s) => void (s.write(post('/publish/churn', 'x'.repeat(500)).slice(0, -100)), await sleep(5), s.destroy())],
   ['asks and leaves before the answer', async (s) => void (s.write(get('/stats')), s.destroy())],
-  ['pipelines a stats behind a poll and leaves', async (s) => void (s.write(get('/subscribe/churn') + get('/stats')), await sleep(10), s.destroy())],
+  [
+    'pipelines a stats behind a poll and leaves',
+    async (s) => void (s.write(get('/subscribe/churn') + get('/stats')), await sleep(10), s.destroy()),
+  ],
 ];
 
 /** `count` connections, `concurrency` at a time, each leaving one of the ways above. */
 async function churn(port: number, count: number, concurrency = 25): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) {
-      const leave = LEAVES[next++ % LEAVES.length]![1];
-      const socket = await open(port);
-      const closed = new Promise((resolve) => socket.once('close', resolve));
-      await leave(socket);
-      await closed;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const leave = LEAVES[next++ % LEAVES.length]![1];
+        const socket = await open(port);
+        const closed = new Promise((resolve) => socket.once('close', resolve));
+        await leave(socket);
+        await closed;
+      }
+    }),
+  );
 }
 
 /**
  * The server with a way to force a full garbage collection from outside
  * (SIGUSR2), so that heap figures are what is really kept, not GC timing.
  */
-const COLLECTABLE = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc --import=data:text/javascript,process.on('SIGUSR2',()=>globalThis.gc())` };
+const COLLECTABLE = {
+  NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc --import=data:text/javascript,process.on('SIGUSR2',()=>globalThis.gc())`,
+};
 
 /** heapUsed right after a forced full collection, the least of two. */
 async function collectedHeap(server: Forked): Promise<number> {
@@ -344,7 +395,11 @@ t.test('connections opened and dropped in a loop leave nothing parked, counted o
   const waiting = poll(origin, undefined, 'churn');
   await waitForWaiting(origin, 1);
   const id = await publish(origin, 'after the churn', 'churn');
-  t.same((JSON.parse((await waiting).body) as Batch).messages.map((m) => [m.id, m.text]), [[id, 'after the churn']], 'and it still delivers');
+  t.same(
+    (JSON.parse((await waiting).body) as Batch).messages.map((m) => [m.id, m.text]),
+    [[id, 'after the churn']],
+    'and it still delivers',
+  );
 });
 
 t.test('a parked poll whose client vanishes is forgotten at once, however it leaves', async (t) => {
@@ -356,11 +411,13 @@ t.test('a parked poll whose client vanishes is forgotten at once, however it lea
     ['half-close', (s) => s.end()],
   ];
   for (const [name, leave] of leaves) {
-    const sockets = await Promise.all(Array.from({ length: 10 }, async (_, i) => {
-      const socket = await open(port);
-      socket.write(get('/subscribe/vanish', i % 2 ? JSON_ACCEPT : ''));
-      return socket;
-    }));
+    const sockets = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const socket = await open(port);
+        socket.write(get('/subscribe/vanish', i % 2 ? JSON_ACCEPT : ''));
+        return socket;
+      }),
+    );
     await waitForWaiting(origin, 10);
     const started = Date.now();
     for (const socket of sockets) leave(socket);
@@ -392,10 +449,13 @@ t.test('a malformed request pipelined behind an answer in progress does not corr
   const bodyStart = reply.indexOf('\r\n\r\n') + 4;
   t.match(reply, /^HTTP\/1\.1 200 /);
   const injected = reply.indexOf('HTTP/1.1 400');
-  t.ok(injected === -1 || injected >= bodyStart + size, `no other answer inside the file's body (found one at byte ${injected - bodyStart} of ${size})`);
+  t.ok(
+    injected === -1 || injected >= bodyStart + size,
+    `no other answer inside the file's body (found one at byte ${injected - bodyStart} of ${size})`,
+  );
 });
 
-t.test('a malformed request pipelined behind a parked poll does not take the poll\'s answer', async (t) => {
+t.test("a malformed request pipelined behind a parked poll does not take the poll's answer", async (t) => {
   const server = await forkServer(t, ['--poll-timeout', '1000']);
   const socket = await open(server.port);
   const reply = readAll(socket);
@@ -411,6 +471,9 @@ t.test('a poll pipelined behind another poll is forgotten at once when the conne
   socket.write(get('/subscribe/first') + get('/subscribe/second'));
   await waitForWaiting(server.origin, 2);
   socket.destroy();
-  const forgotten = await waitForWaiting(server.origin, 0, 2_000).then(() => true, () => false);
+  const forgotten = await waitForWaiting(server.origin, 0, 2_000).then(
+    () => true,
+    () => false,
+  );
   t.ok(forgotten, 'both are forgotten');
 });

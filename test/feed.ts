@@ -18,7 +18,12 @@ import { until } from './fixtures/wait.js';
 t.test('createFeed picks the transport, long polling by default', async (t) => {
   const { fetch } = fakeFetch();
   const { WebSocket: FakeWebSocket } = fakeWebSockets();
-  const kinds: Record<Transport, unknown> = { longpoll: LongPollFeed, eventsource: EventStreamFeed, websocket: WebSocketFeed, poll: IntervalPollFeed };
+  const kinds: Record<Transport, unknown> = {
+    longpoll: LongPollFeed,
+    eventsource: EventStreamFeed,
+    websocket: WebSocketFeed,
+    poll: IntervalPollFeed,
+  };
   for (const transport of TRANSPORTS) {
     const feed = createFeed({ base: 'http://pollcast.test', transport, fetch, WebSocket: FakeWebSocket, network: null });
     t.teardown(() => feed.close());

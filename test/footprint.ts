@@ -20,7 +20,12 @@ t.test('messageCost(): text, overhead, and the key with its own overhead', async
 });
 
 t.test('what the hub charges is at least the heap it takes', async (t) => {
-  for (const [channels, key, text] of [[50, '', 'x'], [50, 'k'.repeat(120), 'x'], [20_000, '', 'x'], [50, '', '€'.repeat(40)]] as const) {
+  for (const [channels, key, text] of [
+    [50, '', 'x'],
+    [50, 'k'.repeat(120), 'x'],
+    [20_000, '', 'x'],
+    [50, '', '€'.repeat(40)],
+  ] as const) {
     const hub = new MemoryHub({ historyBytes: 2 ** 40, maxChannels: 100_000 });
     gc();
     const before = process.memoryUsage().heapUsed;

@@ -38,7 +38,10 @@ interface Teardown {
 
 async function forkCapturing(t: Teardown, args: string[]): Promise<Captured> {
   // Its log lines (JSON on stdout) at level error and above count as output too: an unexpected error is one.
-  const child = fork(CLI, ['--port', '0', '--host', '127.0.0.1', '--log-level', 'error', ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [] });
+  const child = fork(CLI, ['--port', '0', '--host', '127.0.0.1', '--log-level', 'error', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    execArgv: [],
+  });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -105,27 +108,67 @@ class Gen {
 
 const METHODS = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'PROPFIND', 'PURGE', 'SEARCH', 'MKCOL', 'LINK'];
 const BAD_METHODS = ['FOO', 'get', 'G\x00T', 'GET\t', 'ÄÖÜ', '', '-', 'G ET', 'A'.repeat(300), 'POST\x7f'];
-const VERSIONS = ['HTTP/1.1', 'HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/1.2', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.1x', 'http/1.1', 'HTTP/11', 'HTTP/', 'HTTP/1.1 extra'];
+const VERSIONS = [
+  'HTTP/1.1',
+  'HTTP/1.1',
+  'HTTP/1.1',
+  'HTTP/1.0',
+  'HTTP/1.2',
+  'HTTP/2.0',
+  'HTTP/0.9',
+  'HTTP/1.1x',
+  'http/1.1',
+  'HTTP/11',
+  'HTTP/',
+  'HTTP/1.1 extra',
+];
 const CHANNELS = ['fz', 'fz-2', 'room_1', 'default'];
 const PERCENT = ['%', '%g0', '%zz', '%e2%82', '%ff%fe', '%00', '%2e%2e%2f', '%C0%AF', '%%', '%2', '%u0041', '%25', '%0d%0aX-Injected:%201'];
 
 function path(g: Gen): string {
   const channel = g.pick(CHANNELS);
   switch (g.int(0, 13)) {
-    case 0: return `/publish/${channel}`;
-    case 1: return `/subscribe/${channel}?since=0`;
-    case 2: return `/subscribe/${channel}?since=${g.pick(['', '-', 'abc', 'zz-1', '0-0', 'x'.repeat(2000), '999999999999999999-1', '%ff', '0&since=1', g.text(20)])}`;
-    case 3: return '/stats';
-    case 4: return g.pick(['/', '/index.html', '/favicon.svg', '/style.css', '/js/protocol.js', '/nope', '//', '/..', '/./stats']);
-    case 5: return `/${g.pick(['publish', 'subscribe', 'stats'])}/${Array.from({ length: g.int(1, 4) }, () => g.pick(PERCENT)).join('')}`;
-    case 6: return `/${g.pick(['publish', 'subscribe'])}/${g.text(g.int(1, 80)).replace(/[ ?#]/g, '_')}`;
-    case 7: return `/subscribe?${g.pick(PERCENT)}=${g.pick(PERCENT)}&since=${g.pick(PERCENT)}`;
-    case 8: return g.pick(['*', 'http://x/stats', 'http://[::1', 'http://x:99999/publish', 'https://x/subscribe?since=0', 'file:///etc/passwd', 'x', '?', '#frag']);
-    case 9: return `/${'a/'.repeat(g.int(100, 4000))}`;
-    case 10: return `/stats?${'q=1&'.repeat(g.int(10, 3000))}`;
-    case 11: return `/${g.bytes(g.int(1, 40)).toString('latin1').replace(/[\r\n ]/g, '')}`;
-    case 12: return `/subscribe/${'x'.repeat(g.int(60, 70))}`;
-    default: return `/publish?${g.text(30).replace(/[ #]/g, '')}`;
+    case 0:
+      return `/publish/${channel}`;
+    case 1:
+      return `/subscribe/${channel}?since=0`;
+    case 2:
+      return `/subscribe/${channel}?since=${g.pick(['', '-', 'abc', 'zz-1', '0-0', 'x'.repeat(2000), '999999999999999999-1', '%ff', '0&since=1', g.text(20)])}`;
+    case 3:
+      return '/stats';
+    case 4:
+      return g.pick(['/', '/index.html', '/favicon.svg', '/style.css', '/js/protocol.js', '/nope', '//', '/..', '/./stats']);
+    case 5:
+      return `/${g.pick(['publish', 'subscribe', 'stats'])}/${Array.from({ length: g.int(1, 4) }, () => g.pick(PERCENT)).join('')}`;
+    case 6:
+      return `/${g.pick(['publish', 'subscribe'])}/${g.text(g.int(1, 80)).replace(/[ ?#]/g, '_')}`;
+    case 7:
+      return `/subscribe?${g.pick(PERCENT)}=${g.pick(PERCENT)}&since=${g.pick(PERCENT)}`;
+    case 8:
+      return g.pick([
+        '*',
+        'http://x/stats',
+        'http://[::1',
+        'http://x:99999/publish',
+        'https://x/subscribe?since=0',
+        'file:///etc/passwd',
+        'x',
+        '?',
+        '#frag',
+      ]);
+    case 9:
+      return `/${'a/'.repeat(g.int(100, 4000))}`;
+    case 10:
+      return `/stats?${'q=1&'.repeat(g.int(10, 3000))}`;
+    case 11:
+      return `/${g
+        .bytes(g.int(1, 40))
+        .toString('latin1')
+        .replace(/[\r\n ]/g, '')}`;
+    case 12:
+      return `/subscribe/${'x'.repeat(g.int(60, 70))}`;
+    default:
+      return `/publish?${g.text(30).replace(/[ #]/g, '')}`;
   }
 }
 
@@ -141,11 +184,16 @@ function validRequest(g: Gen): string {
       const body = `fuzz ${g.text(g.int(1, 40))}`;
       return `POST /publish/${channel} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
     }
-    case 1: return `GET /subscribe/${channel}?since=0 HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n`;
-    case 2: return 'GET /stats HTTP/1.1\r\nHost: x\r\n\r\n';
-    case 3: return 'HEAD / HTTP/1.1\r\nHost: x\r\n\r\n';
-    case 4: return `DELETE /publish/${channel} HTTP/1.1\r\nHost: x\r\n\r\n`;
-    default: return `GET /subscribe/${channel} HTTP/1.1\r\nHost: x\r\n\r\n`; // parks until the poll timeout
+    case 1:
+      return `GET /subscribe/${channel}?since=0 HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n`;
+    case 2:
+      return 'GET /stats HTTP/1.1\r\nHost: x\r\n\r\n';
+    case 3:
+      return 'HEAD / HTTP/1.1\r\nHost: x\r\n\r\n';
+    case 4:
+      return `DELETE /publish/${channel} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    default:
+      return `GET /subscribe/${channel} HTTP/1.1\r\nHost: x\r\n\r\n`; // parks until the poll timeout
   }
 }
 
@@ -162,19 +210,38 @@ const MAKERS: Record<string, (g: Gen) => Omit<Case, 'kind'>> = {
     return { steps: [raw(`${m} ${path(g)} ${g.pick(VERSIONS)}\r\n${headers}${body}`)], finish: g.pick(['end', 'hold']) };
   },
   'random bytes': (g) => ({ steps: [g.bytes(g.int(1, 4096))], finish: g.pick(['end', 'hold', 'destroy']) }),
-  'request line of random bytes': (g) => ({ steps: [Buffer.concat([raw(`${method(g)} /`), g.bytes(g.int(1, 200)), raw(' HTTP/1.1\r\nHost: x\r\n\r\n')])], finish: 'end' }),
+  'request line of random bytes': (g) => ({
+    steps: [Buffer.concat([raw(`${method(g)} /`), g.bytes(g.int(1, 200)), raw(' HTTP/1.1\r\nHost: x\r\n\r\n')])],
+    finish: 'end',
+  }),
   'many headers': (g) => {
     const n = g.int(50, 3000);
     const lines = Array.from({ length: n }, (_, i) => `X-Fuzz-${i}: ${g.text(g.int(0, 20))}\r\n`).join('');
     return { steps: [raw(`GET /stats HTTP/1.1\r\nHost: x\r\n${lines}\r\n`)], finish: 'end' };
   },
-  'long header': (g) => ({ steps: [raw(`GET /subscribe/fz?since=0 HTTP/1.1\r\nHost: x\r\nX-Long: ${'v'.repeat(g.int(1_000, 80_000))}\r\n\r\n`)], finish: 'end' }),
+  'long header': (g) => ({
+    steps: [raw(`GET /subscribe/fz?since=0 HTTP/1.1\r\nHost: x\r\nX-Long: ${'v'.repeat(g.int(1_000, 80_000))}\r\n\r\n`)],
+    finish: 'end',
+  }),
   'long request target': (g) => ({ steps: [raw(`GET /${'p'.repeat(g.int(8_000, 100_000))} HTTP/1.1\r\nHost: x\r\n\r\n`)], finish: 'end' }),
   'malformed header lines': (g) => {
     const bad = g.pick([
-      'NoColon\r\n', ' folded: value\r\n', 'X-A: a\r\n continued\r\n', 'Bad Name: x\r\n', 'X-Nul: a\x00b\r\n', 'X-Ctl: \x01\x02\r\n', ': empty-name\r\n',
-      'X-Bare-LF: x\n', 'X-Bare-CR: x\rY: z\r\n', 'Ünïcode: x\r\n', 'X-Space : x\r\n', 'Host: x\r\nHost: y\r\n', 'Content-Type: text/plain; charset=latin1\r\n',
-      'Idempotency-Key: \x7f\r\n', 'Accept: application/json;q=foo\r\n', 'Transfer-Encoding: chunked\r\n',
+      'NoColon\r\n',
+      ' folded: value\r\n',
+      'X-A: a\r\n continued\r\n',
+      'Bad Name: x\r\n',
+      'X-Nul: a\x00b\r\n',
+      'X-Ctl: \x01\x02\r\n',
+      ': empty-name\r\n',
+      'X-Bare-LF: x\n',
+      'X-Bare-CR: x\rY: z\r\n',
+      'Ünïcode: x\r\n',
+      'X-Space : x\r\n',
+      'Host: x\r\nHost: y\r\n',
+      'Content-Type: text/plain; charset=latin1\r\n',
+      'Idempotency-Key: \x7f\r\n',
+      'Accept: application/json;q=foo\r\n',
+      'Transfer-Encoding: chunked\r\n',
     ]);
     return { steps: [raw(`POST /publish/fz HTTP/1.1\r\nHost: x\r\n${bad}Content-Length: 2\r\n\r\nhi`)], finish: g.pick(['end', 'hold']) };
   },
@@ -187,7 +254,10 @@ const MAKERS: Record<string, (g: Gen) => Omit<Case, 'kind'>> = {
   'oversized chunked body': (g) => {
     const chunk = 'y'.repeat(g.int(1_000, 4_000));
     const chunks = Array.from({ length: g.int(3, 12) }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('');
-    return { steps: [raw(post('Transfer-Encoding: chunked\r\n') + chunks + (g.chance(0.5) ? '0\r\n\r\n' : ''))], finish: g.pick(['end', 'hold']) };
+    return {
+      steps: [raw(post('Transfer-Encoding: chunked\r\n') + chunks + (g.chance(0.5) ? '0\r\n\r\n' : ''))],
+      finish: g.pick(['end', 'hold']),
+    };
   },
   'truncated body': (g) => {
     const length = g.int(10, MAX_BODY);
@@ -196,41 +266,98 @@ const MAKERS: Record<string, (g: Gen) => Omit<Case, 'kind'>> = {
   },
   'aborted body': (g) => {
     const length = g.int(100, MAX_BODY);
-    return { steps: [raw(post(`Content-Length: ${length}\r\n`, g.text(g.int(1, 50)))), g.int(0, 200), raw(g.text(g.int(1, 50)))], finish: 'destroy' };
+    return {
+      steps: [raw(post(`Content-Length: ${length}\r\n`, g.text(g.int(1, 50)))), g.int(0, 200), raw(g.text(g.int(1, 50)))],
+      finish: 'destroy',
+    };
   },
   'wrong Content-Length': (g) => {
     const body = `message ${g.text(g.int(5, 40))}`;
     const value = g.pick([
-      String(body.length - g.int(1, 4)), String(body.length + g.int(1, 100)), '-1', '-0', 'abc', '1e3', '0x10', ' 12 ', '+5', '5, 5', `${body.length}, ${body.length}`,
-      '', '99999999999999999999999', '١٢', `${body.length}\x00`, '0',
+      String(body.length - g.int(1, 4)),
+      String(body.length + g.int(1, 100)),
+      '-1',
+      '-0',
+      'abc',
+      '1e3',
+      '0x10',
+      ' 12 ',
+      '+5',
+      '5, 5',
+      `${body.length}, ${body.length}`,
+      '',
+      '99999999999999999999999',
+      '١٢',
+      `${body.length}\x00`,
+      '0',
     ]);
     const twice = g.chance(0.3) ? `Content-Length: ${g.pick([value, String(body.length), '7'])}\r\n` : '';
     return { steps: [raw(post(`Content-Length: ${value}\r\n${twice}`, body))], finish: g.pick(['end', 'hold']) };
   },
   'Content-Length with Transfer-Encoding': (g) => {
-    const te = g.pick(['chunked', 'Chunked', 'chunked, identity', 'identity', 'gzip, chunked', 'chunked, gzip', 'xchunked', 'chunked\x00', ' chunked', 'chunked\r\nTransfer-Encoding: chunked']);
+    const te = g.pick([
+      'chunked',
+      'Chunked',
+      'chunked, identity',
+      'identity',
+      'gzip, chunked',
+      'chunked, gzip',
+      'xchunked',
+      'chunked\x00',
+      ' chunked',
+      'chunked\r\nTransfer-Encoding: chunked',
+    ]);
     const cl = g.chance(0.7) ? `Content-Length: ${g.pick(['5', '0', '100', '-1'])}\r\n` : '';
     const order = g.chance(0.5) ? `${cl}Transfer-Encoding: ${te}\r\n` : `Transfer-Encoding: ${te}\r\n${cl}`;
     return { steps: [raw(post(order, '5\r\nhello\r\n0\r\n\r\n'))], finish: g.pick(['end', 'hold']) };
   },
   'bad chunked encoding': (g) => {
     const body = g.pick([
-      'zz\r\nhello\r\n0\r\n\r\n', '5\r\nhelloXX0\r\n\r\n', '5\nhello\n0\n\n', 'ffffffffffffffffffff\r\nx', '-5\r\nhello\r\n0\r\n\r\n', '5;ext=\x00\r\nhello\r\n0\r\n\r\n',
-      '5 \r\nhello\r\n0\r\n\r\n', '3\r\nhello\r\n0\r\n\r\n', '5\r\nhel', '0\r\nBad Trailer\r\n\r\n', '0\r\nX-T: \x01\r\n\r\n', '5\r\nhello\r\n', '\r\n\r\n',
-      `${'0'.repeat(500)}5\r\nhello\r\n0\r\n\r\n`, '5;' + 'e'.repeat(20_000) + '\r\nhello\r\n0\r\n\r\n',
+      'zz\r\nhello\r\n0\r\n\r\n',
+      '5\r\nhelloXX0\r\n\r\n',
+      '5\nhello\n0\n\n',
+      'ffffffffffffffffffff\r\nx',
+      '-5\r\nhello\r\n0\r\n\r\n',
+      '5;ext=\x00\r\nhello\r\n0\r\n\r\n',
+      '5 \r\nhello\r\n0\r\n\r\n',
+      '3\r\nhello\r\n0\r\n\r\n',
+      '5\r\nhel',
+      '0\r\nBad Trailer\r\n\r\n',
+      '0\r\nX-T: \x01\r\n\r\n',
+      '5\r\nhello\r\n',
+      '\r\n\r\n',
+      `${'0'.repeat(500)}5\r\nhello\r\n0\r\n\r\n`,
+      '5;' + 'e'.repeat(20_000) + '\r\nhello\r\n0\r\n\r\n',
     ]);
     return { steps: [raw(post('Transfer-Encoding: chunked\r\n', body))], finish: g.pick(['end', 'hold', 'destroy']) };
   },
-  'garbage after the headers': (g) => ({ steps: [raw(validRequest(g)), g.chance(0.5) ? g.bytes(g.int(1, 500)) : raw(g.text(g.int(1, 500)))], finish: g.pick(['end', 'hold']) }),
+  'garbage after the headers': (g) => ({
+    steps: [raw(validRequest(g)), g.chance(0.5) ? g.bytes(g.int(1, 500)) : raw(g.text(g.int(1, 500)))],
+    finish: g.pick(['end', 'hold']),
+  }),
   'other protocols': (g) => ({
-    steps: [raw(g.pick([
-      'GET /\r\n', 'GET /stats\r\n\r\n', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04\x00\x00\x00\x00\x00',
-      '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03', 'SSH-2.0-OpenSSH_9.6\r\n', '\r\n\r\n\r\n\r\n', '\n', 'GET / HTTP/1.1\n\n', 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: x\r\n\r\n',
-      'GET /subscribe HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n',
-      'GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
-      'POST /publish HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n', 'POST /publish HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\nhi',
-      'GET /stats HTTP/1.0\r\n\r\n', 'GET /stats HTTP/1.0\r\nConnection: keep-alive\r\n\r\n',
-    ]))],
+    steps: [
+      raw(
+        g.pick([
+          'GET /\r\n',
+          'GET /stats\r\n\r\n',
+          'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
+          'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04\x00\x00\x00\x00\x00',
+          '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03',
+          'SSH-2.0-OpenSSH_9.6\r\n',
+          '\r\n\r\n\r\n\r\n',
+          '\n',
+          'GET / HTTP/1.1\n\n',
+          'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: x\r\n\r\n',
+          'GET /subscribe HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n',
+          'GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+          'POST /publish HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n',
+          'POST /publish HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\nhi',
+          'GET /stats HTTP/1.0\r\n\r\n',
+          'GET /stats HTTP/1.0\r\nConnection: keep-alive\r\n\r\n',
+        ]),
+      ),
+    ],
     finish: g.pick(['end', 'hold']),
   }),
   'pipelined burst': (g) => {
@@ -239,7 +366,12 @@ const MAKERS: Record<string, (g: Gen) => Omit<Case, 'kind'>> = {
     return { steps: [raw(requests.join('')), ...tail], finish: g.pick(['end', 'hold']) };
   },
   'parked poll abandoned': (g) => ({
-    steps: [raw(`GET /subscribe/${g.pick(['fz-park', 'fz'])}${g.chance(0.5) ? '' : '?since=' + g.pick(['x-1', '0'])} HTTP/1.1\r\nHost: x\r\n${g.chance(0.5) ? 'Accept: application/json\r\n' : ''}\r\n`), g.int(0, 400)],
+    steps: [
+      raw(
+        `GET /subscribe/${g.pick(['fz-park', 'fz'])}${g.chance(0.5) ? '' : '?since=' + g.pick(['x-1', '0'])} HTTP/1.1\r\nHost: x\r\n${g.chance(0.5) ? 'Accept: application/json\r\n' : ''}\r\n`,
+      ),
+      g.int(0, 400),
+    ],
     finish: g.pick(['destroy', 'destroy', 'end']),
   }),
   'slow drip': (g) => {
@@ -340,10 +472,12 @@ function parseReplies(reply: Buffer, head: boolean): Parsed {
     if (bad !== undefined) return { statuses, truncated: false, problem: `bad header line: ${JSON.stringify(bad.slice(0, 80))}` };
     const code = Number(status[1]);
     statuses.push(code);
-    const headers = new Map(headerLines.map((line) => {
-      const colon = line.indexOf(':');
-      return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()] as const;
-    }));
+    const headers = new Map(
+      headerLines.map((line) => {
+        const colon = line.indexOf(':');
+        return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()] as const;
+      }),
+    );
     rest = rest.slice(end + 4);
     const length = headers.get('content-length');
     const chunked = /chunked/i.test(headers.get('transfer-encoding') ?? '');
@@ -409,9 +543,17 @@ t.test('hostile input leaves the server answering, well-formed, with nothing par
     if (parsed.statuses.length) answered++;
     for (const status of parsed.statuses) counts.set(status, (counts.get(status) ?? 0) + 1);
     if (parsed.problem) problems.push(`${kind}: ${parsed.problem} (sent ${sent})`);
-    else if (parsed.truncated && !outcome.cut) problems.push(`${kind}: a response was cut short by the server: ${JSON.stringify(outcome.reply.toString('latin1').slice(0, 160))} (sent ${sent})`);
+    else if (parsed.truncated && !outcome.cut)
+      problems.push(
+        `${kind}: a response was cut short by the server: ${JSON.stringify(outcome.reply.toString('latin1').slice(0, 160))} (sent ${sent})`,
+      );
   }
-  t.comment(`statuses: ${[...counts].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ')}`);
+  t.comment(
+    `statuses: ${[...counts]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]) => `${s}×${n}`)
+      .join(' ')}`,
+  );
   t.same(problems, [], 'every reply is a sequence of well-formed HTTP/1.1 responses');
   t.ok(answered > CASES / 2, `most connections got an answer (${answered} of ${CASES})`);
   t.notOk(counts.has(500), 'no request caused an internal error');

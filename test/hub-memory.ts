@@ -55,7 +55,9 @@ function pipelinedPublishes(origin: string, count: number, channels: number, key
         resolve(statuses);
       }
     });
-    socket.on('close', () => (statuses.length < count ? reject(new Error(`the server closed after ${statuses.length} answers`)) : undefined));
+    socket.on('close', () =>
+      statuses.length < count ? reject(new Error(`the server closed after ${statuses.length} answers`)) : undefined,
+    );
     socket.on('error', reject);
   });
   void (async () => {
@@ -92,7 +94,11 @@ t.test('distinct cursors cannot make a small history cost its encoding once per 
   const grown = rss(server) - before;
   t.ok(grown < 128 * MiB, `30 distinct cursors grew the resident set by ${(grown / MiB).toFixed(0)} MiB (at most 128)`);
   const last = await poll(origin, ids.at(-2), 'big');
-  t.same((JSON.parse(last.body) as Batch).messages.map((m) => m.id), [ids.at(-1)], 'and the channel still answers');
+  t.same(
+    (JSON.parse(last.body) as Batch).messages.map((m) => m.id),
+    [ids.at(-1)],
+    'and the channel still answers',
+  );
 });
 
 t.test('keyed publishes of one byte with long keys are charged at their cost: a capped heap survives them', async (t) => {
@@ -100,7 +106,11 @@ t.test('keyed publishes of one byte with long keys are charged at their cost: a 
   // 45 000 overflow it. The 2 MiB budget leaves the rest to the runtime, the logger, the metrics and answers on their way out.
   const server = await forkServer(t, ['--history-bytes', String(2 * MiB)], { NODE_OPTIONS: '--max-old-space-size=24' });
   const { origin } = server;
-  const first = await request(origin, '/publish/k0', { method: 'POST', body: 'x', headers: { accept: 'application/json', 'idempotency-key': 'first' } });
+  const first = await request(origin, '/publish/k0', {
+    method: 'POST',
+    body: 'x',
+    headers: { accept: 'application/json', 'idempotency-key': 'first' },
+  });
   const firstId = (JSON.parse(first.body) as { id: string }).id;
   const count = 45_000;
   const statuses = await pipelinedPublishes(origin, count, 200, (i) => `${'k'.repeat(120)}${String(i).padStart(8, '0')}`);
@@ -116,7 +126,16 @@ t.test('keyed publishes of one byte with long keys are charged at their cost: a 
 t.test('--redis: distinct cursors behind a watched channel cannot make it hold an encoding per cursor', async (t) => {
   const redis = await startRedis(t);
   // Answers here are whole histories (some 12 MiB of JSON): the per-connection share of the outbound budget must let them through.
-  const server = await forkServer(t, ['--redis', redis.url, '--history-bytes', String(2 * MiB), '--poll-timeout', '5000', '--stream-buffer', String(16 * MiB)]);
+  const server = await forkServer(t, [
+    '--redis',
+    redis.url,
+    '--history-bytes',
+    String(2 * MiB),
+    '--poll-timeout',
+    '5000',
+    '--stream-buffer',
+    String(16 * MiB),
+  ]);
   const { origin } = server;
   // A parked poll makes the instance watch the channel: what follows is read into its memory.
   const watching = poll(origin, undefined, 'big');

@@ -77,7 +77,10 @@ t.test('close()', async (t) => {
     feed.close();
     feed.close();
     t.equal(call.init.signal.aborted, true);
-    t.same(states.map((s) => s.state), [CLOSED]);
+    t.same(
+      states.map((s) => s.state),
+      [CLOSED],
+    );
   });
 
   t.test('during the interval: clears its timer, no request after', async (t) => {
@@ -85,7 +88,11 @@ t.test('close()', async (t) => {
     (await fake.next()).respond(batch([], 'c'));
     await until(() => (feed.state === LIVE ? true : undefined));
     await sleep(5);
-    t.equal(timersClearedBy(() => feed.close()), 1, 'the pending timer no longer holds the event loop');
+    t.equal(
+      timersClearedBy(() => feed.close()),
+      1,
+      'the pending timer no longer holds the event loop',
+    );
     t.equal(fake.calls.length, 1);
   });
 
@@ -93,6 +100,10 @@ t.test('close()', async (t) => {
     const { fake, feed, retry } = setup(t, { retryBase: 60_000, retryCap: 60_000 });
     (await fake.next()).fail(new TypeError('fetch failed'));
     await retry(0);
-    t.equal(timersClearedBy(() => feed.close()), 1, 'the pending timer no longer holds the event loop');
+    t.equal(
+      timersClearedBy(() => feed.close()),
+      1,
+      'the pending timer no longer holds the event loop',
+    );
   });
 });

@@ -18,7 +18,8 @@ t.test('channel patterns: exact, prefix*, * alone; anything else is refused', as
   t.equal(compilePatterns(['x', '*']), ALL);
   t.equal(compilePatterns(undefined), NONE);
   t.equal(compilePatterns([]), NONE);
-  for (const bad of ['room', [''], ['a*b'], ['**'], ['../x'], [1], Array(65).fill('a')]) t.equal(compilePatterns(bad), undefined, JSON.stringify(bad).slice(0, 30));
+  for (const bad of ['room', [''], ['a*b'], ['**'], ['../x'], [1], Array(65).fill('a')])
+    t.equal(compilePatterns(bad), undefined, JSON.stringify(bad).slice(0, 30));
 });
 
 t.test('a verified token is cached: the next look-up answers at once, until its exp', async (t) => {
@@ -44,7 +45,11 @@ t.test('public keys pin their algorithm: RS256, ES256 (P-256), EdDSA (Ed25519), 
     const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
     const verifier = new JwtVerifier({ ...NO_KEYS, publicKey: await exportSPKI(publicKey) });
     t.ok((await verifier.verify(await mint({ subscribe: ['*'] }, privateKey, alg))).subscribe.matches('x'), `${alg} verifies`);
-    await t.rejects(verifier.verify(await mint({ subscribe: ['*'] })), new TokenRejected('token algorithm is not accepted'), `${alg} key: HS256 refused`);
+    await t.rejects(
+      verifier.verify(await mint({ subscribe: ['*'] })),
+      new TokenRejected('token algorithm is not accepted'),
+      `${alg} key: HS256 refused`,
+    );
   }
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
   const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), alg: 'ES256', kid: 'k1' }] });
@@ -59,7 +64,10 @@ t.test('public keys pin their algorithm: RS256, ES256 (P-256), EdDSA (Ed25519), 
 t.test('malformed claims are refused with a reason', async (t) => {
   const verifier = new JwtVerifier({ ...NO_KEYS, secret: SECRET });
   const cases: [Parameters<typeof mint>[0], string][] = [
-    [{ extra: { pollcast: { subscribe: 'room' } } }, 'token "pollcast" claim must hold "subscribe" and "publish" lists of channel patterns'],
+    [
+      { extra: { pollcast: { subscribe: 'room' } } },
+      'token "pollcast" claim must hold "subscribe" and "publish" lists of channel patterns',
+    ],
     [{ name: 'evil\u202e', subscribe: ['*'] }, 'token "name" must be 1 to 64 characters, without control characters'],
     [{ sub: 'x'.repeat(129), subscribe: ['*'] }, 'token "sub" must be 1 to 128 characters'],
   ];

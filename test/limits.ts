@@ -60,10 +60,16 @@ t.test('history is bounded in bytes, and a cursor from before the eviction is to
   await publish(origin, 'ccccc', 'one');
   t.equal((await stats(origin)).bytes, budget);
   const batch = JSON.parse((await poll(origin, first, 'one')).body) as { messages: { text: string }[]; missed: boolean };
-  t.same(batch.messages.map((m) => m.text), ['ccccc']);
+  t.same(
+    batch.messages.map((m) => m.text),
+    ['ccccc'],
+  );
   t.equal(batch.missed, false, 'first itself was the evicted one, nothing after it was lost');
   const zero = await poll(origin, '0', 'two');
-  t.same((JSON.parse(zero.body) as { messages: { text: string }[] }).messages.map((m) => m.text), ['bbbbb']);
+  t.same(
+    (JSON.parse(zero.body) as { messages: { text: string }[] }).messages.map((m) => m.text),
+    ['bbbbb'],
+  );
   await publish(origin, 'ddddd', 'three');
   const lost = JSON.parse((await poll(origin, first, 'two')).body) as { missed: boolean };
   t.equal(lost.missed, true, 'bbbbb was evicted: missed');
@@ -114,7 +120,7 @@ t.test('a client that trickles its headers is cut off at the headers timeout', a
   t.ok(sent < head.length, 'cut off before it finished');
   t.match(reply, /^HTTP\/1\.1 408 [^]*request took too long to arrive\n$/);
   t.match(reply, /\r\npollcast-error: request_timeout\r\n/i, 'with its stable code');
-  t.ok(ms < 10_000, 'within the timeout and one check interval, not Node\'s minutes');
+  t.ok(ms < 10_000, "within the timeout and one check interval, not Node's minutes");
 });
 
 t.test('by default a trickling client is cut off within 20 s', async (t) => {
@@ -125,8 +131,6 @@ t.test('by default a trickling client is cut off within 20 s', async (t) => {
   t.ok(ms < 20_000, `cut after ${ms} ms`);
   t.match(reply, /^HTTP\/1\.1 408 /);
 });
-
-
 
 t.test('the request timeout does not cut a long poll that is waiting for its answer', async (t) => {
   const { origin } = await forkServer(t, ['--headers-timeout', '300', '--request-timeout', '500', '--poll-timeout', '3000']);
@@ -148,7 +152,10 @@ t.test('a slow reader of a large answer does not delay anyone else', async (t) =
   await waitForWaiting(origin, 2);
   await publish(origin, 'heavy news', 'heavy');
   await publish(origin, 'light news', 'light');
-  t.same((await Promise.all(others)).map((a) => a.body), ['heavy news', 'light news']);
+  t.same(
+    (await Promise.all(others)).map((a) => a.body),
+    ['heavy news', 'light news'],
+  );
   slow.resume();
   const all = await new Promise<number>((resolve) => {
     let received = 0;

@@ -16,7 +16,11 @@ interface Entry {
 
 /** Forks the server with its stdout read as JSON lines. */
 async function logged(t: { teardown(fn: () => unknown): void }, args: string[]) {
-  const child = fork(CLI, ['--port', '0', '--publish-rate', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [], env: { ...process.env, REDIS_URL: '' } });
+  const child = fork(CLI, ['--port', '0', '--publish-rate', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    execArgv: [],
+    env: { ...process.env, REDIS_URL: '' },
+  });
   t.teardown(() => child.kill('SIGKILL'));
   let out = '';
   let err = '';
@@ -26,7 +30,11 @@ async function logged(t: { teardown(fn: () => unknown): void }, args: string[]) 
     child.on('message', (message: { port?: number }) => message.port && resolve(message.port));
     child.once('exit', () => reject(new Error(`exited: ${err}`)));
   });
-  const entries = (): Entry[] => out.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Entry);
+  const entries = (): Entry[] =>
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Entry);
   return { child, origin: `http://127.0.0.1:${port}`, entries, stderr: () => err };
 }
 
@@ -35,8 +43,14 @@ t.test('every line is JSON: start, listen, each shutdown step; nothing on stderr
   server.child.send('shutdown');
   await new Promise((resolve) => server.child.once('exit', resolve));
   const entries = server.entries();
-  t.same(entries.map((entry) => entry.event), ['start', 'listen', 'shutdown', 'shutdown', 'shutdown']);
-  t.same(entries.filter((entry) => entry.event === 'shutdown').map((entry) => entry.step), ['refusing', 'hub-closed', 'closed']);
+  t.same(
+    entries.map((entry) => entry.event),
+    ['start', 'listen', 'shutdown', 'shutdown', 'shutdown'],
+  );
+  t.same(
+    entries.filter((entry) => entry.event === 'shutdown').map((entry) => entry.step),
+    ['refusing', 'hub-closed', 'closed'],
+  );
   t.ok(entries.every((entry) => entry.level === 30 && typeof entry.time === 'string' && entry.name === 'pollcast'));
   t.equal(server.stderr(), '');
 });
@@ -47,7 +61,10 @@ t.test('limits hit are logged as warnings, once per code and period however many
   const limits = server.entries().filter((entry) => entry.event === 'limit');
   t.equal(limits.length, 1);
   t.match(limits[0], { level: 40, code: 'body_too_large', client: '127.0.0.1' });
-  t.notOk(server.entries().some((entry) => entry.event === 'start'), 'info lines left out at --log-level warn');
+  t.notOk(
+    server.entries().some((entry) => entry.event === 'start'),
+    'info lines left out at --log-level warn',
+  );
 });
 
 t.test('--trust-proxy puts the forwarded client in the limit log and in its rate limit', async (t) => {
@@ -56,7 +73,10 @@ t.test('--trust-proxy puts the forwarded client in the limit log and in its rate
   t.equal((await request(server.origin, '/publish', from('198.51.100.1'))).status, 200);
   t.equal((await request(server.origin, '/publish', from('198.51.100.1'))).status, 429, 'the same client is limited');
   t.equal((await request(server.origin, '/publish', from('198.51.100.2'))).status, 200, 'another client behind the same proxy is not');
-  t.match(server.entries().find((entry) => entry.event === 'limit'), { code: 'rate_limited', client: '198.51.100.1' });
+  t.match(
+    server.entries().find((entry) => entry.event === 'limit'),
+    { code: 'rate_limited', client: '198.51.100.1' },
+  );
 });
 
 t.test('without --trust-proxy, a forged X-Forwarded-For changes nothing', async (t) => {
@@ -70,7 +90,13 @@ t.test('Redis going down and coming back is one line each', async (t) => {
   const redis = await startRedis(t);
   const server = await logged(t, ['--redis', redis.url]);
   await redis.stop({ keep: true });
-  const seen = async (up: boolean) => waitFor(`a redis up:${up} line`, async () => server.entries().find((entry) => entry.event === 'redis' && entry.up === up), async () => JSON.stringify(server.entries()), 15_000);
+  const seen = async (up: boolean) =>
+    waitFor(
+      `a redis up:${up} line`,
+      async () => server.entries().find((entry) => entry.event === 'redis' && entry.up === up),
+      async () => JSON.stringify(server.entries()),
+      15_000,
+    );
   t.match(await seen(false), { level: 50, url: redis.url });
   await redis.start();
   t.match(await seen(true), { level: 30 });

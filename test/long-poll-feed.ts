@@ -43,8 +43,6 @@ function setup(t: Tap, options: FeedOptions = {}) {
   return { feed, fake, log, messages, states, retry };
 }
 
-
-
 const since = (call: Call) => call.url.searchParams.get('since');
 
 t.test('requests', async (t) => {
@@ -91,7 +89,11 @@ t.test('delivery', async (t) => {
     const third = await fake.next();
     t.equal(since(third), 'c3');
     t.equal(feed.cursor, 'c3');
-    t.same(messages.map((m) => m.id), ['m1', 'm2', 'm3'], 'all of them, in order');
+    t.same(
+      messages.map((m) => m.id),
+      ['m1', 'm2', 'm3'],
+      'all of them, in order',
+    );
     t.same(messages[0], message(1), 'text and time intact');
   });
 
@@ -103,7 +105,10 @@ t.test('delivery', async (t) => {
     t.equal(since(afterHeader), 'c7', 'the header wins');
     afterHeader.respond(status(204));
     t.equal(since(await fake.next(50)), 'c7', 'no header: the same cursor');
-    t.notOk(states.some((s) => s.state === RECONNECTING), 'a 204 is not a failure');
+    t.notOk(
+      states.some((s) => s.state === RECONNECTING),
+      'a 204 is not a failure',
+    );
   });
 
   t.test('delivers a message once even when the server repeats it', async (t) => {
@@ -111,7 +116,10 @@ t.test('delivery', async (t) => {
     (await fake.next()).respond(batch([message(1), message(2)], 'c2'));
     (await fake.next()).respond(batch([message(2), message(3), message(3)], 'c3'));
     await fake.next();
-    t.same(messages.map((m) => m.id), ['m1', 'm2', 'm3']);
+    t.same(
+      messages.map((m) => m.id),
+      ['m1', 'm2', 'm3'],
+    );
   });
 
   t.test('reports missed messages before the ones after the gap', async (t) => {
@@ -192,7 +200,10 @@ t.test('retries', async (t) => {
     const failedAt = performance.now();
     await fake.next();
     t.ok(performance.now() - failedAt >= 55, 'waited about the backoff');
-    t.same(states.map((s) => s.state), [RECONNECTING, CONNECTING]);
+    t.same(
+      states.map((s) => s.state),
+      [RECONNECTING, CONNECTING],
+    );
     t.same(states.at(-1)?.detail.error?.reason, 'fetch failed', 'the last error stays visible while trying');
   });
 
@@ -224,9 +235,10 @@ t.test('a poll parked long enough counts as live, and then fails like any other'
   t.equal((await retry(2)).retryAt, NOW, 'a gateway dropping a parked poll: at once again');
   (await fake.next()).fail(new TypeError('fetch failed'));
   t.equal((await retry(3)).retryAt, NOW + 20, 'the backoff steps were kept');
-  t.same(states.map((s) => s.state), [
-    LIVE, RECONNECTING, CONNECTING, RECONNECTING, CONNECTING, LIVE, RECONNECTING, CONNECTING, RECONNECTING,
-  ]);
+  t.same(
+    states.map((s) => s.state),
+    [LIVE, RECONNECTING, CONNECTING, RECONNECTING, CONNECTING, LIVE, RECONNECTING, CONNECTING, RECONNECTING],
+  );
 });
 
 t.test('close()', async (t) => {
@@ -237,7 +249,11 @@ t.test('close()', async (t) => {
     t.equal(call.init.signal.aborted, true);
     t.equal(feed.state, CLOSED);
     feed.close();
-    t.same(states.map((s) => s.state), [CLOSED], 'idempotent: closed once');
+    t.same(
+      states.map((s) => s.state),
+      [CLOSED],
+      'idempotent: closed once',
+    );
     await sleep(30);
     t.equal(fake.calls.length, 1);
   });

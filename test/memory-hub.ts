@@ -115,7 +115,11 @@ t.test('cancel() un-parks a waiter, drops an idle channel, and is idempotent', a
   const hub = new MemoryHub();
   const probe = new Probe();
   const subscription = hub.subscribe('room', undefined, probe);
-  t.same(hub.stats(), { waiting: 1, channels: 1, published: 0, delivered: 0, bytes: CHANNEL_OVERHEAD }, 'a channel costs even without history');
+  t.same(
+    hub.stats(),
+    { waiting: 1, channels: 1, published: 0, delivered: 0, bytes: CHANNEL_OVERHEAD },
+    'a channel costs even without history',
+  );
   subscription.cancel();
   subscription.cancel();
   t.same(hub.stats(), { waiting: 0, channels: 0, published: 0, delivered: 0, bytes: 0 });
@@ -156,7 +160,10 @@ t.test('close() releases every waiter once and refuses further work', async (t) 
   hub.subscribe('b', undefined, probes[1]!);
   hub.close();
   hub.close();
-  t.same(probes.map((p) => p.released), [1, 1, 0]);
+  t.same(
+    probes.map((p) => p.released),
+    [1, 1, 0],
+  );
   t.equal(hub.stats().waiting, 0);
   hub.subscribe('a', undefined, probes[2]!);
   await tick();
@@ -212,7 +219,7 @@ t.test('keys are remembered for as many publishes as the history holds', async (
   t.equal((await hub.publish('room', 'a', 'ka')).repeated, false, 'the oldest key was forgotten');
 });
 
-t.test('clients resuming from one cursor share one batch, within the cache\'s budget', async (t) => {
+t.test("clients resuming from one cursor share one batch, within the cache's budget", async (t) => {
   const hub = new MemoryHub({ batchCacheBytes: 4096 });
   const { message: first } = await hub.publish('room', 'one');
   await hub.publish('room', 'two');
@@ -296,7 +303,7 @@ t.test('channels are bounded: a new one pushes out the least recently used, unle
   t.throws(() => full.subscribe('other', undefined, new Probe()), HubFullError);
 });
 
-t.test('entries evicted by a channel\'s own limit do not pile up', async (t) => {
+t.test("entries evicted by a channel's own limit do not pile up", async (t) => {
   const hub = new MemoryHub({ historyLimit: 1 });
   for (let i = 0; i < 5000; i++) await hub.publish('one', `m${i}`);
   t.equal(hub.stats().bytes, CHANNEL_OVERHEAD + messageCost('m4999'));
@@ -312,7 +319,10 @@ t.test('read() answers at once, with an empty batch and the place to ask from wh
   t.same(empty.messages, []);
   t.equal(hub.stats().waiting, 0);
   const { message: first } = await hub.publish('room', 'a');
-  t.same((await hub.read('room', empty.cursor)).messages.map((m) => m.text), ['a']);
+  t.same(
+    (await hub.read('room', empty.cursor)).messages.map((m) => m.text),
+    ['a'],
+  );
   const idle = await hub.read('room', first.id);
   t.same(idle, { messages: [], missed: false, cursor: first.id });
   await hub.publish('room', 'b');

@@ -40,7 +40,8 @@ async function publishOverWs(t: { teardown(fn: () => void): void }, url: string,
   ws.on('close', (code) => (closed = `closed ${code}`));
   ws.on('message', (data) => {
     const frame = JSON.parse(String(data)) as { type: string; code?: string; key?: string };
-    if (frame.type === 'published' || frame.type === 'error') answers.set(frame.key ?? '?', frame.type === 'published' ? 'published' : frame.code!);
+    if (frame.type === 'published' || frame.type === 'error')
+      answers.set(frame.key ?? '?', frame.type === 'published' ? 'published' : frame.code!);
   });
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
@@ -57,23 +58,28 @@ t.test('a WebSocket publish is checked as POST /publish is: same codes, nothing 
   const url = `${origin.replace('http:', 'ws:')}/ws/checked`;
   const fits = 'é'.repeat(MAX_BODY / 2);
   const escaped = `${'\n'.repeat(MAX_BODY / 4)}${'x'.repeat((MAX_BODY * 3) / 4)}`;
-  const answers = await publishOverWs(t, url, [
-    'x'.repeat(MAX_BODY + 1),
-    `${fits}.`,
-    '\ud800',
-    `ok \udfff`,
-    '',
-    fits,
-    escaped,
-  ]);
-  t.same(answers, ['body_too_large', 'body_too_large', 'bad_utf8', 'bad_utf8', 'empty_body', 'published', 'published'],
-    'over max-body, lone surrogates and empty are refused with the HTTP codes; a text at the limit is stored, escapes and all');
+  const answers = await publishOverWs(t, url, ['x'.repeat(MAX_BODY + 1), `${fits}.`, '\ud800', `ok \udfff`, '', fits, escaped]);
+  t.same(
+    answers,
+    ['body_too_large', 'body_too_large', 'bad_utf8', 'bad_utf8', 'empty_body', 'published', 'published'],
+    'over max-body, lone surrogates and empty are refused with the HTTP codes; a text at the limit is stored, escapes and all',
+  );
 
   const http = await request(origin, '/publish/checked', { method: 'POST', body: 'x'.repeat(MAX_BODY + 1) });
   t.equal(http.status, 413);
   t.equal(http.headers['pollcast-error'], 'body_too_large');
-  t.equal((await request(origin, '/publish/checked', { method: 'POST', body: escaped })).status, 200, 'HTTP takes the same text at the limit');
+  t.equal(
+    (await request(origin, '/publish/checked', { method: 'POST', body: escaped })).status,
+    200,
+    'HTTP takes the same text at the limit',
+  );
 
-  const stored = JSON.parse((await request(origin, '/messages/checked?since=0', { headers: { accept: 'application/json' } })).body) as { messages: { text: string }[] };
-  t.same(stored.messages.map((m) => m.text.length), [fits.length, escaped.length, escaped.length], 'only what both accept is stored');
+  const stored = JSON.parse((await request(origin, '/messages/checked?since=0', { headers: { accept: 'application/json' } })).body) as {
+    messages: { text: string }[];
+  };
+  t.same(
+    stored.messages.map((m) => m.text.length),
+    [fits.length, escaped.length, escaped.length],
+    'only what both accept is stored',
+  );
 });

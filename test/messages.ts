@@ -19,7 +19,11 @@ t.test('GET /messages answers at once, for clients that poll on an interval', as
   const first = await publish(origin, 'one', 'room');
   await publish(origin, 'two', 'room');
   const after = await read(origin, `/messages/room?since=${empty.batch.cursor}`);
-  t.same(after.batch.messages.map((m) => m.text), ['one', 'two'], 'the same batch as /subscribe');
+  t.same(
+    after.batch.messages.map((m) => m.text),
+    ['one', 'two'],
+    'the same batch as /subscribe',
+  );
   t.equal(after.batch.cursor, after.batch.messages[1]!.id);
 
   const nothingNew = await read(origin, `/messages/room?since=${after.batch.cursor}`);
@@ -29,12 +33,19 @@ t.test('GET /messages answers at once, for clients that poll on an interval', as
   const now = await read(origin, '/messages/room');
   t.same(now.batch.messages, [], 'without since: from now');
   await publish(origin, 'three', 'room');
-  t.same((await read(origin, `/messages/room?since=${now.batch.cursor}`)).batch.messages.map((m) => m.text), ['three'], 'and nothing lost after it');
+  t.same(
+    (await read(origin, `/messages/room?since=${now.batch.cursor}`)).batch.messages.map((m) => m.text),
+    ['three'],
+    'and nothing lost after it',
+  );
 
   for (const text of ['four', 'five']) await publish(origin, text, 'room');
   const late = await read(origin, `/messages/room?since=${first}`);
   t.equal(late.batch.missed, true, 'a cursor older than the history is told so');
-  t.same(late.batch.messages.map((m) => m.text), ['three', 'four', 'five']);
+  t.same(
+    late.batch.messages.map((m) => m.text),
+    ['three', 'four', 'five'],
+  );
 });
 
 t.test('GET /messages refuses what /subscribe refuses', async (t) => {

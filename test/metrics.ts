@@ -129,7 +129,11 @@ t.test('a WebSocket handshake that ws refuses gives its place in the waiting roo
   const { origin, port } = await forkServer(t, ['--max-waiting-per-client', '3']);
   for (let i = 0; i < 5; i++) {
     const status = await new Promise<string>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: bad\r\n\r\n'));
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.write(
+          'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: bad\r\n\r\n',
+        ),
+      );
       let got = '';
       socket.on('data', (chunk: Buffer) => (got += String(chunk)));
       socket.on('error', () => undefined);
@@ -140,7 +144,10 @@ t.test('a WebSocket handshake that ws refuses gives its place in the waiting roo
   await new Promise((resolve) => setTimeout(resolve, 100));
   t.equal(sample((await request(origin, '/metrics')).body, 'pollcast_held{transport="websocket"}'), 0, 'nothing held');
   const held = new AbortController();
-  const parked = request(origin, '/subscribe', { signal: held.signal }).then((answer) => answer.status, () => 'held');
+  const parked = request(origin, '/subscribe', { signal: held.signal }).then(
+    (answer) => answer.status,
+    () => 'held',
+  );
   await new Promise((resolve) => setTimeout(resolve, 200));
   held.abort();
   t.equal(await parked, 'held', 'the same client may still subscribe');
@@ -148,7 +155,11 @@ t.test('a WebSocket handshake that ws refuses gives its place in the waiting roo
 
 t.test('/readyz on the admin port says 503 starting while Redis is not connected yet', async (t) => {
   const [adminPort, deadRedis] = [await freePort(), await freePort()];
-  const child = fork(CLI, ['--port', '0', '--admin-port', String(adminPort), '--redis', `redis://127.0.0.1:${deadRedis}`, '--log-level', 'silent'], { execArgv: [], stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  const child = fork(
+    CLI,
+    ['--port', '0', '--admin-port', String(adminPort), '--redis', `redis://127.0.0.1:${deadRedis}`, '--log-level', 'silent'],
+    { execArgv: [], stdio: ['ignore', 'ignore', 'ignore', 'ipc'] },
+  );
   t.teardown(() => child.kill('SIGKILL'));
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   let answer = await request(`http://127.0.0.1:${adminPort}`, '/readyz').catch(() => undefined);

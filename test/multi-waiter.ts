@@ -46,7 +46,13 @@ t.test('what is ready at once on several channels comes in one answer', async (t
   await hub.publish('a', 'two');
   await hub.publish('b', 'three');
   const waiter = recorder();
-  new SetWait(['a', 'b'], waiter).start(hub, new Map([['a', one.message.id], ['b', '0']]));
+  new SetWait(['a', 'b'], waiter).start(
+    hub,
+    new Map([
+      ['a', one.message.id],
+      ['b', '0'],
+    ]),
+  );
   await tick();
   t.same([texts(waiter.answers[0]!.get('a')), texts(waiter.answers[0]!.get('b'))], [['two'], ['three']]);
 });
@@ -75,7 +81,10 @@ t.test('cancel() and expire() let every channel go; expire() answers every posit
   second.start(hub, new Map());
   t.equal(second.expire(), true);
   t.equal(hub.stats().waiting, 0);
-  t.same([...expired.answers[0]!.values()].map((batch) => batch.messages.length), [0, 0]);
+  t.same(
+    [...expired.answers[0]!.values()].map((batch) => batch.messages.length),
+    [0, 0],
+  );
 });
 
 t.test('the hub closing releases the wait once', async (t) => {

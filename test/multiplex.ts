@@ -7,7 +7,10 @@ import { publish, request, waitForWaiting } from './fixtures/http.js';
 import { forkServer } from './fixtures/server.js';
 import { until } from './fixtures/wait.js';
 
-const texts = (body: string, channel: string): string[] => decodeChannelBatches(body).get(channel)!.messages.map((m) => m.text);
+const texts = (body: string, channel: string): string[] =>
+  decodeChannelBatches(body)
+    .get(channel)!
+    .messages.map((m) => m.text);
 const cursorOf = (body: string, channel: string): string => decodeChannelBatches(body).get(channel)!.cursor;
 
 t.test('the long poll over several channels', async (t) => {
@@ -31,7 +34,11 @@ t.test('the long poll over several channels', async (t) => {
     await publish(origin, 'c1', 'lc');
     const since = ['la', 'lb', 'lc'].map((channel) => `since=${channel}:${encodeURIComponent(cursorOf(answer.body, channel))}`).join('&');
     const next = await request(origin, `/subscribe?channels=la,lb,lc&${since}`);
-    t.same([texts(next.body, 'la'), texts(next.body, 'lb'), texts(next.body, 'lc')], [['a1'], [], ['c1']], 'what came meanwhile, on two channels at once');
+    t.same(
+      [texts(next.body, 'la'), texts(next.body, 'lb'), texts(next.body, 'lc')],
+      [['a1'], [], ['c1']],
+      'what came meanwhile, on two channels at once',
+    );
   });
 
   t.test('a hang-up and a timeout leave nothing parked; the timeout answers every position', async (t) => {
@@ -92,7 +99,11 @@ t.test('with a subscribe token, every channel of the set needs it', async (t) =>
 });
 
 /** Reads an event stream over fetch until `enough` says so; returns the events and the last id. */
-async function readEvents(url: string, headers: Record<string, string>, enough: (events: StreamEvent[]) => boolean): Promise<StreamEvent[]> {
+async function readEvents(
+  url: string,
+  headers: Record<string, string>,
+  enough: (events: StreamEvent[]) => boolean,
+): Promise<StreamEvent[]> {
   const cut = new AbortController();
   const events: StreamEvent[] = [];
   const answer = await fetch(url, { headers, signal: cut.signal });
@@ -113,11 +124,26 @@ t.test('event stream over several channels', async (t) => {
   await publish(origin, 'one', 'ea');
   await publish(origin, 'two\nlines', 'eb');
   const first = await readEvents(`${origin}/events?channels=ea,eb&since=ea:0,eb:0`, {}, (events) => events.length === 2);
-  t.same(first.map((event) => JSON.parse(event.data) as { channel: string; text: string }).map(({ channel, text }) => [channel, text]), [['ea', 'one'], ['eb', 'two\nlines']], 'each message tagged with its channel, a multi-line text intact');
+  t.same(
+    first.map((event) => JSON.parse(event.data) as { channel: string; text: string }).map(({ channel, text }) => [channel, text]),
+    [
+      ['ea', 'one'],
+      ['eb', 'two\nlines'],
+    ],
+    'each message tagged with its channel, a multi-line text intact',
+  );
   await publish(origin, 'three', 'eb');
   await publish(origin, 'four', 'ea');
-  const resumed = await readEvents(`${origin}/events?channels=ea,eb&since=ea:0,eb:0`, { 'last-event-id': first[1]!.lastEventId }, (events) => events.length === 2);
-  t.same(resumed.map((event) => (JSON.parse(event.data) as { text: string }).text).sort(), ['four', 'three'], 'Last-Event-ID alone resumes every channel, and wins over since=');
+  const resumed = await readEvents(
+    `${origin}/events?channels=ea,eb&since=ea:0,eb:0`,
+    { 'last-event-id': first[1]!.lastEventId },
+    (events) => events.length === 2,
+  );
+  t.same(
+    resumed.map((event) => (JSON.parse(event.data) as { text: string }).text).sort(),
+    ['four', 'three'],
+    'Last-Event-ID alone resumes every channel, and wins over since=',
+  );
   await waitForWaiting(origin, 0);
 });
 
@@ -136,7 +162,8 @@ t.test('WebSocket over several channels: subscribe and unsubscribe at any time',
   await publish(origin, 'old', 'wa');
   const { ws, frames } = await openSocket(`${base}/ws?channels=wa,wb&since=wa:0`);
   t.teardown(() => ws.terminate());
-  const of = (type: string, channel?: string) => frames.filter((frame) => frame.type === type && (channel === undefined || frame.channel === channel));
+  const of = (type: string, channel?: string) =>
+    frames.filter((frame) => frame.type === type && (channel === undefined || frame.channel === channel));
   await until(() => of('message', 'wa').length === 1 && of('subscribed').length === 2, 'the history and both subscriptions');
   t.equal(of('message', 'wa')[0]!.text, 'old');
 
@@ -161,7 +188,15 @@ t.test('WebSocket over several channels: subscribe and unsubscribe at any time',
   ws.send(JSON.stringify({ type: 'subscribe', channel: 'bad name' }));
   ws.send(JSON.stringify({ type: 'unsubscribe', channel: 'nope' }));
   await until(() => of('error').length === 4, 'four refusals');
-  t.same(of('error').map((frame) => [frame.channel, frame.code]), [['wd', 'too_many_subscriptions'], ['wa', 'bad_request'], ['bad name', 'bad_channel'], ['nope', 'bad_request']]);
+  t.same(
+    of('error').map((frame) => [frame.channel, frame.code]),
+    [
+      ['wd', 'too_many_subscriptions'],
+      ['wa', 'bad_request'],
+      ['bad name', 'bad_channel'],
+      ['nope', 'bad_request'],
+    ],
+  );
   ws.send(JSON.stringify({ type: 'unsubscribe', channel: 'wc' }));
   ws.send(JSON.stringify({ type: 'subscribe', channel: 'we', since: 'nonsense' }));
   await until(() => of('error').length === 5, 'a bad cursor refused for its channel only');

@@ -19,10 +19,15 @@ t.setTimeout(120_000);
 const PROXIED = ['--trust-proxy', 'loopback', '--shutdown-grace', '500'];
 
 async function waitingOn(origin: string, count: number): Promise<void> {
-  await waitFor(`${count} subscriber(s) held`, async () => {
-    const { waiting } = JSON.parse((await request(origin, '/stats')).body) as { waiting: number };
-    return waiting >= count ? true : undefined;
-  }, async () => 'fewer held', 10_000);
+  await waitFor(
+    `${count} subscriber(s) held`,
+    async () => {
+      const { waiting } = JSON.parse((await request(origin, '/stats')).body) as { waiting: number };
+      return waiting >= count ? true : undefined;
+    },
+    async () => 'fewer held',
+    10_000,
+  );
 }
 
 /** Opens an event stream and resolves with the `data:` of its first message event. */
@@ -49,17 +54,23 @@ t.test('through nginx: the page, a long poll, an event stream and a WebSocket al
   const nginx = await startNginx(t, pollcast.port);
   const page = await request(nginx.http, '/');
   t.equal(page.status, 200);
-  t.match(page.headers['content-security-policy'], new RegExp(`ws://127\\.0\\.0\\.1:${new URL(nginx.http).port} `), 'the CSP names the Host the browser used, port included');
+  t.match(
+    page.headers['content-security-policy'],
+    new RegExp(`ws://127\\.0\\.0\\.1:${new URL(nginx.http).port} `),
+    'the CSP names the Host the browser used, port included',
+  );
   t.equal((await request(nginx.http, '/stats')).status, 404, '/stats is not public through nginx');
 
   const longPoll = request(nginx.http, '/subscribe/n', { headers: { accept: 'application/json' } });
   const event = firstEvent(nginx.http, '/events/n');
   const socket = new WebSocket(`${nginx.http.replace('http', 'ws')}/ws/n`);
   socket.on('error', () => undefined);
-  const frame = new Promise<string>((resolve) => socket.on('message', (data) => {
-    const parsed = JSON.parse(String(data)) as { type: string; text?: string };
-    if (parsed.type === 'message') resolve(parsed.text!);
-  }));
+  const frame = new Promise<string>((resolve) =>
+    socket.on('message', (data) => {
+      const parsed = JSON.parse(String(data)) as { type: string; text?: string };
+      if (parsed.type === 'message') resolve(parsed.text!);
+    }),
+  );
   await waitingOn(pollcast.origin, 3);
   await publish(nginx.http, 'through the proxy', 'n');
   t.equal((JSON.parse((await longPoll).body) as { messages: { text: string }[] }).messages[0]?.text, 'through the proxy', 'long poll');
@@ -71,7 +82,10 @@ t.test('through nginx: the page, a long poll, an event stream and a WebSocket al
 t.test('while pollcast is down, /events through nginx is a dropped connection, not a 502; /subscribe a 503 with Retry-After', async (t) => {
   const port = await freePort();
   const nginx = await startNginx(t, port);
-  const refused = await request(nginx.http, '/events/x').then((answer) => `answered ${answer.status}`, (error: NodeJS.ErrnoException) => error.code);
+  const refused = await request(nginx.http, '/events/x').then(
+    (answer) => `answered ${answer.status}`,
+    (error: NodeJS.ErrnoException) => error.code,
+  );
   t.equal(refused, 'ECONNRESET', 'dropped: an EventSource retries on that, where it would stop for good on a 502');
   const poll = await request(nginx.http, '/subscribe/x');
   t.equal(poll.status, 503);
@@ -96,7 +110,12 @@ t.test("Chromium's native EventSource keeps going across a restart of pollcast b
   const readyState = () => page.evaluate(() => (window as unknown as { source: EventSource }).source.readyState);
   await waitingOn(pollcast.origin, 1);
   await publish(nginx.http, 'before', 'restart');
-  await waitFor('"before"', async () => ((await got()).includes('before') ? true : undefined), async () => JSON.stringify(await got()), 10_000);
+  await waitFor(
+    '"before"',
+    async () => ((await got()).includes('before') ? true : undefined),
+    async () => JSON.stringify(await got()),
+    10_000,
+  );
 
   await pollcast.stop();
   // Its retry (2 s) meets nginx while pollcast is down: dropped, so it tries again.
@@ -105,7 +124,12 @@ t.test("Chromium's native EventSource keeps going across a restart of pollcast b
   pollcast = await forkServer(t, ['--port', String(port), ...PROXIED]);
   await waitingOn(pollcast.origin, 1);
   await publish(nginx.http, 'after', 'restart');
-  await waitFor('"after"', async () => ((await got()).includes('after') ? true : undefined), async () => `${JSON.stringify(await got())}, readyState ${await readyState()}`, 15_000);
+  await waitFor(
+    '"after"',
+    async () => ((await got()).includes('after') ? true : undefined),
+    async () => `${JSON.stringify(await got())}, readyState ${await readyState()}`,
+    15_000,
+  );
   t.same(await got(), ['before', 'after']);
   t.notMatch(await nginx.errors(), /\[(emerg|alert|crit)\]/);
 });

@@ -28,7 +28,10 @@ t.test('bad values are rejected when the server is created', async (t) => {
   t.throws(() => resolveOptions({ host: '' }), /host must be a non-empty string/);
   t.throws(() => resolveOptions({ nonsense: 1 } as never), /unknown option "nonsense"/);
   t.throws(() => resolveOptions({ writeTimeoutMs: 10 }), /writeTimeoutMs/);
-  t.throws(() => resolveOptions({ outboundBytes: 1024 * 1024, streamBufferBytes: 2 * 1024 * 1024 }), /streamBufferBytes must not exceed outboundBytes/);
+  t.throws(
+    () => resolveOptions({ outboundBytes: 1024 * 1024, streamBufferBytes: 2 * 1024 * 1024 }),
+    /streamBufferBytes must not exceed outboundBytes/,
+  );
 });
 
 t.test('redisUrl: a redis:// or rediss:// URL with a host, checked at creation', async (t) => {

@@ -100,7 +100,8 @@ async function nonReader(t: { teardown(fn: () => void): void }, port: number, he
 }
 
 const get = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n${extra}\r\n`;
-const upgrade = (path: string) => get(path, 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n');
+const upgrade = (path: string) =>
+  get(path, 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n');
 
 /** Publishes `count` messages of control characters: each escapes to six bytes of JSON, so answers are large. */
 async function hoard(origin: string, channel: string, count: number): Promise<string[]> {

@@ -27,8 +27,17 @@ t.test('the packed tarball installs in an empty folder, npx pollcast serves the 
   const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT });
   const [packed] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
   const paths = packed!.files.map((file) => file.path);
-  t.ok(paths.includes('dist/cli.js') && paths.includes('public/index.html') && paths.includes('public/js/browser/index.d.ts') && paths.includes('deploy/nginx.conf'), 'ships what runs');
-  t.notOk(paths.some((path) => path.startsWith('src/') || path.startsWith('test/') || path.startsWith('bench/')), 'and nothing else');
+  t.ok(
+    paths.includes('dist/cli.js') &&
+      paths.includes('public/index.html') &&
+      paths.includes('public/js/browser/index.d.ts') &&
+      paths.includes('deploy/nginx.conf'),
+    'ships what runs',
+  );
+  t.notOk(
+    paths.some((path) => path.startsWith('src/') || path.startsWith('test/') || path.startsWith('bench/')),
+    'and nothing else',
+  );
 
   const app = join(dir, 'app');
   await run('mkdir', [app]);
@@ -51,7 +60,11 @@ t.test('the packed tarball installs in an empty folder, npx pollcast serves the 
   const port = await new Promise<number>((resolve, reject) => {
     server.stdout.on('data', (chunk: Buffer) => {
       out += String(chunk);
-      const listen = out.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { event?: string; port?: number }).find((entry) => entry.event === 'listen');
+      const listen = out
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { event?: string; port?: number })
+        .find((entry) => entry.event === 'listen');
       if (listen?.port) resolve(listen.port);
     });
     server.once('exit', (code) => reject(new Error(`npx pollcast exited with ${code}: ${out}`)));
@@ -67,24 +80,42 @@ t.test('the packed tarball installs in an empty folder, npx pollcast serves the 
   await closed;
   t.match(out, /"event":"shutdown","step":"closed"/, 'pollcast stops cleanly on SIGTERM');
 
-  await writeFile(join(app, 'embed.ts'), [
-    "import { createFeed, publishOnce, publishUrl, SharedFeed, uuid } from 'pollcast/client';",
-    "import type { Message } from 'pollcast/client';",
-    "const shown: Message[] = [];",
-    "const feed = createFeed({ base: 'https://chat.example', channel: 'news', transport: 'eventsource', onMessage: (m) => shown.push(m) });",
-    "const shared = new SharedFeed({ channel: 'news', onMessage: (m: Message) => shown.push(m) });",
-    "const outcome = await publishOnce({ url: publishUrl('https://chat.example', 'news'), text: 'hello', key: uuid(), token: undefined, timeout: 10_000, fetch: (url, init) => fetch(url, init) });",
-    'console.log(outcome);',
-    'feed.close();',
-    'shared.close();',
-    '',
-  ].join('\n'));
-  await writeFile(join(app, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: [] },
-    files: ['embed.ts'],
-  }));
+  await writeFile(
+    join(app, 'embed.ts'),
+    [
+      "import { createFeed, publishOnce, publishUrl, SharedFeed, uuid } from 'pollcast/client';",
+      "import type { Message } from 'pollcast/client';",
+      'const shown: Message[] = [];',
+      "const feed = createFeed({ base: 'https://chat.example', channel: 'news', transport: 'eventsource', onMessage: (m) => shown.push(m) });",
+      "const shared = new SharedFeed({ channel: 'news', onMessage: (m: Message) => shown.push(m) });",
+      "const outcome = await publishOnce({ url: publishUrl('https://chat.example', 'news'), text: 'hello', key: uuid(), token: undefined, timeout: 10_000, fetch: (url, init) => fetch(url, init) });",
+      'console.log(outcome);',
+      'feed.close();',
+      'shared.close();',
+      '',
+    ].join('\n'),
+  );
+  await writeFile(
+    join(app, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        lib: ['es2022', 'dom'],
+        types: [],
+      },
+      files: ['embed.ts'],
+    }),
+  );
   await run(process.execPath, [TSC, '-p', '.'], { cwd: app });
   t.pass('pollcast/client type-checks in another project');
-  const { stdout: imported } = await run(process.execPath, ['--input-type=module', '-e', "const c = await import('pollcast/client'); console.log(typeof c.createFeed, typeof c.SharedFeed)"], { cwd: app });
+  const { stdout: imported } = await run(
+    process.execPath,
+    ['--input-type=module', '-e', "const c = await import('pollcast/client'); console.log(typeof c.createFeed, typeof c.SharedFeed)"],
+    { cwd: app },
+  );
   t.equal(imported.trim(), 'function function', 'and imports as ESM');
 });

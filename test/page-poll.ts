@@ -15,7 +15,7 @@ t.test("a page's plain-text poll without a cursor idles with 200 and an empty bo
   }
 });
 
-t.test('everyone else keeps 204: curl, JSON (pollcast\'s own client), any poll with a cursor', async (t) => {
+t.test("everyone else keeps 204: curl, JSON (pollcast's own client), any poll with a cursor", async (t) => {
   const { origin } = await forkServer(t, ['--poll-timeout', '100']);
   const cursor = await publish(origin, 'first');
   t.equal((await request(origin, '/subscribe', { headers: { 'user-agent': 'curl/8.5.0' } })).status, 204, 'curl');
@@ -37,9 +37,16 @@ t.test("a page's poll still gets each message as plain text", async (t) => {
 t.test('a folder of your own gets the page policy (inline scripts allowed); the built-in page the strict one', async (t) => {
   const own = await forkServer(t, ['--public', new URL('./fixtures/public', import.meta.url).pathname]);
   const builtIn = await forkServer(t);
-  t.match((await request(own.origin, '/', { headers: { host: 'chat.example:8080' } })).headers['content-security-policy'], /script-src 'self' 'unsafe-inline';.*connect-src 'self' ws:\/\/chat\.example:8080 wss:\/\/chat\.example:8080;/);
+  t.match(
+    (await request(own.origin, '/', { headers: { host: 'chat.example:8080' } })).headers['content-security-policy'],
+    /script-src 'self' 'unsafe-inline';.*connect-src 'self' ws:\/\/chat\.example:8080 wss:\/\/chat\.example:8080;/,
+  );
   t.match((await request(builtIn.origin, '/')).headers['content-security-policy'], /script-src 'self';/);
-  t.match((await request(builtIn.origin, '/', { headers: { host: '[::1]:8080' } })).headers['content-security-policy'], /connect-src 'self';/, 'no IPv6 literal source');
+  t.match(
+    (await request(builtIn.origin, '/', { headers: { host: '[::1]:8080' } })).headers['content-security-policy'],
+    /connect-src 'self';/,
+    'no IPv6 literal source',
+  );
   const off = await forkServer(t, ['--csp', 'off']);
   t.equal((await request(off.origin, '/')).headers['content-security-policy'], undefined);
 });

@@ -23,7 +23,8 @@ t.test('a socket without an address still has a key', async (t) => {
 
 import { clientAddress, forwardedChain, parseTrustProxy } from '../src/http/peer-address.js';
 
-const via = (remoteAddress: string, headers: Record<string, string>) => ({ socket: { remoteAddress }, headers }) as unknown as IncomingMessage;
+const via = (remoteAddress: string, headers: Record<string, string>) =>
+  ({ socket: { remoteAddress }, headers }) as unknown as IncomingMessage;
 
 t.test('without --trust-proxy, Forwarded and X-Forwarded-For are ignored', async (t) => {
   const req = via('203.0.113.9', { 'x-forwarded-for': '198.51.100.1', forwarded: 'for=198.51.100.2' });
@@ -32,14 +33,25 @@ t.test('without --trust-proxy, Forwarded and X-Forwarded-For are ignored', async
   t.equal(clientKey(req, parseTrustProxy('')), '203.0.113.9');
 });
 
-t.test('from a trusted proxy, the rightmost untrusted address is the client; what the client wrote to its left is never read', async (t) => {
-  const trust = parseTrustProxy('127.0.0.1, 10.0.0.0/8');
-  t.equal(clientAddress(via('127.0.0.1', { 'x-forwarded-for': '198.51.100.7' }), trust), '198.51.100.7');
-  t.equal(clientAddress(via('::ffff:127.0.0.1', { 'x-forwarded-for': '6.6.6.6, 198.51.100.7, 10.1.1.1' }), trust), '198.51.100.7', 'spoofed left entry skipped');
-  t.equal(clientAddress(via('127.0.0.1', { 'x-forwarded-for': '10.0.0.2, 10.0.0.3' }), trust), '10.0.0.2', 'all trusted: the leftmost');
-  t.equal(clientAddress(via('203.0.113.9', { 'x-forwarded-for': '198.51.100.7' }), trust), '203.0.113.9', 'a peer that is no trusted proxy is the client');
-  t.equal(clientAddress(via('127.0.0.1', {}), trust), '127.0.0.1', 'no header: the proxy itself');
-});
+t.test(
+  'from a trusted proxy, the rightmost untrusted address is the client; what the client wrote to its left is never read',
+  async (t) => {
+    const trust = parseTrustProxy('127.0.0.1, 10.0.0.0/8');
+    t.equal(clientAddress(via('127.0.0.1', { 'x-forwarded-for': '198.51.100.7' }), trust), '198.51.100.7');
+    t.equal(
+      clientAddress(via('::ffff:127.0.0.1', { 'x-forwarded-for': '6.6.6.6, 198.51.100.7, 10.1.1.1' }), trust),
+      '198.51.100.7',
+      'spoofed left entry skipped',
+    );
+    t.equal(clientAddress(via('127.0.0.1', { 'x-forwarded-for': '10.0.0.2, 10.0.0.3' }), trust), '10.0.0.2', 'all trusted: the leftmost');
+    t.equal(
+      clientAddress(via('203.0.113.9', { 'x-forwarded-for': '198.51.100.7' }), trust),
+      '203.0.113.9',
+      'a peer that is no trusted proxy is the client',
+    );
+    t.equal(clientAddress(via('127.0.0.1', {}), trust), '127.0.0.1', 'no header: the proxy itself');
+  },
+);
 
 t.test('Forwarded (RFC 7239) is read when there is no X-Forwarded-For, with quotes, brackets and ports', async (t) => {
   const trust = parseTrustProxy('loopback');
@@ -58,7 +70,11 @@ t.test('a hop count trusts that many proxies from the right', async (t) => {
   const req = via('10.0.0.1', { 'x-forwarded-for': '6.6.6.6, 198.51.100.7, 10.0.0.9' });
   t.equal(clientAddress(req, parseTrustProxy('1')), '10.0.0.9');
   t.equal(clientAddress(req, parseTrustProxy('2')), '198.51.100.7');
-  t.equal(clientAddress(via('10.0.0.1', { 'x-forwarded-for': '198.51.100.7' }), parseTrustProxy('5')), '198.51.100.7', 'fewer hops than trusted: the leftmost');
+  t.equal(
+    clientAddress(via('10.0.0.1', { 'x-forwarded-for': '198.51.100.7' }), parseTrustProxy('5')),
+    '198.51.100.7',
+    'fewer hops than trusted: the leftmost',
+  );
 });
 
 t.test('garbage where the client address should be leaves the last proxy as the client', async (t) => {
@@ -69,6 +85,7 @@ t.test('garbage where the client address should be leaves the last proxy as the 
 });
 
 t.test('bad --trust-proxy settings are refused', async (t) => {
-  for (const bad of ['10.0.0.0/33', 'example.com', '0', '1.2.3.4/8/9', '::1/129']) t.throws(() => parseTrustProxy(bad), JSON.stringify(bad));
+  for (const bad of ['10.0.0.0/33', 'example.com', '0', '1.2.3.4/8/9', '::1/129'])
+    t.throws(() => parseTrustProxy(bad), JSON.stringify(bad));
   t.doesNotThrow(() => parseTrustProxy('loopback,uniquelocal,linklocal, fd00::/8'));
 });

@@ -76,7 +76,12 @@ t.test('presence needs the right to subscribe, and lists verified authors by id'
   const controller = new AbortController();
   t.teardown(() => controller.abort());
   await fetch(`${origin}/events/room?access_token=${token}&name=Mallory`, { signal: controller.signal });
-  await eventually(t, () => here(origin, 'room', { authorization: `Bearer ${token}` }), [{ id: 'u1', name: 'Azin', verified: true }], 'the token\'s identity, not the declared name');
+  await eventually(
+    t,
+    () => here(origin, 'room', { authorization: `Bearer ${token}` }),
+    [{ id: 'u1', name: 'Azin', verified: true }],
+    "the token's identity, not the declared name",
+  );
   t.equal((await request(origin, '/presence/room')).status, 401);
   t.equal((await request(origin, '/presence/lobby', { headers: { authorization: `Bearer ${token}` } })).status, 403);
 });
@@ -90,7 +95,10 @@ t.test('on Redis, presence spans the instances, and its entries carry their own 
   await eventually(t, () => here(b.origin, 'room'), [azin], 'a subscriber of one instance is listed by the other');
   // RESP: *2, $n, member, $n, score.
   const score = Number((await redisCommand(redis.port, ['ZRANGE', 'pollcast:{room}:presence', '0', '-1', 'WITHSCORES'])).split('\r\n')[4]);
-  t.ok(score > Date.now() && score <= Date.now() + 16_000, 'scored by when it expires unless renewed (an instance that dies stops renewing)');
+  t.ok(
+    score > Date.now() && score <= Date.now() + 16_000,
+    'scored by when it expires unless renewed (an instance that dies stops renewing)',
+  );
   t.ok(Number((await redisCommand(redis.port, ['PTTL', 'pollcast:{room}:presence'])).slice(1)) > 0, 'and the set itself expires');
   ws.close();
   await eventually(t, () => here(b.origin, 'room'), [], 'gone from every instance when it leaves');
@@ -99,6 +107,12 @@ t.test('on Redis, presence spans the instances, and its entries carry their own 
   await eventually(t, () => here(b.origin, 'room'), [bo], 'listed again');
   a.child.kill('SIGKILL');
   const killed = Date.now();
-  await eventually(t, () => here(b.origin, 'room'), [], 'an instance that dies without a word: its subscribers expire on their own', 25_000);
+  await eventually(
+    t,
+    () => here(b.origin, 'room'),
+    [],
+    'an instance that dies without a word: its subscribers expire on their own',
+    25_000,
+  );
   t.ok(Date.now() - killed >= 5_000, 'by their expiry, not by a goodbye');
 });

@@ -23,7 +23,16 @@ t.test('encodeBatch() writes exactly what JSON.stringify would, also when messag
 });
 
 t.test('decodeBatch() refuses what is not a batch', async (t) => {
-  for (const body of ['<html>502 Bad Gateway</html>', '', 'null', '[]', '{"messages":[],"missed":false}', '{"messages":{},"missed":false,"cursor":"x"}', '{"messages":[{"id":1,"text":"x","time":1}],"missed":false,"cursor":"x"}', '{"messages":[],"missed":"no","cursor":"x"}']) {
+  for (const body of [
+    '<html>502 Bad Gateway</html>',
+    '',
+    'null',
+    '[]',
+    '{"messages":[],"missed":false}',
+    '{"messages":{},"missed":false,"cursor":"x"}',
+    '{"messages":[{"id":1,"text":"x","time":1}],"missed":false,"cursor":"x"}',
+    '{"messages":[],"missed":"no","cursor":"x"}',
+  ]) {
     t.throws(() => decodeBatch(body), body);
   }
 });

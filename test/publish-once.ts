@@ -11,7 +11,10 @@ function request(answer: (init: Init) => Promise<Response>, extra: Partial<Publi
     sent.push(init);
     return answer(init);
   };
-  return { sent, request: { url: 'http://pollcast.test/publish', text: 'hi', key: 'k-1', token: undefined, timeout: 1000, fetch, ...extra } };
+  return {
+    sent,
+    request: { url: 'http://pollcast.test/publish', text: 'hi', key: 'k-1', token: undefined, timeout: 1000, fetch, ...extra },
+  };
 }
 
 t.test('publishUrl(): the bare path for the default channel', async (t) => {
@@ -30,9 +33,16 @@ t.test('publishOnce(): the request carries the text, its key and the token', asy
 });
 
 t.test('publishOnce(): 4xx is final, but 408, 429 and 5xx can be retried, after Retry-After', async (t) => {
-  const answer = (status: number, headers: Record<string, string> = {}) => request(async () => new Response('the reason\nmore', { status, headers })).request;
+  const answer = (status: number, headers: Record<string, string> = {}) =>
+    request(async () => new Response('the reason\nmore', { status, headers })).request;
   t.same(await publishOnce(answer(413)), { ok: false, final: true, problem: '413 the reason', published: null, retryAfter: 0 });
-  t.same(await publishOnce(answer(429, { 'retry-after': '3' })), { ok: false, final: false, problem: '429 the reason', published: null, retryAfter: 3000 });
+  t.same(await publishOnce(answer(429, { 'retry-after': '3' })), {
+    ok: false,
+    final: false,
+    problem: '429 the reason',
+    published: null,
+    retryAfter: 3000,
+  });
   t.equal((await publishOnce(answer(408))).final, false);
   t.equal((await publishOnce(answer(503))).final, false);
 });
@@ -42,7 +52,8 @@ t.test('publishOnce(): network errors, timeouts and aborts are retryable failure
     throw new TypeError('fetch failed');
   }).request;
   t.same(await publishOnce(failing), { ok: false, final: false, problem: 'network error (fetch failed)', published: null, retryAfter: 0 });
-  const hanging = (init: Init) => new Promise<Response>((_resolve, reject) => init.signal.addEventListener('abort', () => reject(init.signal.reason)));
+  const hanging = (init: Init) =>
+    new Promise<Response>((_resolve, reject) => init.signal.addEventListener('abort', () => reject(init.signal.reason)));
   t.match(await publishOnce(request(hanging, { timeout: 20 }).request), { ok: false, final: false, problem: 'no answer in time' });
   const controller = new AbortController();
   const pending = publishOnce(request(hanging, { signal: controller.signal }).request);

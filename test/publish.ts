@@ -46,13 +46,18 @@ t.test('POST /publish', async (t) => {
   });
 
   t.test('refuses another declared charset with 415', async (t) => {
-    const answer = await request(origin, '/publish', { method: 'POST', body: 'caf\xe9', headers: { 'content-type': 'text/plain; charset=ISO-8859-1' } });
+    const answer = await request(origin, '/publish', {
+      method: 'POST',
+      body: 'caf\xe9',
+      headers: { 'content-type': 'text/plain; charset=ISO-8859-1' },
+    });
     t.equal(answer.status, 415);
     t.match(answer.body, /charset iso-8859-1 is not supported/);
   });
 
   t.test('reads the charset from the Content-Type parameters, quoted strings and all', async (t) => {
-    const send = (contentType: string) => request(origin, '/publish/params', { method: 'POST', body: 'x', headers: { 'content-type': contentType } });
+    const send = (contentType: string) =>
+      request(origin, '/publish/params', { method: 'POST', body: 'x', headers: { 'content-type': contentType } });
     for (const refused of [
       'text/plain; foo="a;charset=utf-8"; charset=latin1',
       'text/plain; charset="latin1"',
@@ -63,8 +68,19 @@ t.test('POST /publish', async (t) => {
       t.equal(answer.status, 415, refused);
       t.equal(answer.headers['pollcast-error'], 'unsupported_charset');
     }
-    t.match((await send('text/plain; charset="<b>"')).body, /^the declared charset is not supported; send UTF-8\n$/, 'a charset that is not a token is not echoed');
-    for (const accepted of ['text/plain; foo="x;charset=latin1"; charset=utf-8', 'text/plain; charset="UTF-8"', 'TEXT/PLAIN;CHARSET=UTF-8', 'text/plain;', 'text/plain ; format=flowed ;charset=us-ascii', 'application/octet-stream']) {
+    t.match(
+      (await send('text/plain; charset="<b>"')).body,
+      /^the declared charset is not supported; send UTF-8\n$/,
+      'a charset that is not a token is not echoed',
+    );
+    for (const accepted of [
+      'text/plain; foo="x;charset=latin1"; charset=utf-8',
+      'text/plain; charset="UTF-8"',
+      'TEXT/PLAIN;CHARSET=UTF-8',
+      'text/plain;',
+      'text/plain ; format=flowed ;charset=us-ascii',
+      'application/octet-stream',
+    ]) {
       t.equal((await send(accepted)).status, 200, accepted);
     }
     for (const malformed of ['text/plain; charset="utf-8', 'text/plain; =utf-8', 'text/plain; charset', 'text/plain; charset=utf 8']) {
@@ -142,7 +158,11 @@ t.test('POST /publish', async (t) => {
     t.equal(reused.status, 422);
     t.equal(reused.headers['pollcast-error'], 'key_reused');
     for (const key of ['', 'has space', 'x'.repeat(129), 'ünï']) {
-      const bad = await request(origin, '/publish/idem', { method: 'POST', body: 'x', headers: { 'idempotency-key': Buffer.from(key).toString('latin1') } });
+      const bad = await request(origin, '/publish/idem', {
+        method: 'POST',
+        body: 'x',
+        headers: { 'idempotency-key': Buffer.from(key).toString('latin1') },
+      });
       t.equal(bad.status, 400, JSON.stringify(key));
       t.equal(bad.headers['pollcast-error'], 'bad_idempotency_key');
     }

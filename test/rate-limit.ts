@@ -12,7 +12,11 @@ t.test('a bucket allows the burst, then the rate, per client', async (t) => {
   now += 1;
   t.equal(limiter.take('a'), 0, 'a token every 1/rate s');
   now += 60_000;
-  t.same([limiter.take('a'), limiter.take('a'), limiter.take('a'), limiter.take('a') > 0], [0, 0, 0, true], 'refills to the burst, not beyond');
+  t.same(
+    [limiter.take('a'), limiter.take('a'), limiter.take('a'), limiter.take('a') > 0],
+    [0, 0, 0, true],
+    'refills to the burst, not beyond',
+  );
 });
 
 t.test('a rate of 0 turns the limit off', async (t) => {

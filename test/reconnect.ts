@@ -18,7 +18,10 @@ t.test('runs one attempt at a time, again at once on null, after the delay it wa
   t.equal(attempts, 0, 'nothing before start()');
   link.start();
   await until(() => (attempts === 3 ? true : undefined));
-  t.same(states.map((s) => s.state), [RECONNECTING, CONNECTING, LIVE]);
+  t.same(
+    states.map((s) => s.state),
+    [RECONNECTING, CONNECTING, LIVE],
+  );
   t.same(states[0]!.detail, { retryAt: NOW + 10, error: { status: null, reason: 'down' } });
   link.close();
 });
@@ -47,10 +50,17 @@ t.test('close() ends the attempt (its signal aborts), a pause, and is idempotent
   });
   link.start();
   await until(() => (link.state === LIVE ? true : undefined));
-  t.equal(timersClearedBy(() => link.close()), 1, 'the pause\'s timer');
+  t.equal(
+    timersClearedBy(() => link.close()),
+    1,
+    "the pause's timer",
+  );
   link.close();
   t.equal(signal?.aborted, true);
-  t.same(states.map((s) => s.state), [LIVE, CLOSED]);
+  t.same(
+    states.map((s) => s.state),
+    [LIVE, CLOSED],
+  );
   t.equal(link.idle(), true);
   // Bounded: a pause that waited would lose this race (and end within seconds), so the test can fail.
   const once = await Promise.race([link.pause(3_000).then(() => 'returned'), sleep(500).then(() => 'still waiting')]);
@@ -64,7 +74,7 @@ t.test('rejects bad backoff options', async (t) => {
   t.throws(() => new Reconnector({ retryBase: 100, retryCap: 50 }, attempt), RangeError);
 });
 
-t.test('call() reports a listener\'s exception without throwing', async (t) => {
+t.test("call() reports a listener's exception without throwing", async (t) => {
   const thrown = new Promise((resolve) => process.once('uncaughtException', resolve));
   call(() => {
     throw new Error('listener');

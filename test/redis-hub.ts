@@ -21,21 +21,72 @@ async function openHub(t: Test, options: Partial<RedisHubOptions> = {}): Promise
 let channels = 0;
 const fresh = () => `ch${++channels}`;
 
-t.test('interpret(): the in-memory hub\'s cursor rules over one read of a stream', async (t) => {
-  const state = { epoch: 'e1', last: '5-0', dropped: '2-0', now: 5, entries: [{ id: '4-0', text: 'd' }, { id: '5-0', text: 'e' }] };
+t.test("interpret(): the in-memory hub's cursor rules over one read of a stream", async (t) => {
+  const state = {
+    epoch: 'e1',
+    last: '5-0',
+    dropped: '2-0',
+    now: 5,
+    entries: [
+      { id: '4-0', text: 'd' },
+      { id: '5-0', text: 'e' },
+    ],
+  };
   const at = (id: string, epoch = 'e1') => ({ epoch, id });
-  t.same(interpret(state, 'oldest'), { batch: { messages: [{ id: 'e1:4-0', text: 'd', time: 4 }, { id: 'e1:5-0', text: 'e', time: 5 }], missed: false, cursor: 'e1:5-0' }, epoch: 'e1', at: '0-0' }, 'since=0: what is kept, never missed');
-  t.same(interpret({ epoch: '', last: '0-0', dropped: '0-0', now: 5, entries: [] }, 'oldest'), { batch: { messages: [], missed: false, cursor: '0-0' }, epoch: '', at: '0-0' }, 'since=0 on nothing: an empty batch with the position');
+  t.same(
+    interpret(state, 'oldest'),
+    {
+      batch: {
+        messages: [
+          { id: 'e1:4-0', text: 'd', time: 4 },
+          { id: 'e1:5-0', text: 'e', time: 5 },
+        ],
+        missed: false,
+        cursor: 'e1:5-0',
+      },
+      epoch: 'e1',
+      at: '0-0',
+    },
+    'since=0: what is kept, never missed',
+  );
+  t.same(
+    interpret({ epoch: '', last: '0-0', dropped: '0-0', now: 5, entries: [] }, 'oldest'),
+    { batch: { messages: [], missed: false, cursor: '0-0' }, epoch: '', at: '0-0' },
+    'since=0 on nothing: an empty batch with the position',
+  );
   t.same(interpret({ ...state, entries: [] }, 'none'), { epoch: 'e1', at: '5-0' }, 'no cursor: wait from the newest');
   t.equal(interpret(state, at('1-0')).batch?.missed, true, 'before the trimmed part: missed');
   t.equal(interpret(state, at('2-0')).batch?.missed, false, 'at the edge of the trimmed part: nothing missed');
   t.same(interpret({ ...state, entries: [] }, at('5-0')), { epoch: 'e1', at: '5-0' }, 'at the newest: wait');
-  t.throws(() => interpret(state, at('6-0')), InvalidCursorError, 'ahead of the stream and of Redis\'s clock: refused');
-  t.same(interpret({ ...state, entries: [] }, at('5-1')), { batch: { messages: [], missed: true, cursor: 'e1:5-0' }, epoch: 'e1', at: '5-0' }, 'ahead of the stream but not of the clock (its newest entries lost in place): missed, from where it stands');
-  t.same(interpret(state, at('9-0', 'e0')).batch, { messages: [{ id: 'e1:4-0', text: 'd', time: 4 }, { id: 'e1:5-0', text: 'e', time: 5 }], missed: true, cursor: 'e1:5-0' }, 'another epoch: what is kept, and missed, even from further on');
-  t.same(interpret({ epoch: '', last: '0-0', dropped: '0-0', now: 5, entries: [] }, at('9-0', 'e0')), { batch: { messages: [], missed: true, cursor: '0-0' }, epoch: '', at: '0-0' }, 'a stream that is gone: missed, from where the channel stands');
+  t.throws(() => interpret(state, at('6-0')), InvalidCursorError, "ahead of the stream and of Redis's clock: refused");
+  t.same(
+    interpret({ ...state, entries: [] }, at('5-1')),
+    { batch: { messages: [], missed: true, cursor: 'e1:5-0' }, epoch: 'e1', at: '5-0' },
+    'ahead of the stream but not of the clock (its newest entries lost in place): missed, from where it stands',
+  );
+  t.same(
+    interpret(state, at('9-0', 'e0')).batch,
+    {
+      messages: [
+        { id: 'e1:4-0', text: 'd', time: 4 },
+        { id: 'e1:5-0', text: 'e', time: 5 },
+      ],
+      missed: true,
+      cursor: 'e1:5-0',
+    },
+    'another epoch: what is kept, and missed, even from further on',
+  );
+  t.same(
+    interpret({ epoch: '', last: '0-0', dropped: '0-0', now: 5, entries: [] }, at('9-0', 'e0')),
+    { batch: { messages: [], missed: true, cursor: '0-0' }, epoch: '', at: '0-0' },
+    'a stream that is gone: missed, from where the channel stands',
+  );
   t.equal(interpret(state, at('2-0', '')).batch?.missed, false, 'a bare id is taken in the epoch there is');
-  t.same(interpret({ epoch: 'e1', last: '1-0', dropped: '0-0', now: 5, entries: [{ id: '1-0', text: 'a' }] }, at('0-0', '')).batch, { messages: [{ id: 'e1:1-0', text: 'a', time: 1 }], missed: false, cursor: 'e1:1-0' }, 'an empty channel\'s position: the stream made since, whole');
+  t.same(
+    interpret({ epoch: 'e1', last: '1-0', dropped: '0-0', now: 5, entries: [{ id: '1-0', text: 'a' }] }, at('0-0', '')).batch,
+    { messages: [{ id: 'e1:1-0', text: 'a', time: 1 }], missed: false, cursor: 'e1:1-0' },
+    "an empty channel's position: the stream made since, whole",
+  );
 });
 
 t.test('a publish on one instance wakes the waiters of another, one batch for all', async (t) => {
@@ -54,8 +105,11 @@ t.test('a publish on one instance wakes the waiters of another, one batch for al
   t.same(first.texts, ['hello']);
   t.equal(first.batches[0], second.batches[0], 'one batch object serves every waiter');
   t.equal(first.batches[0]!.cursor, message.id);
-  t.match(message.id, /^[0-9a-f]{12}:\d+-\d+$/, 'the id is the stream\'s epoch and the stream id');
-  t.same({ published: a.stats().published, delivered: b.stats().delivered, waiting: b.stats().waiting }, { published: 1, delivered: 2, waiting: 0 });
+  t.match(message.id, /^[0-9a-f]{12}:\d+-\d+$/, "the id is the stream's epoch and the stream id");
+  t.same(
+    { published: a.stats().published, delivered: b.stats().delivered, waiting: b.stats().waiting },
+    { published: 1, delivered: 2, waiting: 0 },
+  );
   t.same(b.stats().storage, { kind: 'redis', up: true });
 });
 
@@ -81,7 +135,12 @@ t.test('trimmed history: what is kept, and missed only for a cursor before the t
   const channel = fresh();
   const ids: string[] = [];
   for (const text of ['a', 'b', 'c', 'd']) ids.push((await hub.publish(channel, text)).message.id);
-  const cases: [string, string[], boolean][] = [[ids[0]!, ['c', 'd'], true], [ids[1]!, ['c', 'd'], false], ['0', ['c', 'd'], false], [ids[2]!, ['d'], false]];
+  const cases: [string, string[], boolean][] = [
+    [ids[0]!, ['c', 'd'], true],
+    [ids[1]!, ['c', 'd'], false],
+    ['0', ['c', 'd'], false],
+    [ids[2]!, ['d'], false],
+  ];
   for (const [since, texts, missed] of cases) {
     const probe = new Probe();
     hub.subscribe(channel, since, probe);
@@ -106,7 +165,7 @@ t.test('a malformed cursor throws at once; one ahead of the channel fails the wa
   const aheadInEpoch = new Probe();
   hub.subscribe(channel, `${epoch}:99999999999999-0`, aheadInEpoch);
   await aheadInEpoch.answered();
-  t.type(aheadInEpoch.failures[0], InvalidCursorError, 'ahead within the stream\'s own epoch: refused');
+  t.type(aheadInEpoch.failures[0], InvalidCursorError, "ahead within the stream's own epoch: refused");
   const ahead = new Probe();
   hub.subscribe(channel, '99999999999999-0', ahead);
   await ahead.answered();
@@ -134,7 +193,11 @@ t.test('entries trimmed before the reader read them: its waiters are told missed
   const acrossTheGap = new Probe();
   b.subscribe(channel, ids[0], acrossTheGap);
   await acrossTheGap.answered();
-  t.same([acrossTheGap.texts, acrossTheGap.batches[0]!.missed], [['m4', 'm5'], true], 'a cursor before the gap is not answered as if memory were continuous');
+  t.same(
+    [acrossTheGap.texts, acrossTheGap.batches[0]!.missed],
+    [['m4', 'm5'], true],
+    'a cursor before the gap is not answered as if memory were continuous',
+  );
   const atTheEdge = new Probe();
   t.equal(b.subscribe(channel, ids[2], atTheEdge).cursor, ids[2], 'the entry before the first one read: answered from memory');
   await atTheEdge.answered();
@@ -159,7 +222,11 @@ t.test('a stream Redis lost: old cursors are missed, not refused; waiters and me
     const resumed = new Probe();
     hub.subscribe(channel, first.id, resumed);
     await resumed.answered();
-    t.same([resumed.texts, resumed.batches[0]!.missed, resumed.failures], [['after'], true, []], 'a cursor of the lost stream: everything kept now, and missed');
+    t.same(
+      [resumed.texts, resumed.batches[0]!.missed, resumed.failures],
+      [['after'], true, []],
+      'a cursor of the lost stream: everything kept now, and missed',
+    );
   }
   t.same(await b.read(channel, after.id), { messages: [], missed: false, cursor: after.id }, 'the new cursors hold');
 });
@@ -179,7 +246,11 @@ t.test('a watch that outlived its stream starts over when Redis says so, and tel
   await until(() => hub.stats().waiting === 1);
   const { message: fresh1 } = await hub.publish(channel, 'first of the new stream');
   await next.answered();
-  t.same([next.texts, next.batches[0]!.missed, next.batches[0]!.cursor], [['first of the new stream'], false, fresh1.id], 'a waiter from an empty channel\'s position waits in the new stream');
+  t.same(
+    [next.texts, next.batches[0]!.missed, next.batches[0]!.cursor],
+    [['first of the new stream'], false, fresh1.id],
+    "a waiter from an empty channel's position waits in the new stream",
+  );
 });
 
 t.test('a stream that lost its newest entries in place: a cursor among them is missed, not refused', async (t) => {
@@ -195,7 +266,11 @@ t.test('a stream that lost its newest entries in place: a cursor among them is m
   await probe.answered();
   t.same(probe.batches, [{ messages: [], missed: true, cursor: kept.id }], 'subscribe(): missed, from where the stream stands');
   const { message: next } = await hub.publish(channel, 'next');
-  t.same((await hub.read(channel, kept.id)).messages.map((m) => m.id), [next.id], 'and it carries on from there');
+  t.same(
+    (await hub.read(channel, kept.id)).messages.map((m) => m.id),
+    [next.id],
+    'and it carries on from there',
+  );
 });
 
 t.test('idempotency keys hold across instances', async (t) => {

@@ -45,7 +45,7 @@ t.test('a client that switches instance resumes from its cursor: nothing lost or
   t.same(texts(batchOf(first.body)), ['m1', 'm2', 'm3']);
   for (const text of ['m4', 'm5']) await publish(a!.origin, text, 'switch');
   const second = await poll(c!.origin, batchOf(first.body).cursor, 'switch');
-  t.same(texts(batchOf(second.body)), ['m4', 'm5'], 'C answers exactly what followed B\'s cursor');
+  t.same(texts(batchOf(second.body)), ['m4', 'm5'], "C answers exactly what followed B's cursor");
   t.equal(batchOf(second.body).missed, false);
   // Plain text, one message per answer, hopping between all three.
   const seen: string[] = [];
@@ -78,7 +78,8 @@ t.test('an instance restarted: history survives, cursors stay valid, ids keep in
 
 t.test('an Idempotency-Key repeated on another instance answers the original id', async (t) => {
   const [a, b] = await instances(t, 2);
-  const send = (origin: string, text: string) => request(origin, '/publish/keys', { method: 'POST', headers: { 'idempotency-key': 'retry-1' }, body: text });
+  const send = (origin: string, text: string) =>
+    request(origin, '/publish/keys', { method: 'POST', headers: { 'idempotency-key': 'retry-1' }, body: text });
   const first = await send(a!.origin, 'once');
   const repeat = await send(b!.origin, 'once');
   t.equal(repeat.status, 200);
@@ -143,16 +144,24 @@ t.test('a WebSocket on B carries what A publishes, publishes itself, and closes 
   t.teardown(() => ws.terminate());
   ws.on('message', (data) => frames.push(JSON.parse(String(data)) as (typeof frames)[number]));
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  const frameCount = (count: number) => until(() => frames.length >= count, `${count} frames`, 5_000, { describe: () => JSON.stringify(frames) });
+  const frameCount = (count: number) =>
+    until(() => frames.length >= count, `${count} frames`, 5_000, { describe: () => JSON.stringify(frames) });
   await frameCount(1);
   t.same(frames[0], { type: 'cursor', cursor: '0-0' }, 'an empty channel: its position');
   await publish(a!.origin, 'from A', 'wsch');
   ws.send(JSON.stringify({ type: 'publish', text: 'from the socket', key: 'ws-1' }));
   await frameCount(4);
-  t.same(frames.filter((f) => f.type === 'message').map((f) => f.text), ['from A', 'from the socket']);
+  t.same(
+    frames.filter((f) => f.type === 'message').map((f) => f.text),
+    ['from A', 'from the socket'],
+  );
   const published = frames.find((f) => f.type === 'published')!;
-  const repeat = await request(a!.origin, '/publish/wsch', { method: 'POST', headers: { 'idempotency-key': 'ws-1' }, body: 'from the socket' });
-  t.same([repeat.headers['pollcast-id'], repeat.headers['pollcast-repeated']], [published.id, 'true'], 'the socket\'s key holds on A');
+  const repeat = await request(a!.origin, '/publish/wsch', {
+    method: 'POST',
+    headers: { 'idempotency-key': 'ws-1' },
+    body: 'from the socket',
+  });
+  t.same([repeat.headers['pollcast-id'], repeat.headers['pollcast-repeated']], [published.id, 'true'], "the socket's key holds on A");
   const ahead = new WebSocket(`${b!.origin.replace('http:', 'ws:')}/ws/wsch?since=99999999999999-0`);
   t.teardown(() => ahead.terminate());
   const code = await new Promise((resolve) => ahead.on('close', (closeCode) => resolve(closeCode)));
@@ -160,12 +169,13 @@ t.test('a WebSocket on B carries what A publishes, publishes itself, and closes 
 });
 
 t.test('the CLI: a bad Redis URL exits 2 with one line; an unreachable Redis exits 1 after a bounded wait', async (t) => {
-  const run = (args: string[]) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [CLI, '--port', '0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('exit', (code) => resolve({ code, stderr }));
-  });
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, '--port', '0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      child.on('exit', (code) => resolve({ code, stderr }));
+    });
   for (const url of ['http://127.0.0.1:6379', 'not a url', 'redis://', 'redis://host/path']) {
     const bad = await run(['--redis', url]);
     t.equal(bad.code, 2, `${url}: exit 2`);

@@ -30,17 +30,29 @@ t.test('Redis stopped and restarted mid-stream: 503 meanwhile, then everyone rec
   await redis.stop({ keep: true });
   await waitForStorage(a!.origin, false);
   const refused = await request(a!.origin, '/publish/outage', { method: 'POST', body: 'during' });
-  t.same([refused.status, refused.headers['pollcast-error']], [503, 'storage_unavailable'], 'a publish during the outage is refused, not acknowledged');
+  t.same(
+    [refused.status, refused.headers['pollcast-error']],
+    [503, 'storage_unavailable'],
+    'a publish during the outage is refused, not acknowledged',
+  );
   t.ok(Number(refused.headers['retry-after']) > 0, 'with Retry-After');
   const newcomer = await poll(b!.origin, '0', 'outage');
-  t.same([newcomer.status, newcomer.headers['pollcast-error']], [503, 'storage_unavailable'], 'a poll that needs the history gets a retryable 503, not a hang');
+  t.same(
+    [newcomer.status, newcomer.headers['pollcast-error']],
+    [503, 'storage_unavailable'],
+    'a poll that needs the history gets a retryable 503, not a hang',
+  );
   t.ok(Number(newcomer.headers['retry-after']) > 0);
   const elsewhere = await poll(a!.origin, acknowledged[0], 'outage');
   t.equal(elsewhere.status, 503, 'so does one on an instance that does not hold the channel');
   t.equal((await request(b!.origin, '/messages/outage?since=0')).status, 503, '/messages too');
   const resumed = poll(b!.origin, acknowledged[0], 'outage');
   await waitForWaiting(b!.origin, 2);
-  t.has(JSON.parse((await request(b!.origin, '/stats')).body), { storage: { kind: 'redis', up: false }, waiting: 2 }, '/stats says so; the parked poll stays parked, and one resuming where B stands parks too');
+  t.has(
+    JSON.parse((await request(b!.origin, '/stats')).body),
+    { storage: { kind: 'redis', up: false }, waiting: 2 },
+    '/stats says so; the parked poll stays parked, and one resuming where B stands parks too',
+  );
 
   await redis.start();
   await Promise.all([waitForStorage(a!.origin, true), waitForStorage(b!.origin, true)]);

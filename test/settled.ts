@@ -4,13 +4,24 @@ import { releaseAll, Settled } from '../src/settled.js';
 
 function recorder(): { waiter: Waiter; calls: string[] } {
   const calls: string[] = [];
-  return { calls, waiter: { deliver: (batch) => void calls.push(`deliver ${batch.cursor}`), release: () => void calls.push('release'), fail: (error) => void calls.push(`fail ${error.message}`) } };
+  return {
+    calls,
+    waiter: {
+      deliver: (batch) => void calls.push(`deliver ${batch.cursor}`),
+      release: () => void calls.push('release'),
+      fail: (error) => void calls.push(`fail ${error.message}`),
+    },
+  };
 }
 
 t.test('a subscription is answered once: whatever comes after the first answer is dropped', async (t) => {
   const { waiter, calls } = recorder();
   const subscription = new Settled(waiter);
-  t.equal(subscription.deliver({ messages: [{ id: 'a', text: 'x', time: 1 }], missed: false, cursor: 'a' }), 1, 'counts the messages delivered');
+  t.equal(
+    subscription.deliver({ messages: [{ id: 'a', text: 'x', time: 1 }], missed: false, cursor: 'a' }),
+    1,
+    'counts the messages delivered',
+  );
   t.equal(subscription.deliver({ messages: [], missed: false, cursor: 'b' }), 0, 'a second batch counts nothing');
   subscription.release();
   subscription.fail(new Error('late'));

@@ -12,7 +12,8 @@ interface Tab {
   readonly got: Map<string, string[]>;
 }
 
-const waiting = async (origin: string): Promise<number> => (JSON.parse((await request(origin, '/stats')).body) as { waiting: number }).waiting;
+const waiting = async (origin: string): Promise<number> =>
+  (JSON.parse((await request(origin, '/stats')).body) as { waiting: number }).waiting;
 
 for (const transport of ['longpoll', 'eventsource', 'websocket'] as const) {
   t.test(`${transport}: tabs share one connection for the union of their channels, and survive the leading tab closing`, async (t) => {
@@ -22,7 +23,11 @@ for (const transport of ['longpoll', 'eventsource', 'websocket'] as const) {
     const open = (channels: string[]): Tab => {
       const got = new Map<string, string[]>();
       const rooms = new SharedChannels({
-        base, transport, locks, network: null, WebSocket: WebSocket as unknown as WebSocketConstructor,
+        base,
+        transport,
+        locks,
+        network: null,
+        WebSocket: WebSocket as unknown as WebSocketConstructor,
         onMessage: (channel, message) => got.set(channel, [...(got.get(channel) ?? []), message.text]),
       });
       t.teardown(() => rooms.close());
@@ -31,15 +36,24 @@ for (const transport of ['longpoll', 'eventsource', 'websocket'] as const) {
     };
     for (let i = 0; i < 4; i++) await publish(origin, `old${i}`, `s${i}`);
     const tabs = [open(['s0', 's1']), open(['s1', 's2']), open(['s3']), open(['s0', 's3'])];
-    await until(() => tabs.every((tab) => [...tab.rooms.channels].every((channel) => tab.got.get(channel)?.length === 1)), 'every tab has its channels\' history');
+    await until(
+      () => tabs.every((tab) => [...tab.rooms.channels].every((channel) => tab.got.get(channel)?.length === 1)),
+      "every tab has its channels' history",
+    );
     t.equal(tabs.filter((tab) => tab.rooms.leading).length, 1, 'one tab leads');
     await until(async () => (await waiting(origin)) === 4, 'the server holds one waiter per channel of the union: one connection');
     const late = open(['s0']);
-    await until(() => late.got.get('s0')?.length === 1 && late.rooms.state === 'live', 'a tab opened once the connection is live has the history and says live');
+    await until(
+      () => late.got.get('s0')?.length === 1 && late.rooms.state === 'live',
+      'a tab opened once the connection is live has the history and says live',
+    );
     late.rooms.close();
 
     for (let i = 0; i < 4; i++) await publish(origin, `new${i}`, `s${i}`);
-    await until(() => tabs.every((tab) => tab.rooms.channels.every((channel) => tab.got.get(channel)?.length === 2)), 'every live message in every tab that wants it');
+    await until(
+      () => tabs.every((tab) => tab.rooms.channels.every((channel) => tab.got.get(channel)?.length === 2)),
+      'every live message in every tab that wants it',
+    );
     t.same(tabs[2]!.got.get('s3'), ['old3', 'new3']);
     t.notOk(tabs[2]!.got.has('s0'), 'nothing of a channel a tab does not want');
 
@@ -54,15 +68,31 @@ for (const transport of ['longpoll', 'eventsource', 'websocket'] as const) {
     const rest = tabs.filter((tab) => tab !== leader);
     await until(() => rest.some((tab) => tab.rooms.leading), 'another tab takes the lead');
     for (let i = 0; i < 4; i++) await publish(origin, `after${i}`, `s${i}`);
-    await until(() => rest.every((tab) => tab.rooms.channels.every((channel) => tab.got.get(channel)?.at(-1) === `after${channel.slice(1)}`)), 'messages after the leader closed');
+    await until(
+      () => rest.every((tab) => tab.rooms.channels.every((channel) => tab.got.get(channel)?.at(-1) === `after${channel.slice(1)}`)),
+      'messages after the leader closed',
+    );
     const after = open(['s0', 's3']);
-    await until(() => after.got.get('s0')?.length === 3 && after.got.get('s3')?.length === 3, 'a tab opened after the lead passed has each room\'s history from the new leading tab');
-    t.same([after.got.get('s0'), after.got.get('s3')], [['old0', 'new0', 'after0'], ['old3', 'new3', 'after3']]);
+    await until(
+      () => after.got.get('s0')?.length === 3 && after.got.get('s3')?.length === 3,
+      "a tab opened after the lead passed has each room's history from the new leading tab",
+    );
+    t.same(
+      [after.got.get('s0'), after.got.get('s3')],
+      [
+        ['old0', 'new0', 'after0'],
+        ['old3', 'new3', 'after3'],
+      ],
+    );
     for (const tab of rest) {
       for (const channel of tab.rooms.channels) {
         const texts = tab.got.get(channel)!;
         t.same(texts, [...new Set(texts)], `no message twice in ${channel}`);
-        t.same(texts.slice(-3), [`old${channel.slice(1)}`, `new${channel.slice(1)}`, `after${channel.slice(1)}`].slice(-texts.length).slice(-3), `${channel} in order`);
+        t.same(
+          texts.slice(-3),
+          [`old${channel.slice(1)}`, `new${channel.slice(1)}`, `after${channel.slice(1)}`].slice(-texts.length).slice(-3),
+          `${channel} in order`,
+        );
       }
     }
   });

@@ -9,7 +9,10 @@ t.test('each line of a message is a data field of its own, whatever ends it', as
 });
 
 t.test('empty lines, unicode and field-like text stay data', async (t) => {
-  const { frames } = batchFrames({ messages: [message('r-2', '\n\nevent: missed\nid: forged\n😀 ünï\n')], missed: false, cursor: 'r-2' }, 'r-1');
+  const { frames } = batchFrames(
+    { messages: [message('r-2', '\n\nevent: missed\nid: forged\n😀 ünï\n')], missed: false, cursor: 'r-2' },
+    'r-1',
+  );
   t.equal(frames, 'id: r-2\ntime: 1796155257591\ndata: \ndata: \ndata: event: missed\ndata: id: forged\ndata: 😀 ünï\ndata: \n\n');
 });
 
@@ -30,7 +33,7 @@ t.test('a large batch comes in pieces of at most the length asked for (one messa
   const batch = { messages, missed: true, cursor: 'r-14' };
   const whole = batchFrames(batch, 'r-3').frames;
   const pieces: string[] = [];
-  for (let start = 0; start < messages.length;) {
+  for (let start = 0; start < messages.length; ) {
     const { frames, next } = batchFrames(batch, 'r-3', start, 120);
     t.ok(next > start, 'each piece carries a message');
     t.ok(frames.length <= 120 || next === start + 1, 'each piece fits, unless one message alone does not');
@@ -44,11 +47,17 @@ t.test('a large batch comes in pieces of at most the length asked for (one messa
 
 t.test('an empty batch still moves the cursor on, without an event', async (t) => {
   t.same(batchFrames({ messages: [], missed: false, cursor: 'r-9' }, 'r-1'), { frames: 'id: r-9\n\n', next: 0 });
-  t.same(batchFrames({ messages: [], missed: true, cursor: 'r-9' }, 'r-1'), { frames: 'event: missed\ndata: {"cursor":"r-9"}\n\nid: r-9\n\n', next: 0 });
+  t.same(batchFrames({ messages: [], missed: true, cursor: 'r-9' }, 'r-1'), {
+    frames: 'event: missed\ndata: {"cursor":"r-9"}\n\nid: r-9\n\n',
+    next: 0,
+  });
 });
 
 t.test('ids can never carry a line end or a NUL', async (t) => {
-  t.equal(batchFrames({ messages: [message('a\nevent: x\r\0', 'y')], missed: false, cursor: 'c' }, 'b').frames, 'id: aevent: x\ntime: 1796155257591\ndata: y\n\n');
+  t.equal(
+    batchFrames({ messages: [message('a\nevent: x\r\0', 'y')], missed: false, cursor: 'c' }, 'b').frames,
+    'id: aevent: x\ntime: 1796155257591\ndata: y\n\n',
+  );
   t.equal(openingFrame(2000, 'c\n\nretry: 1'), 'retry: 2000\nid: cretry: 1\n\n');
 });
 

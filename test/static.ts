@@ -102,7 +102,12 @@ function checkLength(t: Test, reply: string): { status: number; etag: string | u
 }
 
 t.test('files edited after start', async (t) => {
-  const dir = scratchPublic(t, { 'index.html': '<p>page</p>\n', 'gone.css': 'a{}\n', 'shrinks.js': 'x'.repeat(5000), 'grows.js': 'small\n' });
+  const dir = scratchPublic(t, {
+    'index.html': '<p>page</p>\n',
+    'gone.css': 'a{}\n',
+    'shrinks.js': 'x'.repeat(5000),
+    'grows.js': 'small\n',
+  });
   const { origin, child } = await forkServer(t, ['--public', dir]);
 
   t.test('a file removed after start is 404, and the server carries on', async (t) => {
@@ -159,7 +164,13 @@ t.test('files edited after start', async (t) => {
 });
 
 t.test('source maps and dotfiles are never served', async (t) => {
-  const dir = scratchPublic(t, { 'index.html': 'page\n', 'js/app.js': 'code\n//# sourceMappingURL=app.js.map\n', 'js/app.js.map': '{"sources":["../../src/secret.ts"]}', '.git/config': 'secret', 'js/.hidden': 'secret' });
+  const dir = scratchPublic(t, {
+    'index.html': 'page\n',
+    'js/app.js': 'code\n//# sourceMappingURL=app.js.map\n',
+    'js/app.js.map': '{"sources":["../../src/secret.ts"]}',
+    '.git/config': 'secret',
+    'js/.hidden': 'secret',
+  });
   const { origin } = await forkServer(t, ['--public', dir]);
   t.equal((await request(origin, '/js/app.js')).status, 200);
   for (const path of ['/js/app.js.map', '/.git/config', '/js/.hidden']) t.equal((await request(origin, path)).status, 404, path);

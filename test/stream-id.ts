@@ -2,8 +2,26 @@ import t from 'tap';
 import { compareStreamIds, formatCursor, isStreamId, parseCursor, streamIdOf, streamIdTime, ZERO_ID } from '../src/redis/stream-id.js';
 
 t.test('isStreamId() accepts what Redis gives out and nothing else', async (t) => {
-  for (const id of ['0-0', '1-0', '1796155964859-0', '1796155964859-12', '18446744073709551615-18446744073709551615']) t.ok(isStreamId(id), id);
-  for (const id of ['', '0', '-', '1-', '-1', '01-0', '1-01', '1.5-0', '1-0-0', ' 1-0', '1-0\n', 'abc-1', '18446744073709551616-0', '1-18446744073709551616', '123456789012345678901-0', 'mwr8vx37ca52c4-1']) {
+  for (const id of ['0-0', '1-0', '1796155964859-0', '1796155964859-12', '18446744073709551615-18446744073709551615'])
+    t.ok(isStreamId(id), id);
+  for (const id of [
+    '',
+    '0',
+    '-',
+    '1-',
+    '-1',
+    '01-0',
+    '1-01',
+    '1.5-0',
+    '1-0-0',
+    ' 1-0',
+    '1-0\n',
+    'abc-1',
+    '18446744073709551616-0',
+    '1-18446744073709551616',
+    '123456789012345678901-0',
+    'mwr8vx37ca52c4-1',
+  ]) {
     t.notOk(isStreamId(id), JSON.stringify(id));
   }
 });
@@ -26,7 +44,20 @@ t.test('streamIdTime() reads the milliseconds', async (t) => {
 t.test('parseCursor() takes `<epoch>:<stream id>` and bare ids apart, and nothing else', async (t) => {
   t.same(parseCursor('a1b2c3d4e5f6:1796155964859-3'), { epoch: 'a1b2c3d4e5f6', id: '1796155964859-3' });
   t.same(parseCursor('0-0'), { epoch: '', id: '0-0' }, 'a bare id: no epoch (an empty channel, or a cursor from before epochs)');
-  for (const value of ['', ':', ':1-0', 'a:', 'A:1-0', 'a-b:1-0', 'a:01-0', 'a:1-0:2', 'a:b:1-0', `${'a'.repeat(33)}:1-0`, 'a :1-0', 'mwr8vx37ca52c4-1']) {
+  for (const value of [
+    '',
+    ':',
+    ':1-0',
+    'a:',
+    'A:1-0',
+    'a-b:1-0',
+    'a:01-0',
+    'a:1-0:2',
+    'a:b:1-0',
+    `${'a'.repeat(33)}:1-0`,
+    'a :1-0',
+    'mwr8vx37ca52c4-1',
+  ]) {
     t.equal(parseCursor(value), undefined, JSON.stringify(value));
   }
 });

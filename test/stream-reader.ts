@@ -46,7 +46,17 @@ t.test('one blocking read covers every channel; a new channel ends it with CLIEN
   await store.publish('b', 'first of b', undefined);
   await store.publish('a', 'second of a', undefined);
   await until(() => seen.length >= 3);
-  t.same(seen.slice(1).map(([channel, texts]) => [channel, texts]).sort(), [['a', ['second of a']], ['b', ['first of b']]], 'both channels are read by the one reader');
+  t.same(
+    seen
+      .slice(1)
+      .map(([channel, texts]) => [channel, texts])
+      .sort(),
+    [
+      ['a', ['second of a']],
+      ['b', ['first of b']],
+    ],
+    'both channels are read by the one reader',
+  );
   const clients = await redis.command('CLIENT', 'LIST');
   t.equal(clients.split('\n').filter((line) => line.includes('name=pollcast-reader')).length, 1, 'one reader connection');
   reader.changed('a');

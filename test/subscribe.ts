@@ -40,7 +40,10 @@ t.test('GET /subscribe', async (t) => {
     t.equal(answer.status, 200);
     t.equal(answer.headers['content-type'], 'application/json');
     const batch = batchOf(answer.body);
-    t.same(batch.messages.map((m) => m.text), ['two', 'three']);
+    t.same(
+      batch.messages.map((m) => m.text),
+      ['two', 'three'],
+    );
     t.equal(batch.missed, false);
     t.equal(batch.cursor, batch.messages[1]!.id);
     t.equal(answer.headers['pollcast-cursor'], batch.cursor);
@@ -74,7 +77,11 @@ t.test('GET /subscribe', async (t) => {
     const answer = await poll(origin, first, 'small');
     const batch = batchOf(answer.body);
     t.equal(batch.missed, true);
-    t.same(batch.messages.map((m) => m.text), ['m3', 'm4', 'm5', 'm6', 'm7'], 'the history holds 5');
+    t.same(
+      batch.messages.map((m) => m.text),
+      ['m3', 'm4', 'm5', 'm6', 'm7'],
+      'the history holds 5',
+    );
 
     const plain = await request(origin, `/subscribe/small?since=${first}`);
     t.equal(plain.headers['pollcast-missed'], 'true');
@@ -177,7 +184,10 @@ t.test('a cursor from an earlier run of the server is answered with missed', asy
   const answer = await poll(second.origin, old);
   const batch = batchOf(answer.body);
   t.equal(batch.missed, true);
-  t.same(batch.messages.map((m) => m.text), ['from the second run']);
+  t.same(
+    batch.messages.map((m) => m.text),
+    ['from the second run'],
+  );
 
   const empty = await poll(second.origin, old, 'untouched');
   t.equal(empty.status, 200);

@@ -21,7 +21,10 @@ t.test('an empty since= means "from now" on every transport', async (t) => {
     await waitForWaiting(origin, 1);
     await publish(origin, 'for the poll', 'empty');
     const batch = JSON.parse((await answer).body) as { messages: { text: string }[] };
-    t.same(batch.messages.map((m) => m.text), ['for the poll']);
+    t.same(
+      batch.messages.map((m) => m.text),
+      ['for the poll'],
+    );
     await waitForWaiting(origin, 0);
   });
 
@@ -31,14 +34,16 @@ t.test('an empty since= means "from now" on every transport', async (t) => {
     const req = httpRequest({ host: hostname, port, path: '/events/empty?since=', agent: false });
     req.on('error', () => {});
     t.teardown(() => req.destroy());
-    const arrived = new Promise<void>((resolve) => req.on('response', (res) => {
-      res.setEncoding('utf8');
-      res.on('error', () => {});
-      res.on('data', (chunk: string) => {
-        received += chunk;
-        if (received.includes('data: for the stream')) resolve();
-      });
-    }));
+    const arrived = new Promise<void>((resolve) =>
+      req.on('response', (res) => {
+        res.setEncoding('utf8');
+        res.on('error', () => {});
+        res.on('data', (chunk: string) => {
+          received += chunk;
+          if (received.includes('data: for the stream')) resolve();
+        });
+      }),
+    );
     req.end();
     await waitForWaiting(origin, 1);
     await publish(origin, 'for the stream', 'empty');
@@ -68,6 +73,9 @@ t.test('an empty since= means "from now" on every transport', async (t) => {
 
   t.test('since=0 still means everything kept', async (t) => {
     const batch = JSON.parse((await poll(origin, '0', 'empty')).body) as { messages: { text: string }[] };
-    t.same(batch.messages.map((m) => m.text), ['old', 'for the poll', 'for the stream', 'for the socket']);
+    t.same(
+      batch.messages.map((m) => m.text),
+      ['old', 'for the poll', 'for the stream', 'for the socket'],
+    );
   });
 });

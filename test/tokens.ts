@@ -20,7 +20,11 @@ const ISSUER = 'https://auth.example';
 const AUDIENCE = 'pollcast';
 
 /** One way of subscribing or publishing, reduced to its status and error code. */
-type Transport = (origin: string, channel: string, token: string | undefined) => Promise<{ status: number; code: string | undefined; authenticate: string | undefined }>;
+type Transport = (
+  origin: string,
+  channel: string,
+  token: string | undefined,
+) => Promise<{ status: number; code: string | undefined; authenticate: string | undefined }>;
 
 function bearer(token: string | undefined): Record<string, string> {
   return token === undefined ? {} : { authorization: `Bearer ${token}` };
@@ -38,22 +42,32 @@ const answerOf = (answer: { status: number; headers: Record<string, string | str
 });
 
 const TRANSPORTS: Record<string, Transport> = {
-  'long poll': async (origin, channel, token) => answerOf(await request(origin, `/subscribe/${channel}?since=0`, { headers: { accept: 'application/json', ...bearer(token) } })),
+  'long poll': async (origin, channel, token) =>
+    answerOf(await request(origin, `/subscribe/${channel}?since=0`, { headers: { accept: 'application/json', ...bearer(token) } })),
   '/messages': async (origin, channel, token) => answerOf(await request(origin, `/messages/${channel}${query(token)}`)),
   '/events': async (origin, channel, token) => {
     const controller = new AbortController();
     const response = await fetch(`${origin}/events/${channel}${query(token)}`, { signal: controller.signal });
-    const result = { status: response.status, code: response.headers.get('pollcast-error') ?? undefined, authenticate: response.headers.get('www-authenticate') ?? undefined };
+    const result = {
+      status: response.status,
+      code: response.headers.get('pollcast-error') ?? undefined,
+      authenticate: response.headers.get('www-authenticate') ?? undefined,
+    };
     controller.abort();
     await response.body?.cancel().catch(() => undefined);
     return result;
   },
   '/ws': async (origin, channel, token) => {
-    const raw = await rawExchange(origin, `GET /ws/${channel}${query(token, false)} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`, 300);
+    const raw = await rawExchange(
+      origin,
+      `GET /ws/${channel}${query(token, false)} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+      300,
+    );
     const status = Number(/^HTTP\/1\.1 (\d+)/.exec(raw)?.[1]);
     return { status, code: /pollcast-error: (\S+)/.exec(raw)?.[1], authenticate: /www-authenticate: ([^\r]+)/.exec(raw)?.[1] };
   },
-  '/publish': async (origin, channel, token) => answerOf(await request(origin, `/publish/${channel}`, { method: 'POST', body: 'hello', headers: bearer(token) })),
+  '/publish': async (origin, channel, token) =>
+    answerOf(await request(origin, `/publish/${channel}`, { method: 'POST', body: 'hello', headers: bearer(token) })),
   '/presence': async (origin, channel, token) => answerOf(await request(origin, `/presence/${channel}`, { headers: bearer(token) })),
 };
 
@@ -81,8 +95,22 @@ async function battery(t: Test, redis: boolean): Promise<void> {
 
   const refused: [string, string | undefined, string, string][] = [
     ['no token', undefined, 'unauthorized', 'a valid bearer token is required'],
-    ['alg none', new UnsecuredJWT({ pollcast: { subscribe: ['*'], publish: ['*'] }, iss: ISSUER, aud: AUDIENCE }).encode(), 'invalid_token', 'token'],
-    ['HS256 signed with a public key as its secret', await new SignJWT({ pollcast: { subscribe: ['*'], publish: ['*'] } }).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).sign(new TextEncoder().encode(pem)), 'invalid_token', 'token signature is invalid'],
+    [
+      'alg none',
+      new UnsecuredJWT({ pollcast: { subscribe: ['*'], publish: ['*'] }, iss: ISSUER, aud: AUDIENCE }).encode(),
+      'invalid_token',
+      'token',
+    ],
+    [
+      'HS256 signed with a public key as its secret',
+      await new SignJWT({ pollcast: { subscribe: ['*'], publish: ['*'] } })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .sign(new TextEncoder().encode(pem)),
+      'invalid_token',
+      'token signature is invalid',
+    ],
     ['a tampered payload', tampered, 'invalid_token', 'token signature is invalid'],
     ['exp in the past', await mint({ ...both(['*']), expiresIn: -60 }), 'invalid_token', 'token expired'],
     ['nbf in the future', await mint({ ...both(['*']), notBeforeIn: 600 }), 'invalid_token', 'token is not valid yet'],
@@ -107,7 +135,8 @@ async function battery(t: Test, redis: boolean): Promise<void> {
         const answer = await attempt(origin, 'room', token);
         t.equal(answer.status, 401, `${label}: 401`);
         t.equal(answer.code, code, `${label}: ${code}`);
-        if (code === 'invalid_token') t.match(answer.authenticate, `error="invalid_token", error_description="${reason}`, `${label}: says why`);
+        if (code === 'invalid_token')
+          t.match(answer.authenticate, `error="invalid_token", error_description="${reason}`, `${label}: says why`);
       }
       for (const [label, token, channel, status] of cases) {
         const answer = await attempt(origin, channel, token);
@@ -146,7 +175,11 @@ async function battery(t: Test, redis: boolean): Promise<void> {
     t.match(await next('authorized'), { type: 'authorized', publish: true });
     ws.send(JSON.stringify({ type: 'publish', text: 'signed', name: 'Mallory' }));
     t.match(await next('published'), { type: 'published' });
-    t.same((await next('message')).from, { id: 'u2', name: 'Bo', verified: true }, 'the author is the token\'s, not the name the frame claims');
+    t.same(
+      (await next('message')).from,
+      { id: 'u2', name: 'Bo', verified: true },
+      "the author is the token's, not the name the frame claims",
+    );
   });
 }
 
@@ -157,7 +190,15 @@ t.test('static tokens keep working beside signed ones, each for its own right', 
   const { origin } = await forkServer(t, ['--jwt-secret', SECRET, '--subscribe-token', 'reader']);
   t.equal((await request(origin, '/messages/any?access_token=reader')).status, 200, 'the static subscribe token reads every channel');
   const publish = await request(origin, '/publish/any', { method: 'POST', body: 'x', headers: { authorization: 'Bearer reader' } });
-  t.same([publish.status, publish.headers['pollcast-error']], [401, 'unauthorized'], 'and does not publish; it is no malformed signed token either');
+  t.same(
+    [publish.status, publish.headers['pollcast-error']],
+    [401, 'unauthorized'],
+    'and does not publish; it is no malformed signed token either',
+  );
   const writer = await mint({ publish: ['any'] });
-  t.equal((await request(origin, '/publish/any', { method: 'POST', body: 'x', headers: { authorization: `Bearer ${writer}` } })).status, 200, 'a signed token publishes where it may');
+  t.equal(
+    (await request(origin, '/publish/any', { method: 'POST', body: 'x', headers: { authorization: `Bearer ${writer}` } })).status,
+    200,
+    'a signed token publishes where it may',
+  );
 });

@@ -8,10 +8,16 @@ t.test('until() resolves with the first value that is neither undefined nor fals
 });
 
 t.test('until() gives up after `within`, naming what it waited for and the state it ended in', async (t) => {
-  await t.rejects(until(() => false, 'the impossible', 50, { describe: () => 'still false' }), {
-    message: 'not within 50 ms: the impossible; still false',
-  });
-  await t.rejects(until(() => undefined, 'x', 20, { describe: async () => Promise.reject(new Error('page gone')) }), {
-    message: 'not within 20 ms: x; Error: page gone',
-  });
+  await t.rejects(
+    until(() => false, 'the impossible', 50, { describe: () => 'still false' }),
+    {
+      message: 'not within 50 ms: the impossible; still false',
+    },
+  );
+  await t.rejects(
+    until(() => undefined, 'x', 20, { describe: async () => Promise.reject(new Error('page gone')) }),
+    {
+      message: 'not within 20 ms: x; Error: page gone',
+    },
+  );
 });

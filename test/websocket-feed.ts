@@ -111,8 +111,11 @@ t.test('close()', async (t) => {
     t.equal(socket.closedWith, 1000);
     socket.open();
     socket.frame(frame(1));
-    t.same(states.map((s) => s.state), [CLOSED]);
-    t.equal(socket.onmessage, null, 'the socket\'s handlers are gone');
+    t.same(
+      states.map((s) => s.state),
+      [CLOSED],
+    );
+    t.equal(socket.onmessage, null, "the socket's handlers are gone");
   });
 
   t.test('while live: closes the socket and opens no other', async (t) => {
@@ -131,7 +134,11 @@ t.test('close()', async (t) => {
     const { fake, feed, retry } = setup(t, { retryBase: 60_000, retryCap: 60_000 });
     (await fake.next()).drop();
     await retry(0);
-    t.equal(timersClearedBy(() => feed.close()), 1, 'the pending timer no longer holds the event loop');
+    t.equal(
+      timersClearedBy(() => feed.close()),
+      1,
+      'the pending timer no longer holds the event loop',
+    );
   });
 });
 
@@ -150,7 +157,10 @@ t.test('offline closes the socket; online opens another from the same cursor', a
 });
 
 t.test('parseFrame', async (t) => {
-  t.same(parseFrame('{"type":"message","id":"a","text":"t","time":1,"extra":true}'), { type: 'message', message: { id: 'a', text: 't', time: 1 } });
+  t.same(parseFrame('{"type":"message","id":"a","text":"t","time":1,"extra":true}'), {
+    type: 'message',
+    message: { id: 'a', text: 't', time: 1 },
+  });
   t.same(parseFrame('{"type":"missed","cursor":"x"}'), { type: 'missed' });
   t.same(parseFrame('{"type":"cursor","cursor":"x"}'), { type: 'cursor', cursor: 'x' });
   for (const junk of ['', 'null', '[]', '"message"', '{"type":"cursor"}', '{"type":"message","id":"a","text":"t"}', '{"type":"error"}']) {

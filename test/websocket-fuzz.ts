@@ -34,24 +34,53 @@ const TOO_BIG = 1009;
 /** Each frame `ws` refuses, and the close code it answers with. */
 const REFUSED: [string, FrameSpec[], number][] = [
   ['an oversized message (length in the header)', [{ opcode: OP.text, length: 1_000_000n, payload: text('x'.repeat(64)) }], TOO_BIG],
-  ['an oversized message in fragments', Array.from({ length: 12 }, (_, i) => ({ opcode: i === 0 ? OP.text : OP.continuation, fin: false, payload: text('y'.repeat(1_000)) })), TOO_BIG],
+  [
+    'an oversized message in fragments',
+    Array.from({ length: 12 }, (_, i) => ({ opcode: i === 0 ? OP.text : OP.continuation, fin: false, payload: text('y'.repeat(1_000)) })),
+    TOO_BIG,
+  ],
   ['a 64-bit length past 2^53', [{ opcode: OP.binary, length: 2n ** 60n, form: 64 }], TOO_BIG],
   ['a 64-bit length with the top bit set', [{ opcode: OP.text, length: 2n ** 63n + 5n, form: 64 }], TOO_BIG],
   ['invalid UTF-8 in a text frame', [{ opcode: OP.text, payload: bytes(0x7b, 0xff, 0xfe, 0x7d) }], INVALID_DATA],
   ['an overlong UTF-8 encoding', [{ opcode: OP.text, payload: bytes(0xc0, 0xaf) }], INVALID_DATA],
   ['an encoded lone surrogate', [{ opcode: OP.text, payload: bytes(0x22, 0xed, 0xa0, 0x80, 0x22) }], INVALID_DATA],
-  ['invalid UTF-8 split across fragments', [{ opcode: OP.text, fin: false, payload: bytes(0x61, 0xe2) }, { opcode: OP.continuation, payload: bytes(0x28, 0xa1) }], INVALID_DATA],
+  [
+    'invalid UTF-8 split across fragments',
+    [
+      { opcode: OP.text, fin: false, payload: bytes(0x61, 0xe2) },
+      { opcode: OP.continuation, payload: bytes(0x28, 0xa1) },
+    ],
+    INVALID_DATA,
+  ],
   ['invalid UTF-8 in a close reason', [{ opcode: OP.close, payload: closePayload(1000, bytes(0xff, 0x80)) }], INVALID_DATA],
   ['a continuation without a start', [{ opcode: OP.continuation, payload: text('orphan') }], PROTOCOL_ERROR],
-  ['a new message inside a fragmented one', [{ opcode: OP.text, fin: false, payload: text('{"ty') }, { opcode: OP.text, payload: text('pe"}') }], PROTOCOL_ERROR],
-  ...[0x3, 0x4, 0x5, 0x6, 0x7, 0xb, 0xc, 0xd, 0xe, 0xf].map((opcode): [string, FrameSpec[], number] => [`reserved opcode 0x${opcode.toString(16)}`, [{ opcode, payload: text('?') }], PROTOCOL_ERROR]),
+  [
+    'a new message inside a fragmented one',
+    [
+      { opcode: OP.text, fin: false, payload: text('{"ty') },
+      { opcode: OP.text, payload: text('pe"}') },
+    ],
+    PROTOCOL_ERROR,
+  ],
+  ...[0x3, 0x4, 0x5, 0x6, 0x7, 0xb, 0xc, 0xd, 0xe, 0xf].map((opcode): [string, FrameSpec[], number] => [
+    `reserved opcode 0x${opcode.toString(16)}`,
+    [{ opcode, payload: text('?') }],
+    PROTOCOL_ERROR,
+  ]),
   ['RSV1 set', [{ opcode: OP.text, rsv: 0b100, payload: text('{}') }], PROTOCOL_ERROR],
   ['RSV2 set', [{ opcode: OP.text, rsv: 0b010, payload: text('{}') }], PROTOCOL_ERROR],
   ['RSV3 set on a ping', [{ opcode: OP.ping, rsv: 0b001 }], PROTOCOL_ERROR],
   ['an unmasked client frame', [{ opcode: OP.text, mask: false, payload: text('{"type":"publish","text":"x"}') }], PROTOCOL_ERROR],
   ['a 126-byte ping', [{ opcode: OP.ping, payload: Buffer.alloc(126, 1) }], PROTOCOL_ERROR],
   ['a 126-byte close', [{ opcode: OP.close, payload: closePayload(1000, Buffer.alloc(124, 0x61)) }], PROTOCOL_ERROR],
-  ['a fragmented ping', [{ opcode: OP.ping, fin: false, payload: text('a') }, { opcode: OP.continuation, payload: text('b') }], PROTOCOL_ERROR],
+  [
+    'a fragmented ping',
+    [
+      { opcode: OP.ping, fin: false, payload: text('a') },
+      { opcode: OP.continuation, payload: text('b') },
+    ],
+    PROTOCOL_ERROR,
+  ],
   ['a fragmented pong', [{ opcode: OP.pong, fin: false }], PROTOCOL_ERROR],
   ['close code 1005 sent by the client', [{ opcode: OP.close, payload: closePayload(1005) }], PROTOCOL_ERROR],
   ['close code 1006 sent by the client', [{ opcode: OP.close, payload: closePayload(1006) }], PROTOCOL_ERROR],
@@ -93,9 +122,13 @@ function randomSteps(rand: () => number): { steps: (Buffer | number)[]; finish: 
     const roll = rand();
     if (roll < 0.15) steps.push(junk(int(1, 64)));
     else if (roll < 0.25) steps.push(int(0, 30));
-    else if (roll < 0.35) steps.push(encodeFrame({ opcode: OP.text, payload: text(JSON.stringify({ type: 'publish', text: `fuzz ${int(0, 1e6)}` })) }));
+    else if (roll < 0.35)
+      steps.push(encodeFrame({ opcode: OP.text, payload: text(JSON.stringify({ type: 'publish', text: `fuzz ${int(0, 1e6)}` })) }));
     else {
-      const payload = rand() < 0.3 ? text(`{"type":"publish","text":"${'\\ud800'.repeat(int(0, 3))}${junk(int(0, 20)).toString('latin1')}"}`) : junk(int(0, 300));
+      const payload =
+        rand() < 0.3
+          ? text(`{"type":"publish","text":"${'\\ud800'.repeat(int(0, 3))}${junk(int(0, 20)).toString('latin1')}"}`)
+          : junk(int(0, 300));
       // Half are nearly right (a data or control opcode, masked, no RSV bit), so that bad UTF-8,
       // bad close payloads and lengths get through to the checks behind the header's.
       const plausible = rand() < 0.5;
@@ -159,7 +192,10 @@ t.test('every frame ws refuses closes that one connection with its close code, a
   await publish(server.origin, 'to the bystander', 'fuzz-bystander');
   const deadline = Date.now() + 5_000;
   while (!bystander.json().some((frame) => frame.text === 'to the bystander') && Date.now() < deadline) await sleep(20);
-  t.ok(bystander.json().some((frame) => frame.text === 'to the bystander'), 'a connection open all along still gets its messages');
+  t.ok(
+    bystander.json().some((frame) => frame.text === 'to the bystander'),
+    'a connection open all along still gets its messages',
+  );
   bystander.socket.destroy();
 });
 
@@ -177,33 +213,53 @@ t.test('a few hundred random malformed frames leave every transport working', as
   t.same(held.filter(([, o]) => !o.ended).length, 0, 'the server ended every connection it was left with');
   const codes = new Map<number, number>();
   for (const { closeCode } of outcomes) if (closeCode !== undefined) codes.set(closeCode, (codes.get(closeCode) ?? 0) + 1);
-  t.comment(`close codes: ${[...codes].sort(([a], [b]) => a - b).map(([c, n]) => `${c}×${n}`).join(' ')}`);
-  t.ok(codes.has(PROTOCOL_ERROR) && codes.has(INVALID_DATA) && codes.has(TOO_BIG), 'protocol errors, invalid data and frames too big were among them');
+  t.comment(
+    `close codes: ${[...codes]
+      .sort(([a], [b]) => a - b)
+      .map(([c, n]) => `${c}×${n}`)
+      .join(' ')}`,
+  );
+  t.ok(
+    codes.has(PROTOCOL_ERROR) && codes.has(INVALID_DATA) && codes.has(TOO_BIG),
+    'protocol errors, invalid data and frames too big were among them',
+  );
 
   await waitForWaiting(server.origin, 0, 10_000);
   t.pass('nothing is left waiting');
 
   // A round trip on every transport.
-  const before = (JSON.parse((await request(server.origin, '/messages/after?since=0', { headers: { accept: 'application/json' } })).body) as { cursor: string }).cursor;
+  const before = (
+    JSON.parse((await request(server.origin, '/messages/after?since=0', { headers: { accept: 'application/json' } })).body) as {
+      cursor: string;
+    }
+  ).cursor;
   const parked = poll(server.origin, undefined, 'after');
   const socket = new WebSocket(`ws://127.0.0.1:${server.port}/ws/after`);
   t.teardown(() => socket.terminate());
-  const overWs = new Promise<string>((resolve) => socket.on('message', (data) => {
-    const frame = JSON.parse(String(data)) as { type: string; text?: string };
-    if (frame.type === 'message') resolve(frame.text!);
-  }));
+  const overWs = new Promise<string>((resolve) =>
+    socket.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as { type: string; text?: string };
+      if (frame.type === 'message') resolve(frame.text!);
+    }),
+  );
   await new Promise((resolve) => socket.once('open', resolve));
   await waitForWaiting(server.origin, 2);
   const id = await publish(server.origin, 'still here', 'after');
   t.match(JSON.parse((await parked).body), { messages: [{ id, text: 'still here' }] }, 'a long poll gets it');
   t.equal(await overWs, 'still here', 'a WebSocket gets it');
-  t.match(JSON.parse((await request(server.origin, `/messages/after?since=${before}`, { headers: { accept: 'application/json' } })).body), { messages: [{ id, text: 'still here' }] }, '/messages has it');
+  t.match(
+    JSON.parse((await request(server.origin, `/messages/after?since=${before}`, { headers: { accept: 'application/json' } })).body),
+    { messages: [{ id, text: 'still here' }] },
+    '/messages has it',
+  );
   t.ok(await eventsCarry(server.origin, 'after', before, 'still here'), '/events streams it');
   socket.send(JSON.stringify({ type: 'publish', text: 'from the socket' }));
-  const published = await new Promise<{ type: string }>((resolve) => socket.on('message', (data) => {
-    const frame = JSON.parse(String(data)) as { type: string };
-    if (frame.type === 'published' || frame.type === 'error') resolve(frame);
-  }));
+  const published = await new Promise<{ type: string }>((resolve) =>
+    socket.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as { type: string };
+      if (frame.type === 'published' || frame.type === 'error') resolve(frame);
+    }),
+  );
   t.equal(published.type, 'published', 'a WebSocket still publishes');
   t.equal(server.child.exitCode, null, 'the process is still running');
 });

@@ -53,9 +53,19 @@ t.test('with both tokens set, one WebSocket reads and publishes when its upgrade
 
   const readerOnly = await open(t, `${base}/ws/both?access_token=reader`);
   readerOnly.send({ type: 'publish', text: 'refused' });
-  t.match(await readerOnly.next('published', 'error'), { type: 'error', code: 'unauthorized' }, 'the subscribe token alone does not publish');
-  t.match(await rawExchange(origin, 'GET /ws/both?access_token=writer HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'),
-    /^HTTP\/1\.1 401 /, 'the publish token alone does not read');
+  t.match(
+    await readerOnly.next('published', 'error'),
+    { type: 'error', code: 'unauthorized' },
+    'the subscribe token alone does not publish',
+  );
+  t.match(
+    await rawExchange(
+      origin,
+      'GET /ws/both?access_token=writer HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    ),
+    /^HTTP\/1\.1 401 /,
+    'the publish token alone does not read',
+  );
 });
 
 t.test('an auth frame adds the rights of its token to an open connection', async (t) => {

@@ -7,7 +7,9 @@ import { RawWebSocket } from './fixtures/ws-raw.js';
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 
 function upgrade(path: string, headers: Record<string, string>, method = 'GET'): string {
-  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const lines = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   return `${method} ${path} HTTP/1.1\r\nHost: x\r\n${lines}\r\n`;
 }
 
@@ -15,12 +17,32 @@ const WEBSOCKET = { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-
 
 /** Upgrades the WebSocket handshake refuses, each with the answer it gets. */
 const REFUSED: [string, string, RegExp][] = [
-  ['no Sec-WebSocket-Key', upgrade('/ws', { ...WEBSOCKET, 'Sec-WebSocket-Key': '' }), /^HTTP\/1\.1 400 (?=[^]*pollcast-error: bad_request)(?=[^]*x-content-type-options: nosniff)/],
-  ['a malformed Sec-WebSocket-Key', upgrade('/ws/room', { ...WEBSOCKET, 'Sec-WebSocket-Key': 'not base64 of 16 bytes' }), /^HTTP\/1\.1 400 [^]*pollcast-error: bad_request/],
-  ['version 12', upgrade('/ws', { ...WEBSOCKET, 'Sec-WebSocket-Version': '12' }), /^HTTP\/1\.1 426 [^]*sec-websocket-version: 13\r\n[^]*pollcast-error: upgrade_required/i],
+  [
+    'no Sec-WebSocket-Key',
+    upgrade('/ws', { ...WEBSOCKET, 'Sec-WebSocket-Key': '' }),
+    /^HTTP\/1\.1 400 (?=[^]*pollcast-error: bad_request)(?=[^]*x-content-type-options: nosniff)/,
+  ],
+  [
+    'a malformed Sec-WebSocket-Key',
+    upgrade('/ws/room', { ...WEBSOCKET, 'Sec-WebSocket-Key': 'not base64 of 16 bytes' }),
+    /^HTTP\/1\.1 400 [^]*pollcast-error: bad_request/,
+  ],
+  [
+    'version 12',
+    upgrade('/ws', { ...WEBSOCKET, 'Sec-WebSocket-Version': '12' }),
+    /^HTTP\/1\.1 426 [^]*sec-websocket-version: 13\r\n[^]*pollcast-error: upgrade_required/i,
+  ],
   ['no version', upgrade('/ws', { ...WEBSOCKET, 'Sec-WebSocket-Version': '' }), /^HTTP\/1\.1 426 [^]*pollcast-error: upgrade_required/],
-  ['bad subprotocols', upgrade('/ws', { ...WEBSOCKET, 'Sec-WebSocket-Protocol': 'chat,,chat v2' }), /^HTTP\/1\.1 400 [^]*pollcast-error: bad_request/],
-  ['a repeated subprotocol', upgrade('/ws', { ...WEBSOCKET, 'Sec-WebSocket-Protocol': 'chat, chat' }), /^HTTP\/1\.1 400 [^]*pollcast-error: bad_request/],
+  [
+    'bad subprotocols',
+    upgrade('/ws', { ...WEBSOCKET, 'Sec-WebSocket-Protocol': 'chat,,chat v2' }),
+    /^HTTP\/1\.1 400 [^]*pollcast-error: bad_request/,
+  ],
+  [
+    'a repeated subprotocol',
+    upgrade('/ws', { ...WEBSOCKET, 'Sec-WebSocket-Protocol': 'chat, chat' }),
+    /^HTTP\/1\.1 400 [^]*pollcast-error: bad_request/,
+  ],
   ['a POST upgrade', upgrade('/ws', WEBSOCKET, 'POST'), /^HTTP\/1\.1 405 [^]*allow: GET/i],
   ['an upgrade to something else', upgrade('/ws', { ...WEBSOCKET, Upgrade: 'h2c' }), /^HTTP\/1\.1 426 [^]*upgrade: websocket/i],
 ];
@@ -28,7 +50,8 @@ const REFUSED: [string, string, RegExp][] = [
 t.test('refused upgrades give their waiting-room place back: the address can still poll', async (t) => {
   const { origin } = await forkServer(t, ['--max-waiting-per-client', '3', '--poll-timeout', '2000']);
   for (let round = 0; round < 5; round++) {
-    for (const [what, bytes, answer] of REFUSED) t.match(await rawExchange(origin, bytes), answer, `${what} is refused (round ${round + 1})`);
+    for (const [what, bytes, answer] of REFUSED)
+      t.match(await rawExchange(origin, bytes), answer, `${what} is refused (round ${round + 1})`);
   }
   await publish(origin, 'after the refusals', 'room');
   const answer = await poll(origin, '0', 'room');

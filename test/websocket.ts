@@ -19,7 +19,9 @@ async function connectWs(t: { teardown(fn: () => void): void }, url: string, hea
   t.teardown(() => ws.terminate());
   const frames: Frame[] = [];
   ws.on('message', (data) => frames.push(JSON.parse(String(data)) as Frame));
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
+  );
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);
@@ -63,7 +65,10 @@ t.test('a client publishes over the socket and gets its id; a repeated key is no
   writer.ws.send('not json');
   writer.ws.send(JSON.stringify({ type: 'publish', text: '' }));
   await writer.until(() => writer.frames.filter((f) => f.type === 'error').length === 2, 'two errors');
-  t.same(writer.frames.filter((f) => f.type === 'error').map((f) => f.code), ['bad_request', 'empty_body']);
+  t.same(
+    writer.frames.filter((f) => f.type === 'error').map((f) => f.code),
+    ['bad_request', 'empty_body'],
+  );
 });
 
 t.test('missed is a frame of its own', async (t) => {
@@ -101,7 +106,11 @@ t.test('a bad cursor closes with 1008; bad upgrades get HTTP errors', async (t) 
   const { origin } = await forkServer(t, ['--subscribe-token', 'reader']);
   const bad = await connectWs(t, `${wsOrigin(origin)}/ws?since=nonsense&access_token=reader`);
   t.equal((await bad.closed).code, 1008);
-  const upgrade = (path: string) => rawExchange(origin, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+  const upgrade = (path: string) =>
+    rawExchange(
+      origin,
+      `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+    );
   t.match(await upgrade('/ws?access_token=reader&since=0'), /^HTTP\/1\.1 101 /);
   t.match(await upgrade('/ws'), /^HTTP\/1\.1 401 [^]*a valid bearer token is required/);
   t.match(await upgrade('/elsewhere'), /^HTTP\/1\.1 404 /);

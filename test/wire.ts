@@ -53,15 +53,21 @@ t.test('an h2c upgrade offer is ignored: the request is served as HTTP/1.1', asy
 
   t.test('with a body, and with requests after it on the same connection', async (t) => {
     const body = 'sent with an h2c offer';
-    const reply = await rawExchange(origin,
-      `POST /publish/h2c HTTP/1.1\r\nHost: x\r\n${H2C}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
-      + `GET /messages/h2c?since=0 HTTP/1.1\r\nHost: x\r\n${H2C}Connection: close\r\n\r\n`);
+    const reply = await rawExchange(
+      origin,
+      `POST /publish/h2c HTTP/1.1\r\nHost: x\r\n${H2C}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}` +
+        `GET /messages/h2c?since=0 HTTP/1.1\r\nHost: x\r\n${H2C}Connection: close\r\n\r\n`,
+    );
     const answers = reply.split(/(?=HTTP\/1\.1 )/);
     t.equal(answers.length, 2, 'two answers');
     t.match(answers[0], /^HTTP\/1\.1 200 /);
     t.match(answers[1], /^HTTP\/1\.1 200 [^]*"text":"sent with an h2c offer"/);
     const stored = JSON.parse((await poll(origin, '0', 'h2c')).body) as { messages: { text: string }[] };
-    t.same(stored.messages.map((m) => m.text), [body], 'stored once');
+    t.same(
+      stored.messages.map((m) => m.text),
+      [body],
+      'stored once',
+    );
   });
 
   t.test('two hundred offers pipelined in one write get two hundred answers', async (t) => {
@@ -71,8 +77,11 @@ t.test('an h2c upgrade offer is ignored: the request is served as HTTP/1.1', asy
   });
 
   t.test('a websocket upgrade anywhere but /ws is an ordinary request too', async (t) => {
-    const reply = await rawExchange(origin, 'GET /subscribe/elsewhere?since=0 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n'
-      + 'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nConnection: close\r\n\r\n');
+    const reply = await rawExchange(
+      origin,
+      'GET /subscribe/elsewhere?since=0 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nConnection: close\r\n\r\n',
+    );
     t.match(reply, /^HTTP\/1\.1 204 /);
   });
 });
@@ -93,22 +102,31 @@ t.test('two Host headers are refused with 400', async (t) => {
     const reply = await rawExchange(origin, `GET ${path} HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n`);
     t.match(reply, /^HTTP\/1\.1 400 [^]*\r\n\r\nmore than one Host header\n$/, path);
   }
-  const upgrade = await rawExchange(origin, 'GET /ws HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n'
-    + 'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  const upgrade = await rawExchange(
+    origin,
+    'GET /ws HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
   t.match(upgrade, /^HTTP\/1\.1 400 [^]*more than one Host header/, 'a WebSocket upgrade as well');
-  t.match((await rawExchange(origin, 'GET /stats HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n')), /^HTTP\/1\.1 200 /);
+  t.match(await rawExchange(origin, 'GET /stats HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /);
 });
 
 t.test('a body that goes wrong after the headers gets its status, not a bare close', async (t) => {
   const { origin } = await forkServer(t, ['--headers-timeout', '500', '--request-timeout', '1000']);
 
   t.test('a bad chunk size is 400', async (t) => {
-    const reply = await rawExchange(origin, 'POST /publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n');
+    const reply = await rawExchange(
+      origin,
+      'POST /publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n',
+    );
     t.match(reply, /^HTTP\/1\.1 400 [^]*connection: close[^]*\r\n\r\nmalformed HTTP request\n$/i);
   });
 
   t.test('a Transfer-Encoding other than chunked is 400', async (t) => {
-    const reply = await rawExchange(origin, 'POST /publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+    const reply = await rawExchange(
+      origin,
+      'POST /publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    );
     t.match(reply, /^HTTP\/1\.1 400 [^]*\r\n\r\nmalformed HTTP request\n$/);
   });
 

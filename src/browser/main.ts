@@ -40,12 +40,17 @@ switcher.addEventListener('submit', (event) => {
 const fragment = (): URLSearchParams => new URLSearchParams(location.hash.slice(1));
 let token = fragment().get('token') ?? undefined;
 const tokenUrl = fragment().get('token_url');
-const getToken = token === undefined ? undefined : async (): Promise<string> => {
-  const fresh = tokenUrl ? await fetch(tokenUrl, { cache: 'no-store', credentials: 'same-origin' }).then((response) => response.text()) : fragment().get('token');
-  if (!fresh) throw new Error('no fresh token');
-  token = fresh.trim();
-  return token;
-};
+const getToken =
+  token === undefined
+    ? undefined
+    : async (): Promise<string> => {
+        const fresh = tokenUrl
+          ? await fetch(tokenUrl, { cache: 'no-store', credentials: 'same-origin' }).then((response) => response.text())
+          : fragment().get('token');
+        if (!fresh) throw new Error('no fresh token');
+        token = fresh.trim();
+        return token;
+      };
 
 // With a token, I am who it says (its `sub`); the name field is for open servers, and remembered.
 const claims = token === undefined ? undefined : readClaims(token);

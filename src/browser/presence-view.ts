@@ -45,7 +45,11 @@ export class PresenceView {
 
   async #ask(): Promise<void> {
     try {
-      const response = await this.#fetch(this.#url, { headers: withToken({ accept: 'application/json' }, this.#token()), cache: 'no-store', signal: AbortSignal.timeout(10_000) });
+      const response = await this.#fetch(this.#url, {
+        headers: withToken({ accept: 'application/json' }, this.#token()),
+        cache: 'no-store',
+        signal: AbortSignal.timeout(10_000),
+      });
       if (response.status === 200) this.#show((JSON.parse(await response.text()) as { here: From[] }).here);
     } catch {
       // Presence is a hint: the next ask tries again.

@@ -160,8 +160,14 @@ export class PublishForm {
     this.#controller = controller;
     try {
       return await publishOnce({
-        url: entry.url, text: entry.text, key: entry.key, token: this.#token(), name: this.#name(),
-        timeout: this.#timeout, fetch: this.#fetch, signal: controller.signal,
+        url: entry.url,
+        text: entry.text,
+        key: entry.key,
+        token: this.#token(),
+        name: this.#name(),
+        timeout: this.#timeout,
+        fetch: this.#fetch,
+        signal: controller.signal,
       });
     } finally {
       if (this.#controller === controller) this.#controller = null;

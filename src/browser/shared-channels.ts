@@ -99,9 +99,11 @@ export class SharedChannels {
     const name = `pollcast channels ${options.base ?? '.'} ${options.transport ?? 'longpoll'}`;
     this.#bus = openBus(name);
     this.#bus.onmessage = (event) => this.#hear(event.data as Note);
-    locks.request(name, { signal: this.#lockAbort.signal }, () => this.#lead()).catch(() => {
-      // Aborted by close() before it was granted.
-    });
+    locks
+      .request(name, { signal: this.#lockAbort.signal }, () => this.#lead())
+      .catch(() => {
+        // Aborted by close() before it was granted.
+      });
   }
 
   /** Whether this tab holds the connection for all. */
@@ -132,7 +134,8 @@ export class SharedChannels {
     if (followed.waiting) followed.timer = setTimeout(() => this.#flush(channel), SYNC_WAIT_MS);
     this.#mine.set(channel, followed);
     // Leading, on a channel other tabs already follow: what the connection brought so far comes first.
-    if (this.#feed?.cursor(channel) !== undefined) for (const message of this.#recent.get(channel) ?? []) this.#accept(channel, followed, message);
+    if (this.#feed?.cursor(channel) !== undefined)
+      for (const message of this.#recent.get(channel) ?? []) this.#accept(channel, followed, message);
     this.#announce();
   }
 

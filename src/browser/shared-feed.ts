@@ -54,7 +54,14 @@ type Note =
   /** A tab just opened and asks the leading tab for what it has. */
   | { readonly type: 'hello'; readonly from: string }
   /** The leading tab's recent messages, for one tab (`to`) or, from a new leader, for all (`to: null`). */
-  | { readonly type: 'sync'; readonly to: string | null; readonly messages: readonly Message[]; readonly cursor: string; readonly state: FeedState; readonly detail: StateDetail }
+  | {
+      readonly type: 'sync';
+      readonly to: string | null;
+      readonly messages: readonly Message[];
+      readonly cursor: string;
+      readonly state: FeedState;
+      readonly detail: StateDetail;
+    }
   | { readonly type: 'message'; readonly message: Message }
   | { readonly type: 'missed' }
   | { readonly type: 'state'; readonly cursor: string; readonly state: FeedState; readonly detail: StateDetail };
@@ -109,9 +116,11 @@ export class SharedFeed {
     this.#post({ type: 'hello', from: this.#id });
     this.#syncTimer = setTimeout(() => this.#flushWaiting(), SYNC_WAIT_MS);
     // The lock is held for as long as the promise from #lead() is pending: until close(), or until the tab dies.
-    locks.request(name, { signal: this.#lockAbort.signal }, () => this.#lead()).catch(() => {
-      // Aborted by close() before it was granted.
-    });
+    locks
+      .request(name, { signal: this.#lockAbort.signal }, () => this.#lead())
+      .catch(() => {
+        // Aborted by close() before it was granted.
+      });
   }
 
   /** Whether this tab is the one following the channel for all. */
@@ -175,7 +184,15 @@ export class SharedFeed {
     if (this.#closed) return;
     switch (note.type) {
       case 'hello':
-        if (this.leading) this.#post({ type: 'sync', to: note.from, messages: this.#recent, cursor: this.cursor, state: this.#state, detail: this.#detail });
+        if (this.leading)
+          this.#post({
+            type: 'sync',
+            to: note.from,
+            messages: this.#recent,
+            cursor: this.cursor,
+            state: this.#state,
+            detail: this.#detail,
+          });
         break;
       case 'sync':
         if (note.to !== null && note.to !== this.#id) break;

@@ -13,7 +13,10 @@ import type { FeedOptions } from '../client/feed-options.js';
 
 /** The feed's settings the pane passes on (see `FeedOptions`), and where and how much it shows. */
 export interface SubscribePaneOptions
-  extends Pick<FeedOptions, 'base' | 'channel' | 'token' | 'getToken' | 'name' | 'transport' | 'pollInterval' | 'fetch' | 'retryBase' | 'retryCap'> {
+  extends Pick<
+    FeedOptions,
+    'base' | 'channel' | 'token' | 'getToken' | 'name' | 'transport' | 'pollInterval' | 'fetch' | 'retryBase' | 'retryCap'
+  > {
   /** Who "I" am, asked for each message: a message of mine is set apart (class `own`). Default nobody. */
   me?: () => Me;
   /** Shows the connection state (`data-state` is set on it). Default: a new element before the pane. */

@@ -65,9 +65,11 @@ export function parseChatArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
   if (new Set(channels).size !== channels.length) throw new UsageError('--channel names a channel twice');
   const channel = channels[0]!;
   const transport = values.transport ?? 'longpoll';
-  if (!isTransport(transport)) throw new UsageError(`--transport must be one of ${TRANSPORTS.join(', ')}, got ${JSON.stringify(transport)}`);
+  if (!isTransport(transport))
+    throw new UsageError(`--transport must be one of ${TRANSPORTS.join(', ')}, got ${JSON.stringify(transport)}`);
   const name = values.name ?? env.USER ?? '';
-  if (name !== '' && !isName(name)) throw new UsageError(`--name must be 1 to ${MAX_NAME} characters without control characters, got ${JSON.stringify(name.slice(0, 80))}`);
+  if (name !== '' && !isName(name))
+    throw new UsageError(`--name must be 1 to ${MAX_NAME} characters without control characters, got ${JSON.stringify(name.slice(0, 80))}`);
   return {
     base: serverRoot(positionals[0] ?? DEFAULT_URL),
     channel,
@@ -106,7 +108,8 @@ function serverRoot(raw: string): string {
   } catch {
     throw new UsageError(`not a URL: ${JSON.stringify(raw)}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`the URL must be http: or https:, got ${JSON.stringify(raw)}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`the URL must be http: or https:, got ${JSON.stringify(raw)}`);
   if (url.search || url.hash || url.username || url.password) {
     throw new UsageError(`the URL names the server only (no query, fragment or credentials), got ${JSON.stringify(raw)}`);
   }

@@ -76,12 +76,17 @@ class Session {
   constructor(options: ChatOptions, io: ChatProcess, done: (code: number) => void) {
     this.#io = io;
     this.#done = done;
-    this.#terminal = new Terminal({ input: io.stdin, output: io.stdout, errors: io.stderr }, {
-      onLine: this.#onLine,
-      onEnd: this.#onEnd,
-      onInterrupt: this.#onInterrupt,
-    });
-    const where = options.channels ? `channels ${options.channels.join(', ')}; lines go to ${options.channel}` : `channel ${options.channel}`;
+    this.#terminal = new Terminal(
+      { input: io.stdin, output: io.stdout, errors: io.stderr },
+      {
+        onLine: this.#onLine,
+        onEnd: this.#onEnd,
+        onInterrupt: this.#onInterrupt,
+      },
+    );
+    const where = options.channels
+      ? `channels ${options.channels.join(', ')}; lines go to ${options.channel}`
+      : `channel ${options.channel}`;
     this.#terminal.tell(notice(`connecting to ${options.base}, ${where} (${options.transport})`));
     this.#outbox = openOutbox(options, this.#terminal);
     this.#feed = openReceiver(options, this.#terminal);
@@ -119,7 +124,10 @@ class Session {
     this.#finished = true;
     this.#io.off('SIGINT', this.#onInterrupt);
     this.#io.off('SIGTERM', this.#onTerminate);
-    void this.#feed.then((feed) => feed.close(), () => undefined);
+    void this.#feed.then(
+      (feed) => feed.close(),
+      () => undefined,
+    );
     this.#outbox.close();
     this.#terminal.close();
     this.#done(code);

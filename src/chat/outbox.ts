@@ -106,7 +106,16 @@ export class Outbox {
     let steps = 0;
     for (let entry = this.#queue[0]; entry && !this.#closed.signal.aborted; entry = this.#queue[0]) {
       const { url, token, name, timeout, fetch } = this.#options;
-      const outcome = await publishOnce({ url, text: entry.text, key: entry.key, token, name, timeout, fetch, signal: this.#closed.signal });
+      const outcome = await publishOnce({
+        url,
+        text: entry.text,
+        key: entry.key,
+        token,
+        name,
+        timeout,
+        fetch,
+        signal: this.#closed.signal,
+      });
       if (this.#closed.signal.aborted) break;
       if (outcome.ok || outcome.final) {
         this.#queue.shift();

@@ -61,7 +61,9 @@ export function clock(time: number): string {
  */
 export function formatMessage(message: Message): string[] {
   const author = message.from ? `${neutralise(message.from.name)}: ` : '';
-  return message.text.split(LINE_BREAK).map((line, index) => (index === 0 ? `[${clock(message.time)}] ${author}` : INDENT) + neutralise(line));
+  return message.text
+    .split(LINE_BREAK)
+    .map((line, index) => (index === 0 ? `[${clock(message.time)}] ${author}` : INDENT) + neutralise(line));
 }
 
 /**

@@ -141,7 +141,8 @@ export class ChannelsFeed {
 
   async #poll(signal: AbortSignal): Promise<number | null> {
     const long = this.#transport === 'longpoll';
-    const parked = long && this.#link.state === CONNECTING ? setTimeout(() => this.#link.connected(), this.#options.liveAfter ?? 1500) : undefined;
+    const parked =
+      long && this.#link.state === CONNECTING ? setTimeout(() => this.#link.connected(), this.#options.liveAfter ?? 1500) : undefined;
     try {
       const response = await this.#request(long ? 'subscribe' : 'messages', 'application/json', signal).answer;
       if (response.status !== 200) return await failedAnswer(this.#link, response, signal);
@@ -238,7 +239,8 @@ export class ChannelsFeed {
         this.#socket = socket;
         this.#link.connected();
         // Channels added or dropped while the socket was connecting.
-        for (const [channel, since] of this.#cursors) if (!asked.has(channel)) socket.send(JSON.stringify({ type: 'subscribe', channel, since }));
+        for (const [channel, since] of this.#cursors)
+          if (!asked.has(channel)) socket.send(JSON.stringify({ type: 'subscribe', channel, since }));
         for (const channel of asked) if (!this.#cursors.has(channel)) socket.send(JSON.stringify({ type: 'unsubscribe', channel }));
       };
       socket.onmessage = (event) => {
@@ -264,7 +266,8 @@ export class ChannelsFeed {
     if (typeof channel !== 'string' || !this.#cursors.has(channel)) return true;
     if (type === 'error') return false;
     this.#link.succeed();
-    if (type === 'message' && typeof id === 'string' && typeof text === 'string' && typeof time === 'number') this.#message(channel, { id, text, time });
+    if (type === 'message' && typeof id === 'string' && typeof text === 'string' && typeof time === 'number')
+      this.#message(channel, { id, text, time });
     // [protocol] a missed frame's cursor is past the messages that follow it: they move the cursor.
     else if (type === 'missed') call(this.#options.onMissed, channel);
     else if ((type === 'cursor' || type === 'subscribed') && typeof cursor === 'string') this.#cursors.set(channel, cursor);

@@ -40,7 +40,10 @@ export class EventStreamFeed extends CursorFeed {
       if (response.status !== 200) return await failedAnswer(this.link, response, signal, this.tokens);
       const type = response.headers.get('content-type') ?? '';
       if (!type.startsWith('text/event-stream') || !response.body) {
-        void response.body?.getReader().cancel().catch(() => undefined);
+        void response.body
+          ?.getReader()
+          .cancel()
+          .catch(() => undefined);
         return this.link.fail({ status: 200, reason: 'not an event stream' }, null);
       }
       this.link.connected();
@@ -82,6 +85,10 @@ export class EventStreamFeed extends CursorFeed {
     if (event.type !== 'message') return;
     this.moveTo(event.lastEventId);
     const from = decodeFrom(event.from);
-    this.delivery.message(from ? { id: event.lastEventId, text: event.data, time: event.time, from } : { id: event.lastEventId, text: event.data, time: event.time });
+    this.delivery.message(
+      from
+        ? { id: event.lastEventId, text: event.data, time: event.time, from }
+        : { id: event.lastEventId, text: event.data, time: event.time },
+    );
   };
 }

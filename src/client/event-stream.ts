@@ -109,7 +109,7 @@ export class EventStreamParser {
         this.#from = value;
         break;
       default:
-        // [spec] other fields are ignored.
+      // [spec] other fields are ignored.
     }
   }
 

@@ -26,18 +26,28 @@ export interface FeedResponse {
 }
 
 /** What the feeds ask `fetch` for; the global `fetch` fits. */
-export type FeedFetch = (url: string, init: {
-  headers: Record<string, string>;
-  cache: 'no-store';
-  signal: AbortSignal;
-}) => Promise<FeedResponse>;
+export type FeedFetch = (
+  url: string,
+  init: {
+    headers: Record<string, string>;
+    cache: 'no-store';
+    signal: AbortSignal;
+  },
+) => Promise<FeedResponse>;
 
 const REASON_LIMIT = 200;
 /** Reasons for a bodiless error: HTTP/2 sends no status text. */
 const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
-  429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway',
-  503: 'Service Unavailable', 504: 'Gateway Timeout',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 /**
@@ -68,8 +78,14 @@ export interface CursorRequestOptions {
  * base/endpoint[/channel]?since=CURSOR`, uncached, with the token as a
  * header. Bad options (channel, no fetch) throw here, at once.
  */
-export function cursorRequest(options: CursorRequestOptions, endpoint: string, accept: string, tokens?: TokenSource): (cursor: string, signal: AbortSignal) => Promise<FeedResponse> {
-  const url = endpointUrl(options.base, endpoint, options.channel) + (options.name ? `?name=${encodeURIComponent(options.name)}&since=` : '?since=');
+export function cursorRequest(
+  options: CursorRequestOptions,
+  endpoint: string,
+  accept: string,
+  tokens?: TokenSource,
+): (cursor: string, signal: AbortSignal) => Promise<FeedResponse> {
+  const url =
+    endpointUrl(options.base, endpoint, options.channel) + (options.name ? `?name=${encodeURIComponent(options.name)}&since=` : '?since=');
   const fetcher = requireFetch(options.fetch);
   let token = tokens ? tokens.token : options.token;
   let headers = withToken({ accept }, token);
@@ -97,7 +113,12 @@ function requireFetch(fetcher: FeedFetch | undefined): FeedFetch {
  * `null` when aborted meanwhile, or (a `401` with `tokens` that renew) to
  * try again now with a fresh token.
  */
-export async function failedAnswer(link: Reconnector, response: FeedResponse, signal: AbortSignal, tokens?: TokenSource): Promise<number | null> {
+export async function failedAnswer(
+  link: Reconnector,
+  response: FeedResponse,
+  signal: AbortSignal,
+  tokens?: TokenSource,
+): Promise<number | null> {
   const reason = await errorReason(response);
   if (signal.aborted) return null;
   if (response.status === 401 && tokens && (await tokens.renew())) return null;
@@ -114,7 +135,12 @@ export function failedRequest(link: Reconnector, error: unknown, signal: AbortSi
  * proxy's HTML page, a cut-off body) is a failure, and `take` is not called,
  * so the cursor stays and nothing is skipped.
  */
-export async function receiveBatch(link: Reconnector, response: FeedResponse, signal: AbortSignal, take: (batch: Batch) => void): Promise<number | null> {
+export async function receiveBatch(
+  link: Reconnector,
+  response: FeedResponse,
+  signal: AbortSignal,
+  take: (batch: Batch) => void,
+): Promise<number | null> {
   const body = await response.text();
   if (signal.aborted) return null;
   let batch: Batch;

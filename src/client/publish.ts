@@ -11,13 +11,16 @@ import { withToken } from './http-answer.js';
 import { retryAfterMs } from './backoff.js';
 
 /** The part of `fetch` a publish uses; the global `fetch` fits. */
-export type PublishFetch = (url: string, init: {
-  method: 'POST';
-  headers: Record<string, string>;
-  body: string;
-  cache: 'no-store';
-  signal: AbortSignal;
-}) => Promise<{
+export type PublishFetch = (
+  url: string,
+  init: {
+    method: 'POST';
+    headers: Record<string, string>;
+    body: string;
+    cache: 'no-store';
+    signal: AbortSignal;
+  },
+) => Promise<{
   readonly status: number;
   readonly statusText: string;
   readonly headers: { get(name: string): string | null };
@@ -70,13 +73,16 @@ export async function publishOnce(request: PublishRequest): Promise<PublishOutco
   try {
     const response = await request.fetch(request.url, {
       method: 'POST',
-      headers: withToken({
-        accept: 'application/json',
-        'content-type': 'text/plain;charset=utf-8',
-        'idempotency-key': request.key,
-        // Header values are Latin-1: the name goes percent-encoded UTF-8.
-        ...(request.name && { [HEADER.name]: encodeURIComponent(request.name) }),
-      }, request.token),
+      headers: withToken(
+        {
+          accept: 'application/json',
+          'content-type': 'text/plain;charset=utf-8',
+          'idempotency-key': request.key,
+          // Header values are Latin-1: the name goes percent-encoded UTF-8.
+          ...(request.name && { [HEADER.name]: encodeURIComponent(request.name) }),
+        },
+        request.token,
+      ),
       body: request.text,
       cache: 'no-store',
       signal: controller.signal,
@@ -102,8 +108,14 @@ export async function publishOnce(request: PublishRequest): Promise<PublishOutco
 function parsePublished(body: string): Published | null {
   try {
     const value: unknown = JSON.parse(body);
-    if (typeof value === 'object' && value !== null && 'id' in value && 'time' in value
-      && typeof value.id === 'string' && typeof value.time === 'number') {
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      'id' in value &&
+      'time' in value &&
+      typeof value.id === 'string' &&
+      typeof value.time === 'number'
+    ) {
       return { id: value.id, time: value.time };
     }
   } catch {

@@ -256,7 +256,9 @@ export function errorMessage(error: unknown): string {
 function globalNetwork(): NetworkEvents | null {
   // Through `object`: under Node's types `globalThis` shares no member with NetworkEvents, which TypeScript refuses.
   const target: Partial<NetworkEvents> = globalThis as object;
-  return typeof target.addEventListener === 'function' && typeof target.removeEventListener === 'function' ? target as NetworkEvents : null;
+  return typeof target.addEventListener === 'function' && typeof target.removeEventListener === 'function'
+    ? (target as NetworkEvents)
+    : null;
 }
 
 function navigatorOnLine(): boolean {

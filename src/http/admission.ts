@@ -21,7 +21,13 @@ export interface Admitted {
  * declares must be acceptable (400 `bad_name`). At once when the tokens are
  * known (a poll coming back), else once verified.
  */
-export function admit(ctx: Context, req: IncomingMessage, query: URLSearchParams | undefined, action: Action, channel: string): Admitted | Promise<Admitted> {
+export function admit(
+  ctx: Context,
+  req: IncomingMessage,
+  query: URLSearchParams | undefined,
+  action: Action,
+  channel: string,
+): Admitted | Promise<Admitted> {
   return withRights(ctx.rights(presentedTokens(req, query)), (rights) => {
     const grant = rights.check(action, channel);
     const declared = grant.identity ? undefined : declaredName(req.headers[HEADER.name], query);

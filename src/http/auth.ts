@@ -81,7 +81,9 @@ export interface AdminSettings {
 export function adminCheck(settings: AdminSettings): (req: IncomingMessage, query: URLSearchParams) => void {
   const token = settings.adminToken || (settings.adminPort !== 0 ? '' : settings.subscribeToken);
   if (token === '' && settings.jwt && settings.adminPort === 0) {
-    const refused = new HttpError('unauthorized', 'the counters need --admin-token or --admin-port on a server with signed tokens', { 'www-authenticate': 'Bearer realm="pollcast"' });
+    const refused = new HttpError('unauthorized', 'the counters need --admin-token or --admin-port on a server with signed tokens', {
+      'www-authenticate': 'Bearer realm="pollcast"',
+    });
     return () => {
       throw refused;
     };
@@ -139,9 +141,15 @@ export class Authority {
       }
       const claims = jwt.cached(token);
       if (claims) found.claims.push(claims);
-      else (pending ??= []).push(jwt.verify(token).then((verified) => void found.claims.push(verified), (error: unknown) => {
-        found.failure ??= error instanceof TokenRejected ? error.message : 'token is malformed';
-      }));
+      else
+        (pending ??= []).push(
+          jwt.verify(token).then(
+            (verified) => void found.claims.push(verified),
+            (error: unknown) => {
+              found.failure ??= error instanceof TokenRejected ? error.message : 'token is malformed';
+            },
+          ),
+        );
     }
     return pending ? Promise.all(pending).then(() => new TokenRightsView(found)) : new TokenRightsView(found);
   }
@@ -178,7 +186,10 @@ class TokenRightsView implements Rights {
     if (grant) return grant;
     const { claims, failure } = this.#found;
     if (claims.length > 0) throw new HttpError('forbidden', `this token does not grant ${action} on channel "${channel}"`);
-    if (failure) throw new HttpError('invalid_token', failure, { 'www-authenticate': `Bearer realm="pollcast", error="invalid_token", error_description="${failure.replace(/"/g, "'")}"` });
+    if (failure)
+      throw new HttpError('invalid_token', failure, {
+        'www-authenticate': `Bearer realm="pollcast", error="invalid_token", error_description="${failure.replace(/"/g, "'")}"`,
+      });
     throw MISSING;
   }
 
@@ -189,7 +200,8 @@ class TokenRightsView implements Rights {
     for (const candidate of claims) {
       if (!candidate[action].matches(channel)) continue;
       // A token that names someone beats one that does not; then the one that lasts longer.
-      if (!best || (candidate.identity && !best.identity) || (!!candidate.identity === !!best.identity && candidate.expires > best.expires)) best = candidate;
+      if (!best || (candidate.identity && !best.identity) || (!!candidate.identity === !!best.identity && candidate.expires > best.expires))
+        best = candidate;
     }
     return best && { identity: best.identity, expires: best.expires };
   }

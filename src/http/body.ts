@@ -6,7 +6,8 @@ import { decodeMessageText, tooLarge } from './message-text.js';
 const UNREAD = { connection: 'close' } as const;
 
 /** `OWS ";" OWS [name "=" (token / quoted-string)]`, one parameter at a time (RFC 9110 §5.6.6). */
-const PARAMETER = /[ \t]*;[ \t]*(?:([!#$%&'*+.^_`|~0-9A-Za-z-]+)=([!#$%&'*+.^_`|~0-9A-Za-z-]+|"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?/y;
+const PARAMETER =
+  /[ \t]*;[ \t]*(?:([!#$%&'*+.^_`|~0-9A-Za-z-]+)=([!#$%&'*+.^_`|~0-9A-Za-z-]+|"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?/y;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,40}$/;
 const UTF8_NAMES = new Set(['utf-8', 'utf8', 'us-ascii']);
 const MALFORMED_TYPE = new HttpError('bad_request', 'Content-Type parameters are malformed', UNREAD);
@@ -84,4 +85,3 @@ function charsets(contentType: string): string[] {
   }
   return found;
 }
-

@@ -83,7 +83,11 @@ export function createContext(hub: Hub, presence: Presence, options: PollcastOpt
     options,
     room: new WaitingRoom(options.maxWaiting, options.maxWaitingPerClient),
     publishRate: new RateLimiter(options.publishRate, options.publishBurst),
-    outbound: new Outbound({ totalBytes: options.outboundBytes, connectionBytes: options.streamBufferBytes, writeTimeoutMs: options.writeTimeoutMs }),
+    outbound: new Outbound({
+      totalBytes: options.outboundBytes,
+      connectionBytes: options.streamBufferBytes,
+      writeTimeoutMs: options.writeTimeoutMs,
+    }),
     heartbeat: new Heartbeat(options.heartbeatMs),
     cors: createCors(options.corsOrigins),
     auth,

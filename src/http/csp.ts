@@ -12,8 +12,16 @@
 export type CspSetting = 'strict' | 'page' | 'off' | (string & {});
 
 const COMMON_TAIL = ["object-src 'none'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'"].join('; ');
-const STRICT_HEAD = ["default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'"].join('; ');
-const PAGE_HEAD = ["default-src 'self'", "script-src 'self' 'unsafe-inline'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:", "connect-src 'self'"].join('; ');
+const STRICT_HEAD = ["default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'"].join(
+  '; ',
+);
+const PAGE_HEAD = [
+  "default-src 'self'",
+  "script-src 'self' 'unsafe-inline'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+].join('; ');
 
 /**
  * A host-source as CSP's grammar allows it (`host-char` labels and a port).

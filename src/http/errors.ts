@@ -60,25 +60,37 @@ const INTERNAL = new HttpError('internal', 'internal server error');
 export const SHUTTING_DOWN = new HttpError('shutting_down', 'server is shutting down', { 'retry-after': '1', connection: 'close' });
 
 /** The waiting room (`maxWaiting`, `maxWaitingPerClient`) is full. */
-export const TOO_MANY_WAITING = new HttpError('too_many_waiting', 'too many subscribers are waiting; try again later', { 'retry-after': '5' });
+export const TOO_MANY_WAITING = new HttpError('too_many_waiting', 'too many subscribers are waiting; try again later', {
+  'retry-after': '5',
+});
 
 /** A WebSocket endpoint asked for without the upgrade (a proxy in between may have dropped its headers). */
-export const UPGRADE_REQUIRED = new HttpError('upgrade_required', 'this is a WebSocket endpoint: send Upgrade: websocket (a proxy may have dropped it)', { upgrade: 'websocket', connection: 'Upgrade' });
+export const UPGRADE_REQUIRED = new HttpError(
+  'upgrade_required',
+  'this is a WebSocket endpoint: send Upgrade: websocket (a proxy may have dropped it)',
+  { upgrade: 'websocket', connection: 'Upgrade' },
+);
 /** The outbound budget (`outboundBytes`) is spent on readers that have not taken their answers yet. */
 export const TOO_BUSY = new HttpError('too_busy', 'too much is waiting to be sent; try again shortly', { 'retry-after': '1' });
 
 /** The token that let a held poll, a stream or a WebSocket in has expired: fetch a new one and resume. */
-export const TOKEN_EXPIRED = new HttpError('invalid_token', 'token expired', { 'www-authenticate': 'Bearer realm="pollcast", error="invalid_token", error_description="token expired"' });
+export const TOKEN_EXPIRED = new HttpError('invalid_token', 'token expired', {
+  'www-authenticate': 'Bearer realm="pollcast", error="invalid_token", error_description="token expired"',
+});
 
 /** Every channel the hub may hold is in use, each with subscribers waiting. */
-export const TOO_MANY_CHANNELS = new HttpError('too_many_channels', 'too many channels are in use; try again later', { 'retry-after': '5' });
+export const TOO_MANY_CHANNELS = new HttpError('too_many_channels', 'too many channels are in use; try again later', {
+  'retry-after': '5',
+});
 
 /** The hub's storage (Redis) does not answer: nothing was acknowledged; try again shortly. */
 /** The codes that mean a limit was hit: logged (without flooding) as well as answered. */
 export const LIMIT_CODES: ReadonlySet<ErrorCode> = new Set(['rate_limited', 'too_many_waiting', 'too_many_channels', 'body_too_large']);
 
 /** The hub's storage (Redis) does not answer: nothing was acknowledged; try again shortly. */
-export const STORAGE_UNAVAILABLE = new HttpError('storage_unavailable', 'message storage is unavailable; try again shortly', { 'retry-after': '2' });
+export const STORAGE_UNAVAILABLE = new HttpError('storage_unavailable', 'message storage is unavailable; try again shortly', {
+  'retry-after': '2',
+});
 
 /**
  * Hub errors are about the request or the storage, not a fault of the
@@ -141,6 +153,7 @@ export function endSocket(socket: Duplex, error: unknown, log: Logger = FALLBACK
   const answer = asHttpError(error, log);
   const body = `${answer.message}\n`;
   const head = Object.entries({ ...errorHeaders(answer, body), connection: 'close' })
-    .map(([name, value]) => `${name}: ${String(value)}\r\n`).join('');
+    .map(([name, value]) => `${name}: ${String(value)}\r\n`)
+    .join('');
   socket.end(`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\n${head}\r\n${body}`);
 }

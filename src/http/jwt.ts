@@ -176,12 +176,15 @@ export class JwtVerifier {
 /** pollcast's claims of a verified payload; `TokenRejected` when they are malformed. */
 function readClaims(payload: JWTPayload): Claims {
   const { sub, name, pollcast, exp } = payload;
-  if (sub !== undefined && (typeof sub !== 'string' || !isName(sub, MAX_ID))) throw new TokenRejected('token "sub" must be 1 to 128 characters');
-  if (name !== undefined && (typeof name !== 'string' || !isName(name))) throw new TokenRejected(`token "name" must be 1 to ${MAX_NAME} characters, without control characters`);
+  if (sub !== undefined && (typeof sub !== 'string' || !isName(sub, MAX_ID)))
+    throw new TokenRejected('token "sub" must be 1 to 128 characters');
+  if (name !== undefined && (typeof name !== 'string' || !isName(name)))
+    throw new TokenRejected(`token "name" must be 1 to ${MAX_NAME} characters, without control characters`);
   const rights = (typeof pollcast === 'object' && pollcast !== null ? pollcast : {}) as Record<string, unknown>;
   const subscribe = compilePatterns(rights.subscribe);
   const publish = compilePatterns(rights.publish);
-  if (!subscribe || !publish) throw new TokenRejected('token "pollcast" claim must hold "subscribe" and "publish" lists of channel patterns');
+  if (!subscribe || !publish)
+    throw new TokenRejected('token "pollcast" claim must hold "subscribe" and "publish" lists of channel patterns');
   return {
     identity: sub === undefined ? undefined : { id: sub, name: (name as string | undefined) ?? sub },
     subscribe,

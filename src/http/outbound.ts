@@ -151,4 +151,3 @@ export class Outbound {
     this.#pending.delete(outlet);
   }
 }
-

@@ -35,7 +35,10 @@ export function parseTrustProxy(setting: string): TrustProxy {
     return { kind: 'hops', hops };
   }
   const list = new BlockList();
-  for (const item of trimmed.split(',').map((part) => part.trim()).filter(Boolean)) {
+  for (const item of trimmed
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     for (const entry of NAMED[item] ?? [item]) addEntry(list, entry, item);
   }
   return { kind: 'list', list };
@@ -76,12 +79,15 @@ function trusted(list: BlockList, address: string): boolean {
  */
 export function forwardedChain(req: IncomingMessage): string[] {
   const xff = req.headers['x-forwarded-for'];
-  const joined = Array.isArray(xff) ? xff.join(',') : xff ?? '';
+  const joined = Array.isArray(xff) ? xff.join(',') : (xff ?? '');
   if (joined !== '') return joined.split(',').map((item) => nodeAddress(item.trim()));
   const forwarded = req.headers.forwarded;
   if (typeof forwarded !== 'string' || forwarded === '') return [];
   return forwarded.split(',').map((element) => {
-    const pair = element.split(';').map((part) => part.trim()).find((part) => /^for=/i.test(part));
+    const pair = element
+      .split(';')
+      .map((part) => part.trim())
+      .find((part) => /^for=/i.test(part));
     return pair === undefined ? '' : nodeAddress(pair.slice(4).replace(/^"|"$/g, ''));
   });
 }

@@ -60,14 +60,13 @@ export type RouterRole = 'all' | 'public' | 'admin';
 
 const STATIC_METHODS = accepting(['GET', 'HEAD']);
 
-
 /**
  * The request listener: `(method, path)` → endpoint, static files for the
  * rest, and the one place where anything thrown becomes an answer.
  */
 export function createRouter(ctx: Context, role: RouterRole = 'all'): (req: IncomingMessage, res: ServerResponse) => void {
   const serveStatic = role === 'admin' ? notFound : createStatic(ctx.options.publicDir);
-  const serves = (name: string): boolean => (role === 'all' || (role === 'admin' ? ON_ADMIN_PORT.has(name) : !ADMIN.has(name)));
+  const serves = (name: string): boolean => role === 'all' || (role === 'admin' ? ON_ADMIN_PORT.has(name) : !ADMIN.has(name));
 
   return function route(req, res) {
     try {

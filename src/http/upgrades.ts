@@ -71,7 +71,10 @@ function requestHead(req: IncomingMessage): Buffer {
       lines.push(`${name}: ${value}`);
       continue;
     }
-    const kept = value.split(',').map((token) => token.trim()).filter((token) => token && !OFFER_HEADERS.has(token.toLowerCase()));
+    const kept = value
+      .split(',')
+      .map((token) => token.trim())
+      .filter((token) => token && !OFFER_HEADERS.has(token.toLowerCase()));
     if (kept.length) lines.push(`${name}: ${kept.join(', ')}`);
   }
   // The parser has validated every name and value (no CR, LF or NUL): they go back as they came, byte for byte.

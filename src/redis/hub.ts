@@ -160,7 +160,14 @@ export class RedisHub implements Hub, ReaderSource {
   }
 
   stats(): HubStats {
-    return { waiting: this.#waiting, channels: this.#watches.size, published: this.#published, delivered: this.#delivered, bytes: 0, storage: { kind: 'redis', up: this.#up() } };
+    return {
+      waiting: this.#waiting,
+      channels: this.#watches.size,
+      published: this.#published,
+      delivered: this.#delivered,
+      bytes: 0,
+      storage: { kind: 'redis', up: this.#up() },
+    };
   }
 
   close(): Promise<void> {
@@ -227,10 +234,12 @@ export class RedisHub implements Hub, ReaderSource {
       command.disconnect();
       reader.disconnect();
     };
-    const ready = Promise.all([command, reader].map((client) => {
-      client.connect().catch(() => undefined); // retried by the connection's retryStrategy; readiness is awaited below
-      return client.status === 'ready' ? undefined : new Promise((resolve) => client.once('ready', resolve));
-    }));
+    const ready = Promise.all(
+      [command, reader].map((client) => {
+        client.connect().catch(() => undefined); // retried by the connection's retryStrategy; readiness is awaited below
+        return client.status === 'ready' ? undefined : new Promise((resolve) => client.once('ready', resolve));
+      }),
+    );
     const timedOut = await Promise.race([ready.then(() => false), sleep(OPEN_TIMEOUT_MS).then(() => true)]);
     if (timedOut || this.#closed) {
       command.disconnect();
@@ -257,7 +266,9 @@ export class RedisHub implements Hub, ReaderSource {
 
   /** One read of the channel for a start: after the cursor, or everything kept when the cursor is of another epoch. */
   #readStore(channel: string, start: Start): Promise<StreamState> {
-    return typeof start === 'string' ? this.#requireStore().read(channel, start) : this.#requireStore().read(channel, start.id, start.epoch);
+    return typeof start === 'string'
+      ? this.#requireStore().read(channel, start)
+      : this.#requireStore().read(channel, start.id, start.epoch);
   }
 
   #requireStore(): RedisStore {
@@ -274,7 +285,11 @@ export class RedisHub implements Hub, ReaderSource {
     const down = !this.#up();
     if (down === this.#loggedDown) return;
     this.#loggedDown = down;
-    if (down) this.#log.error({ event: 'redis', up: false, url: redactUrl(this.#url) }, 'Redis is unavailable; publishes and new polls get 503 until it is back');
+    if (down)
+      this.#log.error(
+        { event: 'redis', up: false, url: redactUrl(this.#url) },
+        'Redis is unavailable; publishes and new polls get 503 until it is back',
+      );
     else this.#log.info({ event: 'redis', up: true, url: redactUrl(this.#url) }, 'Redis is back');
   }
 
@@ -351,7 +366,15 @@ export class RedisHub implements Hub, ReaderSource {
   /** Starts watching a channel from `position` of `epoch`; undefined when every watched channel has waiters. */
   #watch(channel: string, epoch: string, position: string): Watch | undefined {
     if (this.#watches.size >= this.#maxChannels && !this.#dropIdleWatch()) return undefined;
-    const watch: Watch = { epoch, position, from: position, recent: [], waiters: new Set(), batches: this.#cache.shelf(), idleSince: Date.now() };
+    const watch: Watch = {
+      epoch,
+      position,
+      from: position,
+      recent: [],
+      waiters: new Set(),
+      batches: this.#cache.shelf(),
+      idleSince: Date.now(),
+    };
     this.#watches.set(channel, watch);
     this.#reader?.changed(channel);
     return watch;
@@ -470,7 +493,8 @@ export function interpret(state: StreamState, start: Start): Found {
   const cursor = messages.length > 0 ? messages[messages.length - 1]!.id : formatCursor(state.epoch, state.last);
   if (start === 'none') return { epoch: state.epoch, at: state.last };
   if (start === 'oldest') return { batch: { messages, missed: false, cursor }, epoch: state.epoch, at: ZERO_ID };
-  if (start.epoch !== '' && start.epoch !== state.epoch) return { batch: { messages, missed: true, cursor }, epoch: state.epoch, at: ZERO_ID };
+  if (start.epoch !== '' && start.epoch !== state.epoch)
+    return { batch: { messages, missed: true, cursor }, epoch: state.epoch, at: ZERO_ID };
   if (compareStreamIds(start.id, state.last) > 0) {
     if (streamIdTime(start.id) > state.now) throw new InvalidCursorError('cursor is ahead of this channel');
     return { batch: { messages: [], missed: true, cursor }, epoch: state.epoch, at: state.last };

@@ -170,8 +170,27 @@ return {epoch, last[1], dropped, entries, now}
 `;
 
 interface Scripts {
-  pollcastPublish(stream: string, dropped: string, keys: string, order: string, epoch: string, text: string, limit: number, key: string, newEpoch: string, from: string): Promise<[string, number, string]>;
-  pollcastRead(stream: string, dropped: string, epoch: string, start: string, count: number, cursorEpoch: string, newEpoch: string): Promise<[string, string, string, [id: string, text: string, from: string][], string]>;
+  pollcastPublish(
+    stream: string,
+    dropped: string,
+    keys: string,
+    order: string,
+    epoch: string,
+    text: string,
+    limit: number,
+    key: string,
+    newEpoch: string,
+    from: string,
+  ): Promise<[string, number, string]>;
+  pollcastRead(
+    stream: string,
+    dropped: string,
+    epoch: string,
+    start: string,
+    count: number,
+    cursorEpoch: string,
+    newEpoch: string,
+  ): Promise<[string, string, string, [id: string, text: string, from: string][], string]>;
 }
 
 /**
@@ -231,7 +250,23 @@ export class RedisStore {
 
   async publish(channel: string, text: string, key: string | undefined, from?: From): Promise<PublishOutcome> {
     const stream = streamKey(channel);
-    const [id, status, epoch] = await unavailableOnError(redisCommand('publish', this.#scripts.pollcastPublish(stream, `${stream}:dropped`, `${stream}:keys`, `${stream}:key-order`, `${stream}:epoch`, text, this.#historyLimit, key ?? '', newEpoch(), from ? encodeFrom(from) : '')));
+    const [id, status, epoch] = await unavailableOnError(
+      redisCommand(
+        'publish',
+        this.#scripts.pollcastPublish(
+          stream,
+          `${stream}:dropped`,
+          `${stream}:keys`,
+          `${stream}:key-order`,
+          `${stream}:epoch`,
+          text,
+          this.#historyLimit,
+          key ?? '',
+          newEpoch(),
+          from ? encodeFrom(from) : '',
+        ),
+      ),
+    );
     if (status === 2) return { kind: 'reused' };
     return { kind: status === 1 ? 'repeated' : 'stored', id, epoch };
   }
@@ -245,7 +280,12 @@ export class RedisStore {
   async read(channel: string, after: string, epoch = ''): Promise<StreamState> {
     const stream = streamKey(channel);
     const start = after === 'oldest' ? '-' : after === 'none' ? '+' : `(${after}`;
-    const [current, last, dropped, raw, now] = await unavailableOnError(redisCommand('read', this.#scripts.pollcastRead(stream, `${stream}:dropped`, `${stream}:epoch`, start, this.#historyLimit, epoch, newEpoch())));
+    const [current, last, dropped, raw, now] = await unavailableOnError(
+      redisCommand(
+        'read',
+        this.#scripts.pollcastRead(stream, `${stream}:dropped`, `${stream}:epoch`, start, this.#historyLimit, epoch, newEpoch()),
+      ),
+    );
     return { epoch: current, last, dropped, entries: raw.map(([id, text, from]) => toStored(id, text, from)), now: Number(now) };
   }
 

@@ -17,7 +17,6 @@ import type { WaitingRoom } from '../waiting-room.js';
 import { wantsChannelSet } from './channel-set.js';
 import { eventsChannels } from './events-channels.js';
 
-
 /** How long a client waits before reconnecting (the `retry:` hint), in ms. */
 const RETRY_MS = 2_000;
 
@@ -37,7 +36,13 @@ const HEADERS = {
  * else from now. One stream holds one place in the waiting room. When the
  * token that let it in expires, an `expired` event ends it.
  */
-export function events(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void | Promise<void> {
+export function events(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: Context,
+  channel: string,
+  query: URLSearchParams,
+): void | Promise<void> {
   if (wantsChannelSet(query)) return eventsChannels(req, res, ctx, query);
   return withRights(admit(ctx, req, query, 'subscribe', channel), (admitted) => open(req, res, ctx, channel, query, admitted));
 }

@@ -22,7 +22,8 @@ export function messages(req: IncomingMessage, res: ServerResponse, ctx: Context
 
 async function answer(res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams, admitted: Admitted): Promise<void> {
   // An interval poller is listed like a long poll: until a poll timeout and a grace after its last request.
-  if (admitted.from) ctx.presence.touch(channel, admitted.from, Date.now() + ctx.options.pollTimeoutMs + presenceGrace(ctx.options.pollTimeoutMs));
+  if (admitted.from)
+    ctx.presence.touch(channel, admitted.from, Date.now() + ctx.options.pollTimeoutMs + presenceGrace(ctx.options.pollTimeoutMs));
   const batch = await ctx.hub.read(channel, query.get('since') ?? undefined);
   if (batch.missed) metrics.missed('messages');
   writeBatch(res, batch, ctx.outbound);

@@ -11,7 +11,9 @@ import type { Here } from '../../presence.js';
  * grace. Needs the right to subscribe to the channel.
  */
 export function presence(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): Promise<void> {
-  return Promise.resolve(withRights(admit(ctx, req, query, 'subscribe', channel), () => ctx.presence.here(channel))).then((here) => answer(res, here));
+  return Promise.resolve(withRights(admit(ctx, req, query, 'subscribe', channel), () => ctx.presence.here(channel))).then((here) =>
+    answer(res, here),
+  );
 }
 
 function answer(res: ServerResponse, here: Here): void {

@@ -36,7 +36,12 @@ export async function publish(req: IncomingMessage, res: ServerResponse, ctx: Co
  * The checks made before the body is read: token, name, rate, key. A refusal
  * leaves the body unread, so the connection cannot carry another request.
  */
-async function check(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string): Promise<{ key: string | undefined; admitted: Admitted }> {
+async function check(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: Context,
+  channel: string,
+): Promise<{ key: string | undefined; admitted: Admitted }> {
   try {
     const admitted = await admit(ctx, req, undefined, 'publish', channel);
     const wait = ctx.publishRate.take(ctx.clientKey(req));

@@ -10,7 +10,13 @@ export function stats(req: IncomingMessage, res: ServerResponse, ctx: Context, _
   ctx.requireAdminToken(req, query);
   const { rss, heapUsed } = process.memoryUsage();
   const tokens = ctx.auth.stats();
-  const body = JSON.stringify({ ...ctx.hub.stats(), outbound: ctx.outbound.stats(), presence: ctx.presence.stats(), ...(tokens && { tokens }), memory: { rss, heapUsed } });
+  const body = JSON.stringify({
+    ...ctx.hub.stats(),
+    outbound: ctx.outbound.stats(),
+    presence: ctx.presence.stats(),
+    ...(tokens && { tokens }),
+    memory: { rss, heapUsed },
+  });
   res.writeHead(200, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),

@@ -19,7 +19,6 @@ import type { WaitingRoom } from '../waiting-room.js';
 import { wantsChannelSet } from './channel-set.js';
 import { subscribeChannels } from './subscribe-channels.js';
 
-
 /** Polls end up to this fraction early, so thousands parked together do not all come back at once. */
 const JITTER = 0.1;
 /**
@@ -34,7 +33,13 @@ const JITTER_STEPS = 16;
  * messages after `since` (or the next one), `204` when the poll times out,
  * `401` when the token that let it in expires first.
  */
-export function subscribe(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: string, query: URLSearchParams): void | Promise<void> {
+export function subscribe(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: Context,
+  channel: string,
+  query: URLSearchParams,
+): void | Promise<void> {
   if (wantsChannelSet(query)) return subscribeChannels(req, res, ctx, query);
   return withRights(admit(ctx, req, query, 'subscribe', channel), (admitted) => hold(req, res, ctx, channel, query, admitted));
 }
@@ -45,7 +50,8 @@ function hold(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: 
   const client = ctx.clientKey(req);
   if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
   // Listed until this poll's timeout and a grace: by then the next poll has renewed it, or it has gone.
-  if (admitted.from) ctx.presence.touch(channel, admitted.from, Date.now() + ctx.options.pollTimeoutMs + presenceGrace(ctx.options.pollTimeoutMs));
+  if (admitted.from)
+    ctx.presence.touch(channel, admitted.from, Date.now() + ctx.options.pollTimeoutMs + presenceGrace(ctx.options.pollTimeoutMs));
   metrics.held('longpoll', 1);
   const poll = new LongPoll(req.socket, res, wantsJson(req), ctx, client, idleAsEmptyText(req, query));
   try {
@@ -188,6 +194,11 @@ function writeEmpty(res: ServerResponse, cursor: string, missed: boolean): void 
  * (an empty publish is refused), and the cursor, as a `204` would carry it.
  */
 function writeEmptyText(res: ServerResponse, cursor: string): void {
-  res.writeHead(200, { 'content-type': 'text/plain;charset=utf-8', 'content-length': 0, 'cache-control': 'no-store', [HEADER.cursor]: cursor });
+  res.writeHead(200, {
+    'content-type': 'text/plain;charset=utf-8',
+    'content-length': 0,
+    'cache-control': 'no-store',
+    [HEADER.cursor]: cursor,
+  });
   res.end();
 }

@@ -71,7 +71,8 @@ export class SocketChannels implements LoopSink {
       return this.#host.send({ type: 'unsubscribed', channel, cursor: loop.cursor ?? null });
     }
     if (this.#loops.has(channel)) return this.#error(channel, 'bad_request', 'already subscribed to this channel');
-    if (this.#loops.size >= this.#host.max) return this.#error(channel, 'too_many_subscriptions', `at most ${this.#host.max} channels on one connection`);
+    if (this.#loops.size >= this.#host.max)
+      return this.#error(channel, 'too_many_subscriptions', `at most ${this.#host.max} channels on one connection`);
     if (!this.#host.mayRead(channel)) return this.#error(channel, 'unauthorized', 'a valid bearer token is required');
     this.#follow(channel, request.since);
   }

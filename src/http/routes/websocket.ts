@@ -46,7 +46,15 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
   let server: Promise<WebSocketServer> | undefined;
 
   /** The tokens are known good: take a place, and hand the socket to `ws`. */
-  function accept(req: IncomingMessage, socket: Duplex, head: Buffer, channel: string, query: URLSearchParams, admitted: Admitted, set: ChannelSet | undefined): void {
+  function accept(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    channel: string,
+    query: URLSearchParams,
+    admitted: Admitted,
+    set: ChannelSet | undefined,
+  ): void {
     if (ctx.closing) throw SHUTTING_DOWN;
     // A client that left while its token was being verified: its socket will not close again to give a place back.
     if (socket.destroyed) return;
@@ -54,7 +62,9 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
     const client = ctx.clientKey(req);
     if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
     const leave = holdPlace(ctx.room, client, socket);
-    server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + FRAME_OVERHEAD }));
+    server ??= import('ws').then(
+      ({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + FRAME_OVERHEAD }),
+    );
     server.then(
       (wss) => wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, channel, client, leave, admitted, set).start(since)),
       (error: unknown) => endSocket(socket, error, ctx.log),
@@ -74,9 +84,11 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
       checkHandshake(req);
       // Several channels (`?channels=a,b`): each checked, and followed by SocketChannels; the first stands for the rest in admission.
       const set = wantsChannelSet(query) ? readChannelSet(req, ctx, query) : undefined;
-      const admit1 = (chosen: ChannelSet | undefined): Admitted | Promise<Admitted> => admit(ctx, req, query, 'subscribe', chosen?.channels[0] ?? channel);
+      const admit1 = (chosen: ChannelSet | undefined): Admitted | Promise<Admitted> =>
+        admit(ctx, req, query, 'subscribe', chosen?.channels[0] ?? channel);
       const admitted = set instanceof Promise ? set.then(async (chosen) => [chosen, await admit1(chosen)] as const) : undefined;
-      const go = (chosen: ChannelSet | undefined, ready: Admitted): void => accept(req, socket, head, chosen?.channels[0] ?? channel, query, ready, chosen);
+      const go = (chosen: ChannelSet | undefined, ready: Admitted): void =>
+        accept(req, socket, head, chosen?.channels[0] ?? channel, query, ready, chosen);
       if (admitted) {
         admitted.then(([chosen, ready]) => go(chosen, ready)).catch((error: unknown) => endSocket(socket, error, ctx.log));
       } else {
@@ -108,13 +120,15 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
  * refuse (RFC 6455 §4.2.1), with an answer that says why.
  */
 function checkHandshake(req: IncomingMessage): void {
-  if (req.method !== 'GET') throw new HttpError('method_not_allowed', `method ${req.method} is not allowed here; use GET`, { allow: 'GET' });
+  if (req.method !== 'GET')
+    throw new HttpError('method_not_allowed', `method ${req.method} is not allowed here; use GET`, { allow: 'GET' });
   if (req.headers.upgrade?.toLowerCase() !== 'websocket') throw UPGRADE_REQUIRED;
   const version = req.headers['sec-websocket-version'];
   if (version !== '13' && version !== '8') {
     throw new HttpError('upgrade_required', 'Sec-WebSocket-Version must be 13', { upgrade: 'websocket', 'sec-websocket-version': '13' });
   }
-  if (!WEBSOCKET_KEY.test(req.headers['sec-websocket-key'] ?? '')) throw new HttpError('bad_request', 'Sec-WebSocket-Key must be 16 bytes in base64');
+  if (!WEBSOCKET_KEY.test(req.headers['sec-websocket-key'] ?? ''))
+    throw new HttpError('bad_request', 'Sec-WebSocket-Key must be 16 bytes in base64');
   const protocols = req.headers['sec-websocket-protocol'];
   if (protocols !== undefined) {
     const names = protocols.split(',').map((name) => name.trim());
@@ -295,10 +309,20 @@ class Connection implements Waiter, Outlet, Beating {
 
   async #received(data: RawData, isBinary: boolean): Promise<void> {
     const frame = isBinary ? undefined : parseFrame(data.toString());
-    if (!frame) return this.#send({ type: 'error', code: 'bad_request', reason: 'send {"type": "publish", "text": "...", "key": "..."} or {"type": "auth", "token": "..."}' });
+    if (!frame)
+      return this.#send({
+        type: 'error',
+        code: 'bad_request',
+        reason: 'send {"type": "publish", "text": "...", "key": "..."} or {"type": "auth", "token": "..."}',
+      });
     if (frame.type === 'auth') return this.#authorize(frame.token);
     if (frame.type !== 'publish') {
-      if (!this.#channels) return this.#send({ type: 'error', code: 'bad_request', reason: 'subscribe and unsubscribe need a connection opened with ?channels=' });
+      if (!this.#channels)
+        return this.#send({
+          type: 'error',
+          code: 'bad_request',
+          reason: 'subscribe and unsubscribe need a connection opened with ?channels=',
+        });
       return this.#channels.handle(frame);
     }
     const key = frame.key;
@@ -310,7 +334,8 @@ class Connection implements Waiter, Outlet, Beating {
     } catch (error) {
       return this.#sendError(error, key);
     }
-    if (this.#ctx.publishRate.take(this.#client) > 0) return this.#send({ type: 'error', code: 'rate_limited', reason: 'too many messages', key });
+    if (this.#ctx.publishRate.take(this.#client) > 0)
+      return this.#send({ type: 'error', code: 'rate_limited', reason: 'too many messages', key });
     try {
       const text = checkMessageText(frame.text, this.#ctx.options.maxBodyBytes);
       const { message } = await this.#ctx.hub.publish(channel, text, key, from);
@@ -428,7 +453,13 @@ function parseFrame(raw: string): ClientFrame | undefined {
   if (type !== 'publish' || typeof text !== 'string') return undefined;
   if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) return undefined;
   if (name !== undefined && typeof name !== 'string') return undefined;
-  return { type, text, ...(key !== undefined && { key }), ...(name !== undefined && { name }), ...(channel !== undefined && { channel: channel as string }) };
+  return {
+    type,
+    text,
+    ...(key !== undefined && { key }),
+    ...(name !== undefined && { name }),
+    ...(channel !== undefined && { channel: channel as string }),
+  };
 }
 
 /**
