@@ -10,7 +10,7 @@
  */
 
 import { channelSetQuery, decodeChannelBatches, decodePositions } from '../channel-set.js';
-import { CHANNEL_NAME, OLDEST } from '../protocol.js';
+import { CHANNEL_NAME, isFrom, OLDEST } from '../protocol.js';
 import type { Batch, Message } from '../protocol.js';
 import { EventStreamParser } from './event-stream.js';
 import type { StreamEvent } from './event-stream.js';
@@ -195,7 +195,7 @@ export class ChannelsFeed {
   }
 
   #onEvent(event: StreamEvent): void {
-    let data: { channel?: unknown; id?: unknown; text?: unknown; time?: unknown };
+    let data: { channel?: unknown; id?: unknown; text?: unknown; time?: unknown; from?: unknown };
     try {
       data = JSON.parse(event.data) as typeof data;
     } catch {
@@ -204,7 +204,7 @@ export class ChannelsFeed {
     if (typeof data.channel !== 'string' || !this.#cursors.has(data.channel)) return;
     if (event.type === 'missed') return call(this.#options.onMissed, data.channel);
     if (typeof data.id === 'string' && typeof data.text === 'string' && typeof data.time === 'number') {
-      this.#message(data.channel, { id: data.id, text: data.text, time: data.time });
+      this.#message(data.channel, withFrom({ id: data.id, text: data.text, time: data.time }, data.from));
     }
   }
 
@@ -262,12 +262,12 @@ export class ChannelsFeed {
     } catch {
       return true;
     }
-    const { type, channel, id, text, time, cursor } = frame;
+    const { type, channel, id, text, time, cursor, from } = frame;
     if (typeof channel !== 'string' || !this.#cursors.has(channel)) return true;
     if (type === 'error') return false;
     this.#link.succeed();
     if (type === 'message' && typeof id === 'string' && typeof text === 'string' && typeof time === 'number')
-      this.#message(channel, { id, text, time });
+      this.#message(channel, withFrom({ id, text, time }, from));
     // [protocol] a missed frame's cursor is past the messages that follow it: they move the cursor.
     else if (type === 'missed') call(this.#options.onMissed, channel);
     else if ((type === 'cursor' || type === 'subscribed') && typeof cursor === 'string') this.#cursors.set(channel, cursor);
@@ -288,3 +288,8 @@ export class ChannelsFeed {
 }
 
 function ignore(): void {}
+
+/** A message with its author, when the server sent a well-formed one. */
+function withFrom(message: Message, from: unknown): Message {
+  return isFrom(from) ? { ...message, from } : message;
+}

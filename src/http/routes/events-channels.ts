@@ -15,6 +15,7 @@ import type { WaitingRoom } from '../waiting-room.js';
 import { readChannelSet } from './channel-set.js';
 import type { Beating, Heartbeat } from '../heartbeat.js';
 import type { Outbound, Outlet } from '../outbound.js';
+import { encodeFrom } from '../../protocol.js';
 
 const RETRY_MS = 2_000;
 const HEADERS = { 'content-type': 'text/event-stream;charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' };
@@ -25,7 +26,7 @@ const BAD_EVENT_ID = new HttpError('bad_cursor', 'Last-Event-ID does not hold a 
  * stream. Each event's `id:` holds the position of every channel
  * (`encodePositions`), so a reconnect with `Last-Event-ID` (to the same
  * `channels=`) resumes them all; it wins over `since=`. A message is
- * `data: {"channel", "id", "text", "time"}` (one line of JSON), a gap an
+ * `data: {"channel", "id", "text", "time", "from"}` (one line of JSON), a gap an
  * `event: missed` with `data: {"channel", "cursor"}`.
  */
 export function eventsChannels(req: IncomingMessage, res: ServerResponse, ctx: Context, query: URLSearchParams): void | Promise<void> {
@@ -167,9 +168,9 @@ class ChannelsStream implements LoopSink, Held, Outlet, Beating {
   #frames(index: number, channel: string, batch: Batch): string {
     const name = JSON.stringify(channel);
     let frames = batch.missed ? `event: missed\ndata: {"channel":${name},"cursor":${JSON.stringify(batch.cursor)}}\n\n` : '';
-    for (const { id, text, time } of batch.messages) {
+    for (const { id, text, time, from } of batch.messages) {
       this.#positions[index] = id;
-      frames += `id: ${field(encodePositions(this.#positions))}\ndata: {"channel":${name},"id":${JSON.stringify(id)},"text":${JSON.stringify(text)},"time":${time}}\n\n`;
+      frames += `id: ${field(encodePositions(this.#positions))}\ndata: {"channel":${name},"id":${JSON.stringify(id)},"text":${JSON.stringify(text)},"time":${time}${from ? `,"from":${encodeFrom(from)}` : ''}}\n\n`;
     }
     if (batch.messages.length === 0) {
       this.#positions[index] = batch.cursor;

@@ -90,7 +90,7 @@ export class SocketChannels implements LoopSink {
   batch(loop: ChannelLoop, batch: Batch): boolean {
     const channel = loop.channel;
     if (batch.missed) this.#host.send({ type: 'missed', channel, cursor: batch.cursor });
-    for (const { id, text, time } of batch.messages) this.#host.send({ type: 'message', channel, id, text, time });
+    for (const { id, text, time, from } of batch.messages) this.#host.send({ type: 'message', channel, id, text, time, from });
     if (batch.messages.length === 0 && !batch.missed) this.#host.send({ type: 'cursor', channel, cursor: batch.cursor });
     return !this.#host.overflowed();
   }
