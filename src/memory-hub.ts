@@ -199,7 +199,9 @@ export class MemoryHub implements Hub {
     for (const channel of this.#channels.values()) {
       const waiters = channel.waiters;
       channel.waiters = new Set();
-      this.#waiting -= releaseAll(waiters);
+      // Counted off before any is released: a released waiter may cancel others (a set of channels), which counts them off too.
+      this.#waiting -= waiters.size;
+      releaseAll(waiters);
     }
     return Promise.resolve();
   }

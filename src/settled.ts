@@ -43,8 +43,7 @@ export class Settled {
   }
 }
 
-/** Releases each of the subscriptions a closing hub took off a channel; returns how many there were. */
-export function releaseAll(subscriptions: ReadonlySet<Settled>): number {
+/** Releases each of the subscriptions a closing hub took off a channel. */
+export function releaseAll(subscriptions: ReadonlySet<Settled>): void {
   for (const subscription of subscriptions) subscription.release();
-  return subscriptions.size;
 }

@@ -29,13 +29,13 @@ t.test('a subscription is answered once: whatever comes after the first answer i
   t.ok(subscription.done);
 });
 
-t.test('a settled (cancelled) subscription is never answered; releaseAll releases the rest and counts them', async (t) => {
+t.test('a settled (cancelled) subscription is never answered; releaseAll releases the rest', async (t) => {
   const cancelled = recorder();
   const parked = recorder();
   const gone = new Settled(cancelled.waiter);
   t.ok(gone.settle(), 'the first settle wins');
   t.notOk(gone.settle(), 'the second does not');
-  t.equal(releaseAll(new Set([gone, new Settled(parked.waiter)])), 2);
+  releaseAll(new Set([gone, new Settled(parked.waiter)]));
   t.same(cancelled.calls, []);
   t.same(parked.calls, ['release']);
 });

@@ -257,7 +257,9 @@ export class RedisHub implements Hub, ReaderSource {
     for (const watch of this.#watches.values()) {
       const waiters = watch.waiters;
       watch.waiters = new Set();
-      this.#waiting -= releaseAll(waiters);
+      // Counted off before any is released: a released waiter may cancel others (a set of channels), which counts them off too.
+      this.#waiting -= waiters.size;
+      releaseAll(waiters);
     }
     for (const [channel, watch] of this.#watches) this.#unwatch(channel, watch);
     await this.#opening?.catch(() => undefined);
