@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childPids } from './wire.js';
-import { JWT_SECRET } from './wire.js';
+import { ADMIN_TOKEN, JWT_SECRET } from './wire.js';
 import type { TargetName } from './wire.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -310,7 +310,7 @@ export function startServer(target: TargetName): Promise<Server> {
     case 'pollcast-poll':
       return startPollcast(target);
     case 'pollcast-jwt':
-      return forkNode(target, POLLCAST_CLI, [...POLLCAST_ARGS, '--jwt-secret', JWT_SECRET]);
+      return forkNode(target, POLLCAST_CLI, [...POLLCAST_ARGS, '--jwt-secret', JWT_SECRET, '--admin-token', ADMIN_TOKEN]);
     case 'pollcast-redis':
       return startPollcastRedis();
     case 'baseline':

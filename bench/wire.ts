@@ -211,6 +211,8 @@ const pollcastRedis: Adapter = {
 
 /** The HS256 secret `pollcast-jwt` is started with. */
 export const JWT_SECRET = 'bench-secret-of-at-least-32-characters!!';
+/** With signed tokens only, the counters need an admin token: the probe presents this one. */
+export const ADMIN_TOKEN = 'bench-admin-token';
 /** One signed token for every subscriber and the publisher: after the first poll, each poll is a cache hit, as a re-poll is. */
 const JWT = await new SignJWT({ name: 'bench', pollcast: { subscribe: ['*'], publish: ['*'] } })
   .setProtectedHeader({ alg: 'HS256' })
@@ -224,6 +226,7 @@ const pollcastJwt: Adapter = {
   name: 'pollcast-jwt',
   subscribeHeaders: () => ({ accept: 'application/json', authorization: `Bearer ${JWT}` }),
   publishHeaders: () => ({ authorization: `Bearer ${JWT}` }),
+  statsPath: `${pollcast.statsPath}?access_token=${ADMIN_TOKEN}`,
 };
 
 export const ADAPTERS: Record<TargetName, Adapter> = {
