@@ -117,33 +117,38 @@ export function redisMissing(): string | undefined {
   return existsSync(REDIS_SERVER) ? undefined : `${REDIS_SERVER} is missing (bash scripts/redis.sh)`;
 }
 
+/**
+ * The flags of a redis-server of our own: loopback only (without `--bind` it listens on every
+ * interface), no persistence, daemonized with its pidfile (`redis.pid`) and log in `dir`.
+ */
+export function redisServerArgs(port: number, dir: string): string[] {
+  const file = (name: string): string => join(dir, name);
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'yes',
+    '--dir',
+    dir,
+    '--pidfile',
+    file('redis.pid'),
+    '--logfile',
+    file('redis.log'),
+  ];
+}
+
 /** A redis-server on loopback, without persistence, in a folder of its own; stopped by its PID. */
 async function startRedis(): Promise<{ url: string; pid: number; version: string; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'pollcast-bench-redis-'));
   const port = await freePort();
   const pidfile = join(dir, 'redis.pid');
-  const started = spawnSync(
-    REDIS_SERVER,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--daemonize',
-      'yes',
-      '--dir',
-      dir,
-      '--pidfile',
-      pidfile,
-      '--logfile',
-      join(dir, 'redis.log'),
-    ],
-    { encoding: 'utf8' },
-  );
+  const started = spawnSync(REDIS_SERVER, redisServerArgs(port, dir), { encoding: 'utf8' });
   if (started.status !== 0) throw new Error(`redis-server failed: ${started.stderr}`);
   // Bounded: 10 s of 50 ms tries.
   for (let tries = 0; !(existsSync(pidfile) && (await accepts(port))); tries++) {
