@@ -9,6 +9,17 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+/** Chromium without anything that talks to the network on its own (the tests' browsers too). */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
 
 export async function renderPng(html: string, png: string, width = 1380): Promise<void> {
@@ -18,15 +29,7 @@ export async function renderPng(html: string, png: string, width = 1380): Promis
     executablePath: CHROMIUM,
     headless: true,
     userDataDir: profile,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
   });
   try {
     const page = await browser.newPage();
