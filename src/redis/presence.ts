@@ -36,6 +36,9 @@ export class RedisPresence implements Presence, PresenceListener {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
+  /** Why the connection last failed, for the 503 that presence answers meanwhile. */
+  #lastError = 'not yet connected';
+
   constructor(url: string, budget: number) {
     this.#url = url;
     this.#local = new LocalPresence(budget, this);
@@ -43,8 +46,10 @@ export class RedisPresence implements Presence, PresenceListener {
 
   async open(): Promise<void> {
     const client = await createCommandConnection(this.#url);
-    // Presence is best effort: a failure shows in `here()` as 503, and the next renewal repairs the rest.
-    client.on('error', () => undefined);
+    // Presence is best effort: a failure shows in `here()` as 503 with its reason, and the next renewal repairs the rest.
+    client.on('error', (error: Error) => {
+      this.#lastError = error.message;
+    });
     await client.connect();
     this.#client = client;
     this.#timer = setInterval(() => void this.#refresh(), REFRESH_MS).unref();
@@ -60,7 +65,7 @@ export class RedisPresence implements Presence, PresenceListener {
 
   async here(channel: string): Promise<Here> {
     const client = this.#client;
-    if (!client || client.status !== 'ready') throw new StorageUnavailableError('redis is not connected');
+    if (!client || client.status !== 'ready') throw new StorageUnavailableError(`redis is not connected (${this.#lastError})`);
     let members: string[];
     try {
       members = await client.zrangebyscore(presenceKey(channel), Date.now(), '+inf', 'LIMIT', 0, MAX_LISTED * 4);
