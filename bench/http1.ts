@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import { type Agent, request } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { nowMs } from './wire.js';
-import type { Answer } from './wire.js';
+import type { Answer, ByteMeter } from './wire.js';
 
 /** An answer and when its last byte arrived (nowMs()). */
 export interface TimedAnswer extends Answer {
@@ -48,10 +48,12 @@ export class RawClient implements Client {
   private close = false;
   private readonly port: number;
   private readonly localAddress: string | undefined;
+  private readonly meter: ByteMeter | undefined;
 
-  constructor(port: number, localAddress?: string) {
+  constructor(port: number, localAddress?: string, meter?: ByteMeter) {
     this.port = port;
     this.localAddress = localAddress;
+    this.meter = meter;
   }
 
   connect(): Promise<void> {
@@ -60,6 +62,7 @@ export class RawClient implements Client {
     this.connecting = new Promise<void>((resolve, reject) => {
       const socket = connect({ host: '127.0.0.1', port: this.port, localAddress: this.localAddress, noDelay: true });
       this.socket = socket;
+      this.meter?.track(socket);
       socket.once('connect', () => {
         this.connecting = undefined;
         resolve();
@@ -228,11 +231,13 @@ export class NodeClient implements Client {
   private readonly port: number;
   private readonly localAddress: string | undefined;
   private readonly agent: Agent;
+  private readonly meter: ByteMeter | undefined;
 
-  constructor(agent: Agent, port: number, localAddress?: string) {
+  constructor(agent: Agent, port: number, localAddress?: string, meter?: ByteMeter) {
     this.agent = agent;
     this.port = port;
     this.localAddress = localAddress;
+    this.meter = meter;
   }
 
   connect(): Promise<void> {
@@ -255,6 +260,7 @@ export class NodeClient implements Client {
         },
       );
       this.current = req;
+      if (this.meter) req.on('socket', (socket) => this.meter!.track(socket));
       req.on('error', (error) => {
         this.current = undefined;
         reject(error);

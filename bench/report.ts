@@ -3,12 +3,15 @@
  * fetched) with the run's facts, charts per target and case, the table, and the ratios.
  */
 import { writeFileSync } from 'node:fs';
-import type { CaseResult, Ratio, RunInfo } from './results.js';
+import { bytesPerDelivery } from './results.js';
+import type { CaseResult, GoalResult, Ratio, RunInfo } from './results.js';
+import { figure, fmt as num, metText, pct } from './tables.js';
 import type { TargetName } from './wire.js';
 
 const COLORS: { [K in TargetName]: string } = {
   pollcast: '#2563eb',
   'pollcast-redis': '#1e3a8a',
+  'pollcast-redis-1': '#3b5bdb',
   baseline: '#8b95a5',
   nchan: '#e69b00',
   'nchan-multipart': '#16a34a',
@@ -20,11 +23,6 @@ const COLORS: { [K in TargetName]: string } = {
 
 const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
-
-const num = (value: number, digits = 0): string =>
-  Number.isFinite(value) ? value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–';
-
-const pct = (value: number): string => (Number.isFinite(value) ? `${(value * 100).toFixed(value >= 0.9995 || value === 0 ? 0 : 1)}%` : '–');
 
 /** Round tick values covering 0..max. */
 function ticks(max: number, count = 5): number[] {
@@ -186,6 +184,7 @@ function resultTable(records: CaseResult[]): string {
   const head = [
     'case',
     'target',
+    'rep',
     'published/s',
     'deliveries/s',
     'complete min / median',
@@ -200,11 +199,13 @@ function resultTable(records: CaseResult[]): string {
     'server peak RSS MB',
     'KB / held poll',
     'fan-out ms (rounds)',
+    'bytes read / delivery',
     'generator cores',
   ];
   const rows = records.map((r) => [
     r.case,
     r.target,
+    String(r.repetition),
     r.scenario === 'C' ? '' : num(r.publishedPerSecond),
     r.scenario === 'C' ? '' : num(r.deliveriesPerSecond),
     `${pct(r.completeness.min)} / ${pct(r.completeness.median)}`,
@@ -219,6 +220,7 @@ function resultTable(records: CaseResult[]): string {
     num(r.serverPeakRssBytes / 1048576, 1),
     r.bytesPerHeldPoll === null ? '' : num(r.bytesPerHeldPoll / 1024, 1),
     r.fanoutMs.map((ms) => num(ms)).join(' · '),
+    num(bytesPerDelivery(r)),
     `${num(r.generatorCores, 2)}${r.generatorSaturated ? ' <b class="sat" title="the load generator used ≥ 0.9 core">SAT</b>' : ''}`,
   ]);
   return `<table><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows
@@ -228,7 +230,7 @@ function resultTable(records: CaseResult[]): string {
         .map((cell, c) =>
           c === 1
             ? `<td><i class="dot" style="background:${COLORS[target]}"></i>${escapeHtml(cell)}</td>`
-            : c === 16
+            : c === row.length - 1
               ? `<td>${cell}</td>`
               : `<td>${escapeHtml(cell)}</td>`,
         )
@@ -292,7 +294,18 @@ function cards(records: CaseResult[]): string {
   return out.length ? `<div class="cards">${out.join('')}</div>` : '';
 }
 
-export function writeReport(path: string, info: RunInfo, records: CaseResult[], ratioList: Ratio[]): void {
+/** Issue 13's targets: each as a ratio against its reference in this run, and whether it was met. */
+function goalTable(goals: GoalResult[]): string {
+  const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '–');
+  return `<table class="ratios"><thead><tr><th>where</th><th>case</th><th>value</th><th>reference</th><th>vs</th><th>ratio (median)</th><th>spread over repetitions</th><th>target</th><th>target met</th></tr></thead><tbody>${goals
+    .map(
+      (g) =>
+        `<tr><td>${escapeHtml(g.goal.where)}</td><td>${escapeHtml(g.case)}</td><td>${escapeHtml(figure(g.value, g.goal.figure))}</td><td>${escapeHtml(figure(g.reference, g.goal.figure))}</td><td>${escapeHtml(g.goal.against)}</td><td>${x(g.ratio)}</td><td>${g.repetitions > 1 ? `${x(g.low)}–${x(g.high)}` : '–'}</td><td>${escapeHtml(`${g.goal.sense} ${g.goal.limit.toFixed(1)}×`)}</td><td class="${g.met === undefined ? 'muted' : g.met ? 'good' : 'bad'}">${metText(g.met)}</td></tr>`,
+    )
+    .join('')}</tbody></table>`;
+}
+
+export function writeReport(path: string, info: RunInfo, records: CaseResult[], ratioList: Ratio[], goals: GoalResult[]): void {
   const targets = [...new Set(records.map((r) => r.target))];
   const caseNames = [...new Set(records.map((r) => r.case))];
   const flowCases = [...new Set(records.filter((r) => r.scenario !== 'C').map((r) => r.case))];
@@ -383,9 +396,12 @@ export function writeReport(path: string, info: RunInfo, records: CaseResult[], 
   const saturated = records.filter((r) => r.generatorSaturated);
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>pollcast bench ${escapeHtml(info.run)}</title><style>${CSS}</style></head><body>
 <h1>pollcast benchmark</h1>
-<p class="meta">Run ${escapeHtml(info.run)}${info.quick ? ' (quick)' : ''} · Node ${escapeHtml(info.node)} · ${info.cores} cores, ${escapeHtml(info.cpuModel)} · load at start ${info.loadAverage.map((l) => l.toFixed(2)).join(' ')} · ${info.generatorProcesses} subscriber processes · ${info.messageBytes}-byte messages · all traffic on 127.0.0.0/8</p>
+<p class="meta">Run ${escapeHtml(info.run)}${info.quick ? ' (quick)' : ''} · ${info.repetitions} repetition(s) · Node ${escapeHtml(info.node)} · ${info.cores} cores, ${escapeHtml(info.cpuModel)} · load at start ${info.loadAverage.map((l) => l.toFixed(2)).join(' ')} · ${info.generatorProcesses} subscriber processes · ${info.messageBytes}-byte messages · all traffic on 127.0.0.0/8</p>
 <p class="warn">A shared 2-core machine: server and load generator compete for the same cores, and other work may run beside them. Compare targets within one run (the ratios below), not absolute numbers across runs.${saturated.length ? ` The load generator was saturated (≥ 0.9 core) in ${saturated.length} case(s): there the server may be capable of more.` : ''}</p>
 ${cards(records)}
+<h2>Issue 13's targets</h2>
+${goalTable(goals)}
+<p class="muted">Each figure is the target's median over ${info.repetitions} interleaved repetition(s); the ratio is the median of the ratios taken within each repetition. – : the target or its reference was not run.</p>
 ${legend(targets)}
 <h2>Throughput, completeness, cost</h2>
 <div class="grid2">${charts.join('')}</div>

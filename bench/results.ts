@@ -2,11 +2,28 @@
  * What a bench run records, shared by the run (bench.ts), its text tables and the HTML report:
  * the run's context, one result per (target, case), and results as ratios against a reference.
  */
+import { readFileSync } from 'node:fs';
 import { ADAPTERS } from './wire.js';
 import type { ClientKind, TargetName } from './wire.js';
 
 /** A fan-out throughput, B paced latency, C idle capacity (see bench.ts). */
 export type Scenario = 'A' | 'B' | 'C';
+
+/**
+ * What Redis itself did during a case, from its `INFO` before and after: CPU of the redis-server
+ * (used_cpu_user + used_cpu_sys) and the calls of each command (`INFO commandstats`; commands a
+ * script runs are counted too, under their own names; the bench's own `INFO` is left out).
+ */
+export interface RedisUsage {
+  cpuSeconds: number;
+  /** Wall time between the readings, and Redis's CPU rate (cores) measured just before while the subscribers were held and nothing was published. */
+  seconds: number;
+  idleCores: number;
+  calls: Record<string, number>;
+  /** Commands sent by pollcast's connections: scripts (`evalsha`, `eval`), `xread`, `client|*`. */
+  roundTrips: number;
+  xreads: number;
+}
 
 /** The record of one (target, case). */
 export interface CaseResult {
@@ -15,6 +32,8 @@ export interface CaseResult {
   target: TargetName;
   scenario: Scenario;
   case: string;
+  /** 1, 2, …: the cases of a run go round the targets this many times, interleaved. */
+  repetition: number;
   subscribers: number;
   parked: number;
   planned: number;
@@ -34,6 +53,8 @@ export interface CaseResult {
   latencyCdf: [number, number][];
   seconds: number;
   serverCpuSeconds: number;
+  /** Server CPU from its start until every subscriber was held: connecting, first answers, parking. */
+  setupCpuSeconds: number;
   serverCores: number;
   cpuUsPerDelivery: number;
   serverRssBytes: number;
@@ -45,6 +66,11 @@ export interface CaseResult {
   generatorCpuSeconds: number;
   generatorCores: number;
   generatorSaturated: boolean;
+  /** Bytes the subscriber processes' sockets read and wrote while measuring (TCP payload). */
+  wireBytesRead: number;
+  wireBytesWritten: number;
+  /** For the targets on Redis. */
+  redis: RedisUsage | null;
   version: string;
   notes: string[];
 }
@@ -63,6 +89,7 @@ export interface RunInfo {
   generatorProcesses: number;
   messageBytes: number;
   client: ClientKind;
+  repetitions: number;
 }
 
 /** One result against a reference's, field by field (result ÷ reference). */
@@ -78,17 +105,23 @@ export interface Ratio {
   fanoutMs: number;
 }
 
-/** Every result against each reference target of the same case: the baseline, nchan-multipart, and pollcast's long poll for its other transports. */
+/**
+ * Every result against each reference target of the same case and repetition — the baseline,
+ * nchan-multipart, and pollcast's long poll for its other transports — and, over repetitions, the
+ * median of each ratio.
+ */
 export function ratios(records: CaseResult[]): Ratio[] {
-  const out: Ratio[] = [];
+  const pairs = new Map<string, Ratio[]>();
   const mid = (xs: number[]) => median([...xs].sort((a, b) => a - b));
   for (const against of ['baseline', 'nchan-multipart', 'pollcast'] as const) {
     for (const r of records) {
-      const ref = records.find((x) => x.case === r.case && x.target === against);
+      const ref = records.find((x) => x.case === r.case && x.repetition === r.repetition && x.target === against);
       if (!ref || ref === r) continue;
       // The transports (and the long poll with signed tokens on) are compared with pollcast's long poll, and only they.
       if (against === 'pollcast' && ADAPTERS[r.target].transport === 'longpoll' && r.target !== 'pollcast-jwt') continue;
-      out.push({
+      const key = `${r.case}\0${r.target}\0${against}`;
+      if (!pairs.has(key)) pairs.set(key, []);
+      pairs.get(key)!.push({
         case: r.case,
         target: r.target,
         against,
@@ -101,12 +134,194 @@ export function ratios(records: CaseResult[]): Ratio[] {
       });
     }
   }
-  return out;
+  return [...pairs.values()].map((list) => {
+    const field = (pick: (x: Ratio) => number) => mid(list.map(pick).filter(Number.isFinite));
+    return {
+      ...list[0]!,
+      deliveriesPerSecond: field((x) => x.deliveriesPerSecond),
+      completenessMedian: field((x) => x.completenessMedian),
+      p99: field((x) => x.p99),
+      cpuUsPerDelivery: field((x) => x.cpuUsPerDelivery),
+      bytesPerHeldPoll: field((x) => x.bytesPerHeldPoll),
+      fanoutMs: field((x) => x.fanoutMs),
+    };
+  });
 }
+
+/** The run record and results of a JSON-lines file; records of earlier bench versions get the fields they lacked. */
+export function load(file: string): { info: RunInfo | undefined; records: CaseResult[] } {
+  const lines = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { type: string });
+  const found = lines.find((l): l is RunInfo => l.type === 'run');
+  const info = found && { ...found, repetitions: found.repetitions ?? 1 };
+  const missing = { repetition: 1, setupCpuSeconds: NaN, wireBytesRead: NaN, wireBytesWritten: NaN, redis: null };
+  const records = lines.filter((l): l is CaseResult => l.type === 'result').map((r): CaseResult => ({ ...missing, ...r }));
+  return { info, records };
+}
+
+/** Redis's CPU for the case's work: its CPU less what it would have spent idle over that time (never below 0). */
+export const redisBusyCpu = (usage: RedisUsage): number => Math.max(0, usage.cpuSeconds - usage.idleCores * usage.seconds);
+
+/** Bytes the subscribers read per message delivered (HTTP heads, framing, re-polls' answers included). */
+export const bytesPerDelivery = (r: CaseResult): number => (r.deliveries > 0 ? r.wireBytesRead / r.deliveries : NaN);
 
 /** The median of sorted numbers; NaN for none. */
 export function median(sorted: number[]): number {
   if (sorted.length === 0) return NaN;
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The figure of a result that a goal judges. */
+export type Figure = 'cpuUsPerDelivery' | 'deliveriesPerSecond' | 'p99' | 'bytesPerHeldPoll';
+
+/** Which case of a scenario a goal is judged in: the run's smallest or largest of that scenario. */
+export type CasePick = 'smallest' | 'largest';
+
+/** One row of the issue's target table: `target`'s figure ÷ `against`'s, in one case, judged against `limit`. */
+export interface Goal {
+  where: string;
+  target: TargetName;
+  against: TargetName;
+  scenario: Scenario;
+  pick: CasePick;
+  figure: Figure;
+  /** The ratio must be at most `limit` ('≤'), or at least ('≥'). */
+  sense: '≤' | '≥';
+  limit: number;
+}
+
+/** The targets of issue 13, each a ratio against a reference measured in the same run. */
+export const GOALS: readonly Goal[] = [
+  ...(['pollcast-sse', 'pollcast-ws'] as const).flatMap((target): Goal[] => [
+    {
+      where: `${target}, A largest: CPU per delivery`,
+      target,
+      against: 'nchan-multipart',
+      scenario: 'A',
+      pick: 'largest',
+      figure: 'cpuUsPerDelivery',
+      sense: '≤',
+      limit: 1,
+    },
+    {
+      where: `${target}, A largest: deliveries/s`,
+      target,
+      against: 'nchan-multipart',
+      scenario: 'A',
+      pick: 'largest',
+      figure: 'deliveriesPerSecond',
+      sense: '≥',
+      limit: 1,
+    },
+  ]),
+  {
+    where: 'long poll, A largest: CPU per delivery',
+    target: 'pollcast',
+    against: 'nchan-multipart',
+    scenario: 'A',
+    pick: 'largest',
+    figure: 'cpuUsPerDelivery',
+    sense: '≤',
+    limit: 1,
+  },
+  {
+    where: 'long poll, B: CPU per delivery',
+    target: 'pollcast',
+    against: 'baseline',
+    scenario: 'B',
+    pick: 'largest',
+    figure: 'cpuUsPerDelivery',
+    sense: '≤',
+    limit: 1,
+  },
+  {
+    where: 'long poll, B: p99',
+    target: 'pollcast',
+    against: 'baseline',
+    scenario: 'B',
+    pick: 'largest',
+    figure: 'p99',
+    sense: '≤',
+    limit: 1,
+  },
+  ...(['pollcast', 'pollcast-sse', 'pollcast-ws'] as const).map(
+    (target): Goal => ({
+      where: `${target}, C largest: memory per held connection`,
+      target,
+      against: 'nchan',
+      scenario: 'C',
+      pick: 'largest',
+      figure: 'bytesPerHeldPoll',
+      sense: '≤',
+      limit: 1,
+    }),
+  ),
+  {
+    where: 'Redis, A smallest: CPU per delivery',
+    target: 'pollcast-redis',
+    against: 'pollcast',
+    scenario: 'A',
+    pick: 'smallest',
+    figure: 'cpuUsPerDelivery',
+    sense: '≤',
+    limit: 1.3,
+  },
+  {
+    where: 'Redis, B: p99',
+    target: 'pollcast-redis',
+    against: 'pollcast',
+    scenario: 'B',
+    pick: 'largest',
+    figure: 'p99',
+    sense: '≤',
+    limit: 1.1,
+  },
+];
+
+/** A goal as measured: medians over the repetitions, the spread of the ratio, and whether it was met (undefined: not run). */
+export interface GoalResult {
+  goal: Goal;
+  case: string;
+  value: number;
+  reference: number;
+  ratio: number;
+  low: number;
+  high: number;
+  repetitions: number;
+  met: boolean | undefined;
+}
+
+const figureOf = (r: CaseResult, figure: Figure): number =>
+  figure === 'p99' ? r.latencyMs.p99 : figure === 'bytesPerHeldPoll' ? (r.bytesPerHeldPoll ?? NaN) : r[figure];
+
+/** Every goal judged on this run's records. */
+export function judge(records: CaseResult[]): GoalResult[] {
+  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+  return GOALS.map((goal) => {
+    const sizes = sorted([...new Set(records.filter((r) => r.scenario === goal.scenario).map((r) => r.subscribers))]);
+    const size = goal.pick === 'largest' ? sizes[sizes.length - 1] : sizes[0];
+    const inCase = records.filter((r) => r.scenario === goal.scenario && r.subscribers === size);
+    const mine = inCase.filter((r) => r.target === goal.target);
+    const ratios: number[] = [];
+    for (const r of mine) {
+      const ref = inCase.find((x) => x.target === goal.against && x.repetition === r.repetition);
+      if (ref) ratios.push(figureOf(r, goal.figure) / figureOf(ref, goal.figure));
+    }
+    const finite = sorted(ratios.filter(Number.isFinite));
+    const ratio = median(finite);
+    return {
+      goal,
+      case: inCase[0]?.case ?? '',
+      value: median(sorted(mine.map((r) => figureOf(r, goal.figure)))),
+      reference: median(sorted(inCase.filter((r) => r.target === goal.against).map((r) => figureOf(r, goal.figure)))),
+      ratio,
+      low: finite[0] ?? NaN,
+      high: finite[finite.length - 1] ?? NaN,
+      repetitions: finite.length,
+      met: Number.isFinite(ratio) ? (goal.sense === '≤' ? ratio <= goal.limit : ratio >= goal.limit) : undefined,
+    };
+  });
 }

@@ -5,6 +5,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Generator } from './generator.js';
 import { Publisher, publishFlat, publishPaced } from './publisher.js';
+import { readRedis, redisUsage } from './redis-info.js';
+import type { RedisReading } from './redis-info.js';
 import { median } from './results.js';
 import type { CaseResult } from './results.js';
 import { serverCpu, serverPeakRss, serverRss, untilParked } from './server-probe.js';
@@ -79,7 +81,7 @@ function cdf(histogram: number[]): [number, number][] {
 }
 
 /** Runs one case against one target: a fresh server, its subscribers parked, the publishing, the merged record. */
-export async function runCase(target: TargetName, spec: Case, addresses: string[], run: string): Promise<CaseResult> {
+export async function runCase(target: TargetName, spec: Case, addresses: string[], run: string, repetition: number): Promise<CaseResult> {
   const notes: string[] = [];
   const server = await startServer(target);
   live.add(server);
@@ -87,6 +89,7 @@ export async function runCase(target: TargetName, spec: Case, addresses: string[
   try {
     await sleep(300);
     const idleRss = serverRss(server);
+    const setup0 = serverCpu(server);
     const deadline = nowMs() + spec.deadlineMs;
     const procs = Math.min(GEN_PROCS, spec.subscribers);
     const useAddresses = spec.subscribers >= 2000 ? addresses : [];
@@ -115,8 +118,13 @@ export async function runCase(target: TargetName, spec: Case, addresses: string[
     if (started.some((s) => s === undefined)) notes.push('some subscribers never got their first poll out');
     const parked = await untilParked(server, spec.subscribers, 30_000);
     if (!(parked >= spec.subscribers)) notes.push(`only ${parked} of ${spec.subscribers} polls parked before publishing`);
+    const redisPort = server.redisPort;
+    // Redis's CPU while nothing happens (its timers, the readers' blocking reads), to tell its cost per publish apart.
+    const redisIdle: RedisReading | undefined = redisPort === undefined ? undefined : await readRedis(redisPort);
     await sleep(spec.scenario === 'C' ? 1_000 : 300);
     const heldRss = serverRss(server);
+    const setupCpuSeconds = serverCpu(server) - setup0;
+    const redis0: RedisReading | undefined = redisPort === undefined ? undefined : await readRedis(redisPort);
 
     const publisher = new Publisher(server, spec.messages, { client: CLIENT, size: SIZE, channel: CHANNEL });
     const cpu0 = serverCpu(server);
@@ -157,6 +165,7 @@ export async function runCase(target: TargetName, spec: Case, addresses: string[
 
     const cpu1 = serverCpu(server);
     const main1 = process.cpuUsage(main0);
+    const redis = redisIdle && redis0 && redisPort !== undefined ? redisUsage(redisIdle, redis0, await readRedis(redisPort)) : null;
     const rssEnd = serverRss(server);
     const peakRss = serverPeakRss(server);
     publisher.close();
@@ -175,7 +184,9 @@ export async function runCase(target: TargetName, spec: Case, addresses: string[
       missedFlags = 0,
       errors = 0,
       responses = 0,
-      garbage = 0;
+      garbage = 0,
+      wireBytesRead = 0,
+      wireBytesWritten = 0;
     let lastReceiveMs = 0,
       genCpu = 0,
       genMaxCores = 0;
@@ -189,6 +200,8 @@ export async function runCase(target: TargetName, spec: Case, addresses: string[
       errors += r.errors;
       responses += r.responses;
       garbage += r.garbage;
+      wireBytesRead += r.bytesRead;
+      wireBytesWritten += r.bytesWritten;
       lastReceiveMs = Math.max(lastReceiveMs, r.lastReceiveMs);
       genCpu += r.cpuSeconds;
       if (r.windowSeconds > 0) genMaxCores = Math.max(genMaxCores, r.cpuSeconds / r.windowSeconds);
@@ -207,6 +220,7 @@ export async function runCase(target: TargetName, spec: Case, addresses: string[
       target,
       scenario: spec.scenario,
       case: spec.name,
+      repetition,
       subscribers: spec.subscribers,
       parked,
       planned: spec.messages,
@@ -234,6 +248,7 @@ export async function runCase(target: TargetName, spec: Case, addresses: string[
       latencyCdf: cdf(histogram),
       seconds,
       serverCpuSeconds,
+      setupCpuSeconds,
       serverCores: serverCpuSeconds / seconds,
       cpuUsPerDelivery: deliveries > 0 ? (serverCpuSeconds * 1e6) / deliveries : NaN,
       serverRssBytes: rssEnd,
@@ -245,6 +260,9 @@ export async function runCase(target: TargetName, spec: Case, addresses: string[
       generatorCpuSeconds: genCpu,
       generatorCores,
       generatorSaturated: generatorCores >= SATURATED || genMaxCores >= SATURATED,
+      wireBytesRead,
+      wireBytesWritten,
+      redis,
       version: server.version,
       notes,
     };

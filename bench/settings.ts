@@ -13,6 +13,7 @@ import type { ClientKind } from './wire.js';
 export const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
+    repetitions: { type: 'string' },
     targets: { type: 'string', default: TARGETS.join(',') },
     scenarios: { type: 'string', default: 'A,B,C' },
     'gen-procs': { type: 'string', default: '2' },
@@ -70,6 +71,8 @@ for (const s of scenarios) if (!['A', 'B', 'C'].includes(s)) fail(`unknown scena
 
 export const CLIENT: ClientKind = flags.client === 'node' ? 'node' : 'raw';
 if (flags.client !== 'raw' && flags.client !== 'node') fail(`--client must be raw or node, got ${flags.client}`);
+/** Times the cases go round the targets, interleaved: every target once, then again (2, or 1 with --quick). */
+export const REPETITIONS = whole('repetitions', flags.repetitions ?? (QUICK ? '1' : '2'), 1, 20);
 export const GEN_PROCS = whole('gen-procs', flags['gen-procs'], 1, 8);
 export const SIZE = whole('size', flags.size, 24, 65_536);
 export const A_SUBSCRIBERS = list('a-subscribers', flags['a-subscribers'] ?? (QUICK ? '50,200' : '100,1000'), 1, 20_000);

@@ -8,6 +8,7 @@ import { get } from 'node:http';
 import type { ClientRequest } from 'node:http';
 import { WebSocket } from 'ws';
 import { nowMs } from './wire.js';
+import type { ByteMeter } from './wire.js';
 
 /** What a stream tells its subscriber. */
 export interface StreamSink {
@@ -30,6 +31,8 @@ export interface StreamSpec {
   deadlineMs: number;
   /** Reconnections allowed before the subscriber gives up. */
   maxErrors: number;
+  /** Where the stream's sockets are counted. */
+  meter: ByteMeter;
 }
 
 const RETRY_MS = 100;
@@ -91,6 +94,7 @@ export class Stream {
           res.once('close', resolve);
         },
       );
+      req.once('socket', (socket) => this.#spec.meter.track(socket));
       req.once('error', () => resolve());
       this.#close = () => req.destroy();
     });
@@ -104,6 +108,7 @@ export class Stream {
         perMessageDeflate: false,
         localAddress,
       });
+      ws.once('upgrade', (res) => this.#spec.meter.track(res.socket));
       ws.on('open', () => this.#sink.ready());
       ws.on('message', (data: Buffer) => this.#heard([parseFrame(data.toString('utf8'))], nowMs()));
       ws.on('error', () => undefined); // 'close' follows

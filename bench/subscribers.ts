@@ -8,7 +8,7 @@ import { Agent } from 'node:http';
 import { NodeClient, RawClient } from './http1.js';
 import type { Client, TimedAnswer } from './http1.js';
 import { Stream } from './streams.js';
-import { ADAPTERS, BUCKETS, bucketOf, nowMs, readMessage } from './wire.js';
+import { ADAPTERS, BUCKETS, ByteMeter, bucketOf, nowMs, readMessage } from './wire.js';
 import type { FromSubscribers, Parsed, PollState, StartJob, SubscriberResult, ToSubscribers } from './wire.js';
 
 /** Connections being opened at once, so that 10k polls do not overflow the listen backlog. */
@@ -59,6 +59,9 @@ let startedSent = false;
 const histogram = new Float64Array(BUCKETS);
 let seqCount = new Uint32Array(0);
 let seqLastMs = new Float64Array(0);
+const meter = new ByteMeter();
+let markBytes = { read: 0, written: 0 };
+let stopBytes = { read: 0, written: 0 };
 let markCpu: NodeJS.CpuUsage | undefined;
 let markMs = 0;
 let cpuAtLast: NodeJS.CpuUsage | undefined;
@@ -158,6 +161,7 @@ async function follow(sub: Subscriber, start: StartJob, connected: () => void): 
       localAddress: sub.address,
       deadlineMs: start.deadlineMs,
       maxErrors: MAX_ERRORS_PER_SUBSCRIBER,
+      meter,
     },
     {
       ready() {
@@ -186,7 +190,7 @@ function launch(start: StartJob): void {
     const index = start.first + i;
     const address = start.addresses.length > 0 ? start.addresses[index % start.addresses.length] : undefined;
     subscribers.push({
-      client: start.client === 'node' ? new NodeClient(agent, start.port, address) : new RawClient(start.port, address),
+      client: start.client === 'node' ? new NodeClient(agent, start.port, address, meter) : new RawClient(start.port, address, meter),
       address,
       state: ADAPTERS[start.target].start(),
       seen: new Uint8Array(start.capacity),
@@ -248,11 +252,14 @@ function result(): SubscriberResult {
     seqLastMs: Array.from(seqLastMs),
     cpuSeconds: cpu,
     windowSeconds,
+    bytesRead: stopBytes.read - markBytes.read,
+    bytesWritten: stopBytes.written - markBytes.written,
   };
 }
 
 function stop(): void {
   stopped = true;
+  stopBytes = meter.totals();
   for (const sub of subscribers) sub.client.destroy();
   for (const stream of streams) stream.close();
   agent.destroy();
@@ -269,6 +276,7 @@ process.on('message', (message: ToSubscribers) => {
     case 'mark':
       markCpu = process.cpuUsage();
       markMs = nowMs();
+      markBytes = meter.totals();
       break;
     case 'status':
       send({

@@ -45,6 +45,8 @@ export interface Server {
   pids: number[];
   /** What runs, for the record ("node v20…", "nginx/1.22.1 + nchan 1.3.6"). */
   version: string;
+  /** The port of the target's own redis-server, whose `INFO` the bench reads; undefined without Redis. */
+  redisPort?: number;
   stop(): Promise<void>;
 }
 
@@ -144,7 +146,7 @@ export function redisServerArgs(port: number, dir: string): string[] {
 }
 
 /** A redis-server on loopback, without persistence, in a folder of its own; stopped by its PID. */
-async function startRedis(): Promise<{ url: string; pid: number; version: string; stop(): Promise<void> }> {
+async function startRedis(): Promise<{ url: string; port: number; pid: number; version: string; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'pollcast-bench-redis-'));
   const port = await freePort();
   const pidfile = join(dir, 'redis.pid');
@@ -159,6 +161,7 @@ async function startRedis(): Promise<{ url: string; pid: number; version: string
   const version = /v=([\d.]+)/.exec(spawnSync(REDIS_SERVER, ['--version'], { encoding: 'utf8' }).stdout)?.[1] ?? '';
   return {
     url: `redis://127.0.0.1:${port}`,
+    port,
     pid,
     version: `redis ${version}`,
     async stop() {
@@ -182,13 +185,15 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
- * Two pollcast instances on one Redis: publishing goes to the first, subscribers are split
- * across both, and the server's CPU and memory are those of all three processes.
+ * pollcast instances on one Redis (`pollcast-redis`: two, `pollcast-redis-1`: one): publishing
+ * goes to the first, subscriber processes are spread over them, and the server's CPU and memory
+ * are those of every instance and Redis.
  */
-export async function startPollcastRedis(): Promise<Server> {
+export async function startPollcastRedis(target: 'pollcast-redis' | 'pollcast-redis-1'): Promise<Server> {
   const redis = await startRedis();
+  const count = target === 'pollcast-redis' ? 2 : 1;
   const forked = await Promise.allSettled(
-    [0, 1].map(() => forkNode('pollcast-redis', POLLCAST_CLI, [...POLLCAST_ARGS, '--redis', redis.url])),
+    Array.from({ length: count }, () => forkNode(target, POLLCAST_CLI, [...POLLCAST_ARGS, '--redis', redis.url])),
   );
   const failed = forked.find((result) => result.status === 'rejected');
   if (failed) {
@@ -196,15 +201,16 @@ export async function startPollcastRedis(): Promise<Server> {
     await redis.stop();
     throw failed.reason;
   }
-  const [first, second] = forked.map((result) => (result as PromiseFulfilledResult<Server>).value) as [Server, Server];
+  const instances = forked.map((result) => (result as PromiseFulfilledResult<Server>).value);
   return {
-    target: 'pollcast-redis',
-    port: first.port,
-    subscriberPorts: [first.port, second.port],
-    pids: [...first.pids, ...second.pids, redis.pid],
-    version: `${first.version} ×2 + ${redis.version}`,
+    target,
+    port: instances[0]!.port,
+    subscriberPorts: instances.map((i) => i.port),
+    pids: [...instances.flatMap((i) => i.pids), redis.pid],
+    version: `${instances[0]!.version} ×${count} + ${redis.version}`,
+    redisPort: redis.port,
     async stop() {
-      await Promise.all([first.stop(), second.stop()]);
+      await Promise.all(instances.map((i) => i.stop()));
       await redis.stop();
     },
   };
@@ -317,7 +323,8 @@ export function startServer(target: TargetName): Promise<Server> {
     case 'pollcast-jwt':
       return forkNode(target, POLLCAST_CLI, [...POLLCAST_ARGS, '--jwt-secret', JWT_SECRET, '--admin-token', ADMIN_TOKEN]);
     case 'pollcast-redis':
-      return startPollcastRedis();
+    case 'pollcast-redis-1':
+      return startPollcastRedis(target);
     case 'baseline':
       return startBaseline();
     case 'nchan':

@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 
 // ---------------------------------------------------------------------------
 // Targets and their protocols
@@ -12,6 +13,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 export const TARGETS = [
   'pollcast',
   'pollcast-redis',
+  'pollcast-redis-1',
   'baseline',
   'nchan',
   'nchan-multipart',
@@ -196,7 +198,7 @@ function nchan(multipart: boolean): Adapter {
 const pollcastOver = (name: TargetName, transport: Transport): Adapter => ({ ...pollcast, name, transport });
 
 /**
- * Two pollcast instances on one Redis: the same protocol, but ids are stream ids
+ * pollcast instances on one Redis (two, or one for `pollcast-redis-1`): the same protocol, but ids are stream ids
  * (`<ms>-<seq>`), ordered by time, then sequence.
  */
 const pollcastRedis: Adapter = {
@@ -232,6 +234,7 @@ const pollcastJwt: Adapter = {
 export const ADAPTERS: Record<TargetName, Adapter> = {
   pollcast,
   'pollcast-redis': pollcastRedis,
+  'pollcast-redis-1': { ...pollcastRedis, name: 'pollcast-redis-1' },
   baseline,
   nchan: nchan(false),
   'nchan-multipart': nchan(true),
@@ -329,9 +332,44 @@ export interface SubscriberResult {
   /** This process's CPU seconds (user + system) from 'mark' to its last delivery, and that window. */
   cpuSeconds: number;
   windowSeconds: number;
+  /** Bytes its sockets read and wrote from 'mark' to 'stop' (TCP payload: HTTP heads, bodies, frames). */
+  bytesRead: number;
+  bytesWritten: number;
 }
 
 export type FromSubscribers = { type: 'started'; ready: number } | Status | SubscriberResult;
+
+// ---------------------------------------------------------------------------
+// Bytes on the wire
+
+/** Sums what a process's sockets read and wrote, open and closed alike; every client and stream reports its sockets here. */
+export class ByteMeter {
+  readonly #open = new Set<Socket>();
+  #closedRead = 0;
+  #closedWritten = 0;
+
+  /** Counts this socket from now on (a socket given twice counts once). */
+  track(socket: Socket): void {
+    if (this.#open.has(socket)) return;
+    this.#open.add(socket);
+    socket.once('close', () => {
+      this.#open.delete(socket);
+      this.#closedRead += socket.bytesRead;
+      this.#closedWritten += socket.bytesWritten;
+    });
+  }
+
+  /** Bytes read and written so far by every socket tracked. */
+  totals(): { read: number; written: number } {
+    let read = this.#closedRead;
+    let written = this.#closedWritten;
+    for (const socket of this.#open) {
+      read += socket.bytesRead;
+      written += socket.bytesWritten;
+    }
+    return { read, written };
+  }
+}
 
 // ---------------------------------------------------------------------------
 // Latency histogram: log-linear buckets in microseconds, 32 per power of two (~3 %)
