@@ -7,11 +7,12 @@ import { connect } from 'node:net';
 import type { RedisUsage } from './results.js';
 import { nowMs } from './wire.js';
 
-/** One reading: when (nowMs()), the server's CPU seconds so far, and the calls of each command. */
+/** One reading: when (nowMs()), the server's CPU seconds so far, and the calls of each command and µs spent in it. */
 export interface RedisReading {
   at: number;
   cpuSeconds: number;
   calls: Map<string, number>;
+  usec: Map<string, number>;
 }
 
 /** `INFO cpu commandstats` of the Redis at 127.0.0.1:port. */
@@ -41,13 +42,17 @@ export function readRedis(port: number): Promise<RedisReading> {
 export function parseInfo(text: string): Omit<RedisReading, 'at'> {
   let cpuSeconds = 0;
   const calls = new Map<string, number>();
+  const usec = new Map<string, number>();
   for (const line of text.split('\r\n')) {
     const cpu = /^used_cpu_(?:sys|user):([\d.]+)$/.exec(line);
     if (cpu) cpuSeconds += Number(cpu[1]);
-    const stat = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
-    if (stat) calls.set(stat[1]!, Number(stat[2]));
+    const stat = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
+    if (stat) {
+      calls.set(stat[1]!, Number(stat[2]));
+      usec.set(stat[1]!, Number(stat[3]));
+    }
   }
-  return { cpuSeconds, calls };
+  return { cpuSeconds, calls, usec };
 }
 
 /** Commands pollcast's connections send themselves (the others run inside its scripts). */
@@ -57,16 +62,21 @@ const SENT = /^(evalsha|eval|xread|client\|.*)$/;
 export function redisUsage(idle: RedisReading, before: RedisReading, after: RedisReading): RedisUsage {
   const calls: Record<string, number> = {};
   let roundTrips = 0;
+  let commandUs = 0;
   for (const [name, count] of after.calls) {
     const delta = count - (before.calls.get(name) ?? 0);
     if (name === 'info' || delta === 0) continue;
     calls[name] = delta;
-    if (SENT.test(name)) roundTrips += delta;
+    if (!SENT.test(name)) continue;
+    roundTrips += delta;
+    // A script's own time includes the commands it runs.
+    commandUs += (after.usec.get(name) ?? 0) - (before.usec.get(name) ?? 0);
   }
   return {
     cpuSeconds: after.cpuSeconds - before.cpuSeconds,
     seconds: (after.at - before.at) / 1000,
     idleCores: (before.cpuSeconds - idle.cpuSeconds) / Math.max(1e-3, (before.at - idle.at) / 1000),
+    commandSeconds: commandUs / 1e6,
     calls,
     roundTrips,
     xreads: calls['xread'] ?? 0,

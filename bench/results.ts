@@ -19,6 +19,8 @@ export interface RedisUsage {
   /** Wall time between the readings, and Redis's CPU rate (cores) measured just before while the subscribers were held and nothing was published. */
   seconds: number;
   idleCores: number;
+  /** Time Redis spent executing the commands pollcast sent (`usec` of commandstats; the rest of its CPU is I/O and its event loop). */
+  commandSeconds: number;
   calls: Record<string, number>;
   /** Commands sent by pollcast's connections: scripts (`evalsha`, `eval`), `xread`, `client|*`. */
   roundTrips: number;

@@ -117,8 +117,8 @@ export function goalTable(results: GoalResult[]): string {
 
 /**
  * What Redis itself did, for the targets on Redis: its CPU (µs/publish: less its idle rate over the
- * case) and the commands pollcast sent, per publish and per answer; node µs/deliv: the instances'
- * CPU alone per delivery.
+ * case; in commands: the part spent executing pollcast's commands) and the commands pollcast sent,
+ * per publish and per answer; node µs/deliv: the instances' CPU alone per delivery.
  */
 export function redisTable(records: CaseResult[]): string {
   const head = [
@@ -130,6 +130,7 @@ export function redisTable(records: CaseResult[]): string {
     'redis CPU s',
     'idle cores',
     'µs/publish',
+    'in commands',
     'trips/publish',
     'xread/publish',
     'trips/answer',
@@ -148,6 +149,7 @@ export function redisTable(records: CaseResult[]): string {
         fmt(redis.cpuSeconds, 3),
         fmt(redis.idleCores, 3),
         fmt((redisBusyCpu(redis) * 1e6) / r.published, 1),
+        fmt((redis.commandSeconds * 1e6) / r.published, 1),
         fmt(redis.roundTrips / r.published, 2),
         fmt(redis.xreads / r.published, 2),
         fmt(redis.roundTrips / r.responses, 3),
