@@ -124,44 +124,95 @@ const TRANSPORTS = [
   transport('WebSocket', 'pollcast-ws', KEEPALIVE_S.stream),
 ].filter((t) => Number.isFinite(t.cpuB));
 
-/** Redis figures of one target on Redis in B: per publish, per answer, and the instances' own CPU per delivery. */
+/**
+ * Redis figures of one target on Redis in B: per publish and per answer, what each round trip
+ * costs (its command's time plus an equal share of Redis's CPU outside commands: reading,
+ * writing, blocking), and the instances' own CPU per delivery.
+ */
 function redisFigures(target: TargetName) {
   const withRedis = B.filter((r) => r.target === target && r.redis !== null);
   const per = (value: (r: CaseResult) => number) => med(withRedis, target, value);
+  const overhead = (r: CaseResult) => ((redisBusyCpu(r.redis!) - r.redis!.commandSeconds) * 1e6) / r.redis!.roundTrips;
+  const scripts = (r: CaseResult) => (r.redis!.calls['evalsha'] ?? 0) + (r.redis!.calls['eval'] ?? 0);
+  const scriptUs = (r: CaseResult) => (r.redis!.usec['evalsha'] ?? 0) + (r.redis!.usec['eval'] ?? 0);
   return {
     instances: target === 'pollcast-redis' ? 2 : 1,
     redisUsPerPublish: per((r) => (redisBusyCpu(r.redis!) * 1e6) / r.published),
+    scriptsPerPublish: per((r) => scripts(r) / r.published),
     xreadsPerPublish: per((r) => r.redis!.xreads / r.published),
     tripsPerPublish: per((r) => r.redis!.roundTrips / r.published),
     tripsPerAnswer: per((r) => r.redis!.roundTrips / r.responses),
+    /** a: one script round trip; b: one XREAD round trip; µs of Redis CPU each. */
+    a: per((r) => scriptUs(r) / scripts(r) + Math.max(0, overhead(r))),
+    b: per((r) => (r.redis!.usec['xread'] ?? 0) / r.redis!.xreads + Math.max(0, overhead(r))),
     nodeUsPerDelivery: per((r) => ((r.serverCpuSeconds - r.redis!.cpuSeconds) * 1e6) / r.deliveries),
+    usPerDelivery: per((r) => r.cpuUsPerDelivery),
+    deliveriesPerPublish: per((r) => r.deliveries / r.published),
     memBytes: med(C, target, (r) => r.bytesPerHeldPoll ?? NaN),
   };
 }
 const ONE = redisFigures('pollcast-redis-1');
 const TWO = redisFigures('pollcast-redis');
 const memoryLongPollUs = TRANSPORTS.find((t) => t.target === 'pollcast')?.cpuB ?? NaN;
+/** The model's costs, from the one-instance target (or the two-instance one when the run lacks it). */
+const FROM = Number.isFinite(ONE.a) ? ONE : TWO;
+const REDIS_A = FROM.a;
+const REDIS_B = Number.isFinite(FROM.b) ? FROM.b : 0;
+/** The instances' CPU per delivery on Redis ÷ in memory, long poll, B. */
+const REDIS_OVERHEAD = Number.isFinite(FROM.nodeUsPerDelivery / memoryLongPollUs) ? FROM.nodeUsPerDelivery / memoryLongPollUs : 1;
+/** XREAD replies per publish per watching instance at B's rate (≤ 1: a reply may carry several entries). */
+const XREADS_PER_PUBLISH = Math.min(
+  1,
+  Number.isFinite(FROM.xreadsPerPublish / FROM.instances) ? FROM.xreadsPerPublish / FROM.instances : 1,
+);
 
 /**
- * Redis's CPU per publish as `a + b × (XREAD replies per publish)`: one instance and two give two
- * equations (the second instance adds its XREAD replies). When the run lacks one, or the two do
- * not separate (noise), everything is put on `a`, with `b` 0.
+ * The model's check on this machine: from one instance's figures, what two instances on the same
+ * Redis should cost, against what they did. Redis: a per script, b per XREAD, with the second
+ * instance's XREADs added; the instances: the same CPU per delivery, since each delivery is made
+ * by one of them.
  */
-function splitRedis(): { a: number; b: number } {
-  const dx = TWO.xreadsPerPublish - ONE.xreadsPerPublish;
-  const dy = TWO.redisUsPerPublish - ONE.redisUsPerPublish;
-  if (Number.isFinite(dx) && Number.isFinite(dy) && dx > 0.1 && dy > 0) {
-    const b = dy / dx;
-    return { a: Math.max(0, ONE.redisUsPerPublish - ONE.xreadsPerPublish * b), b };
-  }
-  const a = Number.isFinite(ONE.redisUsPerPublish) ? ONE.redisUsPerPublish : TWO.redisUsPerPublish;
-  return { a, b: 0 };
+function check(): string[] {
+  if (!Number.isFinite(ONE.a) || !Number.isFinite(TWO.redisUsPerPublish))
+    return ['(the run lacks pollcast-redis-1 or pollcast-redis in B)'];
+  const redisPredicted = ONE.a * ONE.scriptsPerPublish + ONE.b * 2 * ONE.xreadsPerPublish;
+  const totalPredicted = ONE.nodeUsPerDelivery + redisPredicted / TWO.deliveriesPerPublish;
+  return [
+    markdown(
+      ['B, per publish or delivery', 'one instance', 'two: predicted', 'two: measured', 'measured ÷ predicted'],
+      [
+        [
+          'Redis CPU µs/publish',
+          f(ONE.redisUsPerPublish, 1),
+          f(redisPredicted, 1),
+          f(TWO.redisUsPerPublish, 1),
+          f(TWO.redisUsPerPublish / redisPredicted, 2),
+        ],
+        [
+          'XREAD/publish',
+          f(ONE.xreadsPerPublish, 2),
+          f(2 * ONE.xreadsPerPublish, 2),
+          f(TWO.xreadsPerPublish, 2),
+          f(TWO.xreadsPerPublish / (2 * ONE.xreadsPerPublish), 2),
+        ],
+        [
+          'instances µs/delivery',
+          f(ONE.nodeUsPerDelivery, 1),
+          f(ONE.nodeUsPerDelivery, 1),
+          f(TWO.nodeUsPerDelivery, 1),
+          f(TWO.nodeUsPerDelivery / ONE.nodeUsPerDelivery, 2),
+        ],
+        [
+          'all processes µs/delivery',
+          f(ONE.usPerDelivery, 1),
+          f(totalPredicted, 1),
+          f(TWO.usPerDelivery, 1),
+          f(TWO.usPerDelivery / totalPredicted, 2),
+        ],
+      ],
+    ),
+  ];
 }
-const { a: REDIS_A, b: REDIS_B } = splitRedis();
-/** The instances' CPU per delivery on Redis ÷ in memory, long poll, B. */
-const REDIS_OVERHEAD = Number.isFinite(ONE.nodeUsPerDelivery / memoryLongPollUs) ? ONE.nodeUsPerDelivery / memoryLongPollUs : 1;
-/** XREAD replies per publish per watching instance at B's rate (≤ 1: a reply may carry several entries). */
-const XREADS_PER_PUBLISH = Math.min(1, Number.isFinite(ONE.xreadsPerPublish) ? ONE.xreadsPerPublish : 1);
 
 // ---------------------------------------------------------------------------
 // The model
@@ -179,7 +230,10 @@ interface Plan {
   instances: number;
   /** Channels one instance watches (has a subscriber of). */
   watched: number;
+  /** Redis cores with today's reader, and the part its XREADs take. */
   redisCores: number;
+  readCores: number;
+  /** Redis shards (each one core used to --redis-cores) once a publish wakes only the instances watching its channel. */
   shards: number;
   /** One publish reaching a channel's subscribers on one instance, ms; and the most messages/s one channel can take there. */
   channelFanoutMs: number;
@@ -187,15 +241,22 @@ interface Plan {
   bottleneck: string;
 }
 
-/** Redis cores for `shards` shards' busiest one: publishes, and each watching instance's XREAD cycles over its channels there. */
-function redisCoresPerShard(channels: number, instances: number, watched: number, shards: number): number {
+/**
+ * Redis cores with today's reader: every publish one script (a), and each instance's `XREAD`
+ * re-issued after every reply, costing b plus x for every channel it names; a reader cannot cycle
+ * faster than Redis serves its reads. Returns [all, the XREADs' share].
+ */
+function redisCoresToday(channels: number, instances: number, watched: number): [number, number] {
   const publishes = channels * RATE;
-  const perInstancePublishes = (publishes / shards) * (watched / channels);
-  const keysPerRead = watched / shards;
-  // An XREAD cycle costs its reply (b) and blocking on every key it names; a loop cannot cycle faster than Redis serves it.
-  const cycleUs = REDIS_B + keysPerRead * XREAD_US_PER_CHANNEL;
-  const cycles = Math.min(perInstancePublishes * XREADS_PER_PUBLISH, 1e6 / Math.max(1, cycleUs));
-  return ((publishes / shards) * REDIS_A + instances * cycles * cycleUs) / 1e6;
+  const cycleUs = REDIS_B + watched * XREAD_US_PER_CHANNEL;
+  const cycles = Math.min(publishes * (watched / channels) * XREADS_PER_PUBLISH, 1e6 / Math.max(1, cycleUs));
+  const reads = (instances * cycles * cycleUs) / 1e6;
+  return [(publishes * REDIS_A) / 1e6 + reads, reads];
+}
+
+/** Redis cores once a publish wakes only the instances that watch its channel (Cluster item 2): a + b per watching instance. */
+function redisCoresPerPublish(channels: number, instances: number, watched: number): number {
+  return (channels * RATE * (REDIS_A + instances * (watched / channels) * REDIS_B)) / 1e6;
 }
 
 function plan(t: TransportFigures, subscribers: number, fanout: number): Plan {
@@ -210,21 +271,24 @@ function plan(t: TransportFigures, subscribers: number, fanout: number): Plan {
   const instances = Math.max(1, ...[byCpu, byMemory, byNetwork].filter(Number.isFinite));
   // Subscribers land on instances at random: an instance watches a channel when at least one of its subscribers is there.
   const watched = channels * (1 - (1 - 1 / instances) ** fanout);
-  const redisCores = redisCoresPerShard(channels, instances, watched, 1);
-  let shards = 1;
-  // Bounded: at most 1024 shards.
-  while (shards < 1024 && redisCoresPerShard(channels, instances, watched, shards) > REDIS_CORES) shards++;
+  const [redisCores, readCores] = redisCoresToday(channels, instances, watched);
+  const shards = Math.max(1, Math.ceil(redisCoresPerPublish(channels, instances, watched) / REDIS_CORES));
   const perInstance = Math.max(1, fanout / instances);
   const channelFanoutMs = (perInstance * t.fanoutUs) / 1000;
   const channelMaxRate = (INSTANCE_CORES * 1e6) / (perInstance * usPerDelivery);
-  const limits: [string, number][] = [
-    ['one Redis core', redisCores / REDIS_CORES],
-    ['instance CPU', byCpu / instances],
-    ['instance memory', byMemory / instances],
-    ['network', byNetwork / instances],
-    ["one channel's fan-out on one instance", RATE / channelMaxRate],
+  // What adding instances cannot fix comes first; otherwise whatever set the number of instances.
+  const byWhat: [string, number][] = [
+    ['instance CPU', byCpu],
+    ['instance memory', byMemory],
+    ['network', byNetwork],
   ];
-  const worst = limits.filter(([, load]) => Number.isFinite(load)).reduce((x, y) => (y[1] > x[1] ? y : x), ['–', 0]);
+  const scaledBy = byWhat.filter(([, n]) => Number.isFinite(n)).reduce((x, y) => (y[1] > x[1] ? y : x), ['–', 0])[0];
+  const bottleneck =
+    redisCores > REDIS_CORES
+      ? `one Redis core (${readCores > redisCores / 2 ? 'the XREADs naming every watched channel' : 'publishes'})`
+      : RATE > channelMaxRate
+        ? "one channel's fan-out on one instance"
+        : `none: instances scale out (set by ${scaledBy})`;
   return {
     transport: t.name,
     subscribers,
@@ -238,10 +302,11 @@ function plan(t: TransportFigures, subscribers: number, fanout: number): Plan {
     instances,
     watched,
     redisCores,
+    readCores,
     shards,
     channelFanoutMs,
     channelMaxRate,
-    bottleneck: worst[1] > 1 && worst[0] === 'one Redis core' ? `one Redis core (${shards} shards)` : worst[0],
+    bottleneck,
   };
 }
 
@@ -308,7 +373,8 @@ out.push(
 );
 out.push('');
 out.push(
-  `Redis per publish = a + b × XREAD replies: a = ${f(REDIS_A, 1)} µs, b = ${f(REDIS_B, 1)} µs; each XREAD also costs ` +
+  `Round trips cost their command's time plus an equal share of Redis's CPU outside commands. The model takes ` +
+    `a = ${f(REDIS_A, 1)} µs per publish script and b = ${f(REDIS_B, 1)} µs per XREAD reply (from ${FROM === ONE ? 'one instance' : 'two instances'}); each XREAD also costs ` +
     `${f(XREAD_US_PER_CHANNEL, 2)} µs per channel it names (--xread-us-per-channel). Instances on Redis: ` +
     `${f(REDIS_OVERHEAD, 2)}× the in-memory CPU per delivery.`,
 );
@@ -317,6 +383,8 @@ out.push(
     `${f(NIC_BITS / 1e9)} Gbit/s; Redis ${REDIS_CORES} core; a held long poll is answered every ${KEEPALIVE_S.longpoll} s, a stream ` +
     `beats every ${KEEPALIVE_S.stream} s; subscribers spread evenly over instances.\n`,
 );
+out.push('One instance against two on the same Redis (the model from one instance, checked against two):\n');
+out.push(...check(), '');
 const plans = SUBSCRIBERS.flatMap((s) => FANOUTS.flatMap((fan) => TRANSPORTS.map((t) => plan(t, s, fan))));
 out.push(
   markdown(
@@ -329,8 +397,8 @@ out.push(
       'deliveries/s',
       'instances (CPU / memory / network)',
       'channels watched per instance',
-      'one Redis: cores',
-      'Redis shards',
+      'one Redis: cores (XREADs)',
+      'Redis shards, woken per channel',
       'one channel on one instance: fan-out ms, max msg/s',
       'first bottleneck',
     ],
@@ -343,7 +411,7 @@ out.push(
       si(p.deliveries),
       `**${p.instances}** (${p.byCpu} / ${p.byMemory} / ${p.byNetwork})`,
       si(p.watched),
-      f(p.redisCores, 2),
+      `${f(p.redisCores, 2)} (${f(p.readCores, 2)})`,
       String(p.shards),
       `${f(p.channelFanoutMs, 1)}, ${si(p.channelMaxRate)}`,
       p.bottleneck,

@@ -61,16 +61,18 @@ const SENT = /^(evalsha|eval|xread|client\|.*)$/;
 /** What Redis did between `before` and `after`, leaving out the probe's own INFO; its idle CPU rate from `idle` to `before`. */
 export function redisUsage(idle: RedisReading, before: RedisReading, after: RedisReading): RedisUsage {
   const calls: Record<string, number> = {};
+  const usec: Record<string, number> = {};
   let roundTrips = 0;
   let commandUs = 0;
   for (const [name, count] of after.calls) {
     const delta = count - (before.calls.get(name) ?? 0);
     if (name === 'info' || delta === 0) continue;
     calls[name] = delta;
+    usec[name] = (after.usec.get(name) ?? 0) - (before.usec.get(name) ?? 0);
     if (!SENT.test(name)) continue;
     roundTrips += delta;
     // A script's own time includes the commands it runs.
-    commandUs += (after.usec.get(name) ?? 0) - (before.usec.get(name) ?? 0);
+    commandUs += usec[name];
   }
   return {
     cpuSeconds: after.cpuSeconds - before.cpuSeconds,
@@ -78,6 +80,7 @@ export function redisUsage(idle: RedisReading, before: RedisReading, after: Redi
     idleCores: (before.cpuSeconds - idle.cpuSeconds) / Math.max(1e-3, (before.at - idle.at) / 1000),
     commandSeconds: commandUs / 1e6,
     calls,
+    usec,
     roundTrips,
     xreads: calls['xread'] ?? 0,
   };

@@ -22,6 +22,8 @@ export interface RedisUsage {
   /** Time Redis spent executing the commands pollcast sent (`usec` of commandstats; the rest of its CPU is I/O and its event loop). */
   commandSeconds: number;
   calls: Record<string, number>;
+  /** µs spent in each command (a script's includes the commands it runs). */
+  usec: Record<string, number>;
   /** Commands sent by pollcast's connections: scripts (`evalsha`, `eval`), `xread`, `client|*`. */
   roundTrips: number;
   xreads: number;
@@ -159,7 +161,9 @@ export function load(file: string): { info: RunInfo | undefined; records: CaseRe
   const found = lines.find((l): l is RunInfo => l.type === 'run');
   const info = found && { ...found, repetitions: found.repetitions ?? 1 };
   const missing = { repetition: 1, setupCpuSeconds: NaN, wireBytesRead: NaN, wireBytesWritten: NaN, redis: null };
-  const records = lines.filter((l): l is CaseResult => l.type === 'result').map((r): CaseResult => ({ ...missing, ...r }));
+  const records = lines
+    .filter((l): l is CaseResult => l.type === 'result')
+    .map((r): CaseResult => ({ ...missing, ...r, redis: r.redis && Object.assign({ commandSeconds: NaN, usec: {} }, r.redis) }));
   return { info, records };
 }
 
