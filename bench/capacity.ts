@@ -7,7 +7,7 @@
  *
  *   npm run capacity -- bench/results/<run>.jsonl [--subscribers 100000,1000000] [--fanout 100,10000]
  *     [--rate 1] [--instance-cores 0.7] [--instance-memory-mib 2048] [--nic-gbit 10]
- *     [--redis-cores 0.7] [--xread-us-per-channel 1.5] [--poll-timeout-s 25] [--heartbeat-s 15]
+ *     [--redis-cores 0.7] [--xread-us-per-channel 1.0] [--poll-timeout-s 25] [--heartbeat-s 15]
  *
  * Every figure is the median over the run's repetitions.
  */
@@ -26,7 +26,7 @@ const { values: flags, positionals } = parseArgs({
     'instance-memory-mib': { type: 'string', default: '2048' },
     'nic-gbit': { type: 'string', default: '10' },
     'redis-cores': { type: 'string', default: '0.7' },
-    'xread-us-per-channel': { type: 'string', default: '1.5' },
+    'xread-us-per-channel': { type: 'string', default: '1.0' },
     'poll-timeout-s': { type: 'string', default: '25' },
     'heartbeat-s': { type: 'string', default: '15' },
   },
@@ -196,6 +196,13 @@ function check(): string[] {
           f(TWO.xreadsPerPublish / (2 * ONE.xreadsPerPublish), 2),
         ],
         [
+          'round trips/answer (history reads)',
+          f(ONE.tripsPerAnswer, 3),
+          f(ONE.tripsPerAnswer, 3),
+          f(TWO.tripsPerAnswer, 3),
+          f(TWO.tripsPerAnswer / ONE.tripsPerAnswer, 2),
+        ],
+        [
           'instances µs/delivery',
           f(ONE.nodeUsPerDelivery, 1),
           f(ONE.nodeUsPerDelivery, 1),
@@ -354,6 +361,8 @@ out.push(
     [
       'on Redis, B',
       'Redis CPU µs/publish',
+      'a: µs/script',
+      'b: µs/XREAD',
       'XREAD/publish',
       'round trips/publish',
       'round trips/answer',
@@ -363,6 +372,8 @@ out.push(
     [ONE, TWO].map((r) => [
       `${r.instances} instance${r.instances > 1 ? 's' : ''}`,
       f(r.redisUsPerPublish, 1),
+      f(r.a, 1),
+      f(r.b, 1),
       f(r.xreadsPerPublish, 2),
       f(r.tripsPerPublish, 2),
       f(r.tripsPerAnswer, 3),
