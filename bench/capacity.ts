@@ -14,6 +14,7 @@
 import { parseArgs } from 'node:util';
 import { bytesPerDelivery, load, median, redisBusyCpu } from './results.js';
 import type { CaseResult, Scenario } from './results.js';
+import { fmt as f } from './tables.js';
 import type { TargetName } from './wire.js';
 
 const { values: flags, positionals } = parseArgs({
@@ -320,8 +321,6 @@ function plan(t: TransportFigures, subscribers: number, fanout: number): Plan {
 // ---------------------------------------------------------------------------
 // Output
 
-const f = (value: number, digits = 0): string =>
-  Number.isFinite(value) ? value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–';
 const si = (value: number): string =>
   value >= 1e6
     ? `${f(value / 1e6, value % 1e6 ? 1 : 0)}M`

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { bytesPerDelivery } from './results.js';
 import type { CaseResult, GoalResult, Ratio, RunInfo } from './results.js';
-import { figure, fmt as num, metText, pct } from './tables.js';
+import { figure, fmt as num, metText, pct, redisTable } from './tables.js';
 import type { TargetName } from './wire.js';
 
 const COLORS: { [K in TargetName]: string } = {
@@ -411,6 +411,7 @@ ${legend(targets)}
 <h2>All results</h2>
 ${resultTable(records)}
 ${notes.length ? `<p class="muted">Notes:</p><ul class="muted">${notes.join('')}</ul>` : ''}
+${records.some((r) => r.redis !== null) ? `<h2>Redis itself</h2><p class="muted">INFO before and after each case: Redis's CPU per publish (less its idle rate), the part spent in pollcast's commands, round trips per publish and per answer, the instances' own CPU per delivery.</p><pre>${escapeHtml(redisTable(records))}</pre>` : ''}
 <h2>Ratios against nchan-multipart</h2>
 ${ratioTable(ratioList, 'nchan-multipart')}
 <h2>Ratios against the baseline (the classic demo)</h2>

@@ -199,93 +199,43 @@ export interface Goal {
   limit: number;
 }
 
-/** The targets of issue 13, each a ratio against a reference measured in the same run. */
-export const GOALS: readonly Goal[] = [
-  ...(['pollcast-sse', 'pollcast-ws'] as const).flatMap((target): Goal[] => [
-    {
-      where: `${target}, A largest: CPU per delivery`,
-      target,
-      against: 'nchan-multipart',
-      scenario: 'A',
-      pick: 'largest',
-      figure: 'cpuUsPerDelivery',
-      sense: '≤',
-      limit: 1,
-    },
-    {
-      where: `${target}, A largest: deliveries/s`,
-      target,
-      against: 'nchan-multipart',
-      scenario: 'A',
-      pick: 'largest',
-      figure: 'deliveriesPerSecond',
-      sense: '≥',
-      limit: 1,
-    },
-  ]),
-  {
-    where: 'long poll, A largest: CPU per delivery',
-    target: 'pollcast',
-    against: 'nchan-multipart',
-    scenario: 'A',
-    pick: 'largest',
-    figure: 'cpuUsPerDelivery',
-    sense: '≤',
-    limit: 1,
-  },
-  {
-    where: 'long poll, B: CPU per delivery',
-    target: 'pollcast',
-    against: 'baseline',
-    scenario: 'B',
-    pick: 'largest',
-    figure: 'cpuUsPerDelivery',
-    sense: '≤',
-    limit: 1,
-  },
-  {
-    where: 'long poll, B: p99',
-    target: 'pollcast',
-    against: 'baseline',
-    scenario: 'B',
-    pick: 'largest',
-    figure: 'p99',
-    sense: '≤',
-    limit: 1,
-  },
-  ...(['pollcast', 'pollcast-sse', 'pollcast-ws'] as const).map(
-    (target): Goal => ({
-      where: `${target}, C largest: memory per held connection`,
-      target,
-      against: 'nchan',
-      scenario: 'C',
-      pick: 'largest',
-      figure: 'bytesPerHeldPoll',
-      sense: '≤',
-      limit: 1,
-    }),
-  ),
-  {
-    where: 'Redis, A smallest: CPU per delivery',
-    target: 'pollcast-redis',
-    against: 'pollcast',
-    scenario: 'A',
-    pick: 'smallest',
-    figure: 'cpuUsPerDelivery',
-    sense: '≤',
-    limit: 1.3,
-  },
-  {
-    where: 'Redis, B: p99',
-    target: 'pollcast-redis',
-    against: 'pollcast',
-    scenario: 'B',
-    pick: 'largest',
-    figure: 'p99',
-    sense: '≤',
-    limit: 1.1,
-  },
+type GoalRow = [
+  where: string,
+  target: TargetName,
+  against: TargetName,
+  scenario: Scenario,
+  pick: CasePick,
+  figure: Figure,
+  sense: '≤' | '≥',
+  limit: number,
 ];
+
+/** The targets of issue 13, each a ratio against a reference measured in the same run. */
+export const GOALS: readonly Goal[] = (
+  [
+    ['pollcast-sse, A largest: CPU per delivery', 'pollcast-sse', 'nchan-multipart', 'A', 'largest', 'cpuUsPerDelivery', '≤', 1],
+    ['pollcast-sse, A largest: deliveries/s', 'pollcast-sse', 'nchan-multipart', 'A', 'largest', 'deliveriesPerSecond', '≥', 1],
+    ['pollcast-ws, A largest: CPU per delivery', 'pollcast-ws', 'nchan-multipart', 'A', 'largest', 'cpuUsPerDelivery', '≤', 1],
+    ['pollcast-ws, A largest: deliveries/s', 'pollcast-ws', 'nchan-multipart', 'A', 'largest', 'deliveriesPerSecond', '≥', 1],
+    ['long poll, A largest: CPU per delivery', 'pollcast', 'nchan-multipart', 'A', 'largest', 'cpuUsPerDelivery', '≤', 1],
+    ['long poll, B: CPU per delivery', 'pollcast', 'baseline', 'B', 'largest', 'cpuUsPerDelivery', '≤', 1],
+    ['long poll, B: p99', 'pollcast', 'baseline', 'B', 'largest', 'p99', '≤', 1],
+    ['pollcast, C largest: memory per held connection', 'pollcast', 'nchan', 'C', 'largest', 'bytesPerHeldPoll', '≤', 1],
+    ['pollcast-sse, C largest: memory per held connection', 'pollcast-sse', 'nchan', 'C', 'largest', 'bytesPerHeldPoll', '≤', 1],
+    ['pollcast-ws, C largest: memory per held connection', 'pollcast-ws', 'nchan', 'C', 'largest', 'bytesPerHeldPoll', '≤', 1],
+    ['Redis, A smallest: CPU per delivery', 'pollcast-redis', 'pollcast', 'A', 'smallest', 'cpuUsPerDelivery', '≤', 1.3],
+    ['Redis, B: p99', 'pollcast-redis', 'pollcast', 'B', 'largest', 'p99', '≤', 1.1],
+  ] satisfies GoalRow[]
+).map(([where, target, against, scenario, pick, figure, sense, limit]) => ({
+  where,
+  target,
+  against,
+  scenario,
+  pick,
+  figure,
+  sense,
+  limit,
+}));
 
 /** A goal as measured: medians over the repetitions, the spread of the ratio, and whether it was met (undefined: not run). */
 export interface GoalResult {
