@@ -160,6 +160,7 @@ class EventStream implements Waiter, Held, Outlet, Beating {
         this.#from = batch.cursor;
       }
       const room = this.#res.write(frames);
+      metrics.streamWrite('sse');
       this.#outbound.handed(this);
       if (!room) {
         this.#res.once('drain', this.#drained);

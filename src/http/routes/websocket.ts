@@ -410,6 +410,7 @@ class Connection implements Waiter, Outlet, Beating {
       return;
     }
     this.#ws.send(data, this.#written);
+    metrics.streamWrite('websocket');
     outbound.handed(this);
   }
 
