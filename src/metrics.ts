@@ -56,7 +56,10 @@ const streamWritesCounter = new Counter({
   registers: [registry],
 });
 for (const transport of ['longpoll', 'sse', 'websocket'] as const) heldGauge.set({ transport }, 0);
-const streamWrites = { sse: streamWritesCounter.labels({ transport: 'sse' }), websocket: streamWritesCounter.labels({ transport: 'websocket' }) };
+const streamWrites = {
+  sse: streamWritesCounter.labels({ transport: 'sse' }),
+  websocket: streamWritesCounter.labels({ transport: 'websocket' }),
+};
 
 /** A client was taken (`+1`) or let go (`-1`) by a transport. */
 export function held(transport: Transport, delta: 1 | -1): void {

@@ -20,7 +20,10 @@ class RawEventStream {
   #head = true;
   #pending = Buffer.alloc(0);
 
-  constructor(readonly socket: Socket) {
+  readonly socket: Socket;
+
+  constructor(socket: Socket) {
+    this.socket = socket;
     socket.on('data', (data: Buffer) => this.#take(data));
   }
 
@@ -142,9 +145,14 @@ t.test('streams at one cursor and streams behind it each get the burst once, in 
   const texts = ids.map((_, i) => (i < 3 ? `burst ${i}` : `burst ${i - 3}`));
   const sseOf = (stream: RawEventStream) =>
     [...stream.text.matchAll(/id: ([^\n]+)\ntime: \d+\ndata: (burst \d+)\n\n/g)].map((match) => [match[1], match[2]]);
-  const wsOf = (socket: RawWebSocket) => socket.json().filter((frame) => frame.type === 'message').map((frame) => [frame.id, frame.text]);
+  const wsOf = (socket: RawWebSocket) =>
+    socket
+      .json()
+      .filter((frame) => frame.type === 'message')
+      .map((frame) => [frame.id, frame.text]);
   await until(
-    () => [...atHead, ...fromStart].every((stream) => sseOf(stream).length >= BURST) && sockets.every((socket) => wsOf(socket).length >= BURST),
+    () =>
+      [...atHead, ...fromStart].every((stream) => sseOf(stream).length >= BURST) && sockets.every((socket) => wsOf(socket).length >= BURST),
     'every stream has the burst',
   );
   const all = ids.map((id, i) => [id, texts[i]]);
