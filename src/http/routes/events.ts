@@ -24,6 +24,8 @@ const RETRY_MS = 2_000;
 /** A backlog is written in pieces of about this many characters (or the per-connection cap, when smaller). */
 const PIECE = 64 * 1024;
 
+const NOTHING = (): void => undefined;
+
 const HEADERS = {
   'content-type': 'text/event-stream;charset=utf-8',
   'cache-control': 'no-store',
@@ -124,12 +126,8 @@ class EventStream implements Waiter, Held, Outlet, Beating, Flushing {
   #blocked = false;
   #opened = false;
   #ended = false;
-  readonly #drained = (): void => {
-    this.#outbound.flushed(this);
-    this.#blocked = false;
-    this.#pump();
-    if (!this.#blocked && !this.#ended) this.#subscription = this.#hub.subscribe(this.#channel, this.#cursor, this);
-  };
+  /** Made when the socket first stops taking pieces: most streams never need it. */
+  #drained: (() => void) | undefined;
 
   constructor(socket: Socket, res: ServerResponse, ctx: Context, channel: string, client: string, admitted: Admitted) {
     this.#socket = socket;
@@ -142,8 +140,9 @@ class EventStream implements Waiter, Held, Outlet, Beating, Flushing {
     this.#client = client;
     this.#piece = Math.min(PIECE, ctx.options.streamBufferBytes);
     this.#heartbeat = ctx.heartbeat;
-    this.#leave = admitted.from ? ctx.presence.hold(channel, admitted.from) : () => undefined;
-    this.#unexpire = atExpiry(admitted.grant.expires, () => this.expired());
+    this.#leave = admitted.from ? ctx.presence.hold(channel, admitted.from) : NOTHING;
+    // Nothing is made per stream for a grant that never expires: thousands are held at once.
+    this.#unexpire = admitted.grant.expires === Infinity ? NOTHING : atExpiry(admitted.grant.expires, () => this.expired());
   }
 
   start(since: string | undefined): void {
@@ -206,10 +205,19 @@ class EventStream implements Waiter, Held, Outlet, Beating, Flushing {
       if (!room) {
         this.#blocked = true;
         this.#subscription?.cancel();
+        this.#drained ??= () => this.#resume();
         this.#res.once('drain', this.#drained);
         return;
       }
     }
+  }
+
+  /** The socket took the last piece: on with the queue, then wait for messages again. */
+  #resume(): void {
+    this.#outbound.flushed(this);
+    this.#blocked = false;
+    this.#pump();
+    if (!this.#blocked && !this.#ended) this.#subscription = this.#hub.subscribe(this.#channel, this.#cursor, this);
   }
 
   /** The next piece of the queue, taken off it: the whole queue when its events are shared and fit, else about a piece. */
