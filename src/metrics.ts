@@ -49,11 +49,26 @@ const redisHistogram = new Histogram({
   buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
   registers: [registry],
 });
+const streamWritesCounter = new Counter({
+  name: 'pollcast_stream_writes_total',
+  help: 'Writes to event streams and WebSockets (each carries every event or frame ready for its connection), by transport',
+  labelNames: ['transport'],
+  registers: [registry],
+});
 for (const transport of ['longpoll', 'sse', 'websocket'] as const) heldGauge.set({ transport }, 0);
+const streamWrites = {
+  sse: streamWritesCounter.labels({ transport: 'sse' }),
+  websocket: streamWritesCounter.labels({ transport: 'websocket' }),
+};
 
 /** A client was taken (`+1`) or let go (`-1`) by a transport. */
 export function held(transport: Transport, delta: 1 | -1): void {
   heldGauge.inc({ transport }, delta);
+}
+
+/** One write of events or frames to a stream's connection. */
+export function streamWrite(transport: 'sse' | 'websocket'): void {
+  streamWrites[transport].inc();
 }
 
 /** An answer or frame told a client that messages were missed. */

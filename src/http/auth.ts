@@ -225,12 +225,15 @@ function digest(value: string): Buffer {
 /** The longest delay `setTimeout` takes (a longer one fires at once). */
 const MAX_DELAY = 2 ** 31 - 1;
 
+/** What `atExpiry` gives back for a grant that never expires: one function for every connection. */
+const NEVER = (): void => undefined;
+
 /**
  * Calls `ended` when a grant expires (never for `Infinity`); returns the
  * function that cancels it. A far expiry is waited for in steps.
  */
 export function atExpiry(expires: number, ended: () => void): () => void {
-  if (expires === Infinity) return () => undefined;
+  if (expires === Infinity) return NEVER;
   let timer: NodeJS.Timeout;
   const wait = (): void => {
     const left = expires - Date.now();

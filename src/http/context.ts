@@ -7,6 +7,7 @@ import { createCors } from './cors.js';
 import type { Cors } from './cors.js';
 import type { Hub } from '../hub.js';
 import { LimitLog } from '../log.js';
+import { Flusher } from './flusher.js';
 import { Heartbeat } from './heartbeat.js';
 import { LIMIT_CODES } from './errors.js';
 import type { ErrorCode } from './errors.js';
@@ -31,6 +32,8 @@ export interface Context {
   readonly outbound: Outbound;
   /** SSE heartbeats and WebSocket pings, every `heartbeatMs`; stopped by the server's `close()`. */
   readonly heartbeat: Heartbeat;
+  /** One write per stream per turn of the event loop: event streams and WebSockets flush here. */
+  readonly flusher: Flusher;
   readonly cors: Cors;
   /** Static tokens and JWT keys: whether signed tokens are checked, and its counters. */
   readonly auth: Authority;
@@ -89,6 +92,7 @@ export function createContext(hub: Hub, presence: Presence, options: PollcastOpt
       writeTimeoutMs: options.writeTimeoutMs,
     }),
     heartbeat: new Heartbeat(options.heartbeatMs),
+    flusher: new Flusher(),
     cors: createCors(options.corsOrigins),
     auth,
     rights: (tokens) => auth.rights(tokens),

@@ -13,7 +13,9 @@ import type { Batch } from '../../protocol.js';
 import { HEARTBEAT } from '../sse.js';
 import type { WaitingRoom } from '../waiting-room.js';
 import { readChannelSet } from './channel-set.js';
+import type { Flusher, Flushing } from '../flusher.js';
 import type { Beating, Heartbeat } from '../heartbeat.js';
+import * as metrics from '../../metrics.js';
 import type { Outbound, Outlet } from '../outbound.js';
 import { encodeFrom } from '../../protocol.js';
 
@@ -54,13 +56,23 @@ function open(req: IncomingMessage, res: ServerResponse, ctx: Context, set: Chan
   }
 }
 
-class ChannelsStream implements LoopSink, Held, Outlet, Beating {
+/**
+ * Several channels on one stream. Each event's id holds every channel's
+ * position, so the events are this stream's own; they are made as batches
+ * come and written in one go when the server's write turn flushes the
+ * stream. What is made and not yet written counts as unsent.
+ */
+class ChannelsStream implements LoopSink, Held, Outlet, Beating, Flushing {
   readonly #socket: Socket;
   readonly #res: ServerResponse;
   readonly #room: WaitingRoom;
   readonly #client: string;
   readonly #outbound: Outbound;
   readonly #heartbeat: Heartbeat;
+  readonly #flusher: Flusher;
+  /** Events made and not yet written, and their bytes; written by the next flush. */
+  #pending = '';
+  #pendingBytes = 0;
   readonly #drained = (): void => this.#outbound.flushed(this);
   #loops: ChannelLoop[] = [];
   /** Each channel's position as the client will have it once it has read what was written. */
@@ -78,6 +90,7 @@ class ChannelsStream implements LoopSink, Held, Outlet, Beating {
     this.#client = client;
     this.#outbound = ctx.outbound;
     this.#heartbeat = ctx.heartbeat;
+    this.#flusher = ctx.flusher;
   }
 
   start(ctx: Context, channels: readonly string[], since: ReadonlyMap<string, string>): void {
@@ -95,6 +108,7 @@ class ChannelsStream implements LoopSink, Held, Outlet, Beating {
     this.#opened = true;
     this.#res.writeHead(200, HEADERS);
     this.#res.write(`retry: ${RETRY_MS}\nid: ${field(encodePositions(this.#positions))}\n\n`);
+    metrics.streamWrite('sse');
     this.#heartbeat.add(this);
     const early = this.#early;
     this.#early = [];
@@ -109,15 +123,29 @@ class ChannelsStream implements LoopSink, Held, Outlet, Beating {
       return true;
     }
     const frames = this.#frames(this.#loops.indexOf(loop), loop.channel, batch);
+    const bytes = Buffer.byteLength(frames);
     // What the reader has not taken counts against the outbound budget: a reader over its share, or
     // when the total is spent, is cut and resumes from its Last-Event-ID.
-    if (this.#outbound.over(this) || !this.#outbound.admit(Buffer.byteLength(frames), this)) {
+    if (this.#outbound.over(this) || !this.#outbound.admit(bytes, this)) {
       this.cut();
       return false;
     }
-    if (!this.#res.write(frames)) this.#res.once('drain', this.#drained);
+    if (this.#pending === '') this.#flusher.due(this);
+    this.#pending += frames;
+    this.#pendingBytes += bytes;
     this.#outbound.handed(this);
     return true;
+  }
+
+  /** The write turn: every event made since the last, in one write. */
+  flush(): void {
+    if (this.#ended || this.#pending === '') return;
+    const frames = this.#pending;
+    this.#pending = '';
+    this.#pendingBytes = 0;
+    if (!this.#res.write(frames)) this.#res.once('drain', this.#drained);
+    metrics.streamWrite('sse');
+    this.#outbound.handed(this);
   }
 
   failed(_loop: ChannelLoop, error: Error): void {
@@ -130,6 +158,8 @@ class ChannelsStream implements LoopSink, Held, Outlet, Beating {
   released(): void {
     if (this.#ended) return;
     const opened = this.#opened;
+    // What was made before the close goes out first.
+    if (opened) this.flush();
     this.abandon();
     if (!opened) return sendError(this.#res, SHUTTING_DOWN);
     this.#res.end();
@@ -140,13 +170,15 @@ class ChannelsStream implements LoopSink, Held, Outlet, Beating {
     for (const loop of this.#loops) loop.stop();
     if (this.#ended) return;
     this.#ended = true;
+    this.#pending = '';
+    this.#pendingBytes = 0;
     releaseHangup(this.#socket, this);
     this.#heartbeat.delete(this);
     this.#room.leave(this.#client);
   }
 
   get unsent(): number {
-    return this.#res.destroyed ? 0 : this.#res.writableLength;
+    return this.#res.destroyed ? 0 : this.#res.writableLength + this.#pendingBytes;
   }
 
   /** Over the write timeout, or the slowest when the outbound budget was needed: the reader resumes from its Last-Event-ID. */

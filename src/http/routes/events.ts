@@ -7,6 +7,7 @@ import type { Context } from '../context.js';
 import { SHUTTING_DOWN, TOKEN_EXPIRED, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Held } from '../hangups.js';
+import type { Flusher, Flushing } from '../flusher.js';
 import type { Beating, Heartbeat } from '../heartbeat.js';
 import type { Hub, Subscription, Waiter } from '../../hub.js';
 import * as metrics from '../../metrics.js';
@@ -22,6 +23,8 @@ const RETRY_MS = 2_000;
 
 /** A backlog is written in pieces of about this many characters (or the per-connection cap, when smaller). */
 const PIECE = 64 * 1024;
+
+const NOTHING = (): void => undefined;
 
 const HEADERS = {
   'content-type': 'text/event-stream;charset=utf-8',
@@ -65,18 +68,42 @@ function open(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: 
 }
 
 /**
- * A stream writes what it is given in pieces: the next piece waits until the
- * socket took the last (`'drain'`), and the stream waits for more messages
- * only once all are written. So a large backlog starts at once and flows as
- * fast as the reader reads, while a reader that stops holds at most a piece:
- * it is cut when that piece is not taken within the write timeout.
+ * A fan-out hands the same batch to every stream waiting on a channel:
+ * its events are encoded once and the same bytes go to every socket.
+ * Encodings up to this size are kept for as long as the batch is; larger
+ * ones are a backlog, seldom shared, and written in pieces instead.
  */
-class EventStream implements Waiter, Held, Outlet, Beating {
+const SHARED_BYTES = 64 * 1024;
+const encoded = new WeakMap<Batch, Buffer>();
+
+/** The events of a batch that reads the same for every stream (nothing missed, a message at least), encoded once; undefined when too large to share. */
+function sharedFrames(batch: Batch): Buffer | undefined {
+  let bytes = encoded.get(batch);
+  if (bytes) return bytes;
+  // A batch with nothing missed and a message writes no cursor of its own: its events are the same after any cursor.
+  bytes = Buffer.from(batchFrames(batch, '').frames);
+  if (bytes.length > SHARED_BYTES) return undefined;
+  encoded.set(batch, bytes);
+  return bytes;
+}
+
+/**
+ * A stream does not write as messages come: it queues the batches the hub
+ * hands it, waits again at once from the last one's cursor, and writes
+ * everything queued in one go when the server's write turn flushes it, so
+ * a burst costs one write. A large queue goes in pieces: the next piece
+ * waits until the socket took the last (`'drain'`), and meanwhile the
+ * stream does not wait for more messages, so a backlog flows as fast as the
+ * reader reads, while a reader that stops holds at most a piece: it is cut
+ * when that piece is not taken within the write timeout.
+ */
+class EventStream implements Waiter, Held, Outlet, Beating, Flushing {
   readonly #socket: Socket;
   readonly #res: ServerResponse;
   readonly #hub: Hub;
   readonly #room: WaitingRoom;
   readonly #outbound: Outbound;
+  readonly #flusher: Flusher;
   readonly #channel: string;
   readonly #client: string;
   readonly #piece: number;
@@ -86,16 +113,21 @@ class EventStream implements Waiter, Held, Outlet, Beating {
   readonly #unexpire: () => void;
   #subscription: Subscription | undefined;
   readonly #since = Date.now();
-  /** The batch being written, how far, and the cursor it was read after. */
-  #batch: Batch | undefined;
+  /** Batches handed over and not yet written, oldest first; `#next` is how far the first one was written. */
+  #queue: Batch[] = [];
   #next = 0;
+  /** The cursor the first queued batch was read after: where the reader stands once it has read what was written. */
   #from = '';
+  /** The cursor after the last queued batch: where the stream waits from. */
+  #cursor = '';
+  /** Waiting for the write turn. */
+  #due = false;
+  /** Waiting for the socket to take a piece; the stream does not wait for messages meanwhile. */
+  #blocked = false;
   #opened = false;
   #ended = false;
-  readonly #drained = (): void => {
-    this.#outbound.flushed(this);
-    this.#pump();
-  };
+  /** Made when the socket first stops taking pieces: most streams never need it. */
+  #drained: (() => void) | undefined;
 
   constructor(socket: Socket, res: ServerResponse, ctx: Context, channel: string, client: string, admitted: Admitted) {
     this.#socket = socket;
@@ -103,12 +135,14 @@ class EventStream implements Waiter, Held, Outlet, Beating {
     this.#hub = ctx.hub;
     this.#room = ctx.room;
     this.#outbound = ctx.outbound;
+    this.#flusher = ctx.flusher;
     this.#channel = channel;
     this.#client = client;
     this.#piece = Math.min(PIECE, ctx.options.streamBufferBytes);
     this.#heartbeat = ctx.heartbeat;
-    this.#leave = admitted.from ? ctx.presence.hold(channel, admitted.from) : () => undefined;
-    this.#unexpire = atExpiry(admitted.grant.expires, () => this.expired());
+    this.#leave = admitted.from ? ctx.presence.hold(channel, admitted.from) : NOTHING;
+    // Nothing is made per stream for a grant that never expires: thousands are held at once.
+    this.#unexpire = admitted.grant.expires === Infinity ? NOTHING : atExpiry(admitted.grant.expires, () => this.expired());
   }
 
   start(since: string | undefined): void {
@@ -123,9 +157,10 @@ class EventStream implements Waiter, Held, Outlet, Beating {
   started(): void {
     if (this.#opened || this.#ended) return;
     this.#opened = true;
-    this.#from = this.#subscription!.cursor!;
+    this.#from = this.#cursor = this.#subscription!.cursor!;
     this.#res.writeHead(200, HEADERS);
     this.#res.write(openingFrame(RETRY_MS, this.#from));
+    metrics.streamWrite('sse');
     this.#heartbeat.add(this);
   }
 
@@ -134,9 +169,19 @@ class EventStream implements Waiter, Held, Outlet, Beating {
     this.started();
     if (batch.missed) metrics.missed('sse');
     metrics.wrote('sse', batch, this.#since);
-    this.#batch = batch;
-    this.#next = 0;
-    this.#pump();
+    this.#queue.push(batch);
+    this.#cursor = batch.cursor;
+    // Waiting again at once: what else is published in this turn joins the same write.
+    this.#subscription = this.#hub.subscribe(this.#channel, this.#cursor, this);
+    if (this.#due) return;
+    this.#due = true;
+    this.#flusher.due(this);
+  }
+
+  /** The write turn: everything queued, in one write when it fits in a piece. */
+  flush(): void {
+    this.#due = false;
+    if (!this.#blocked) this.#pump();
   }
 
   get unsent(): number {
@@ -149,29 +194,71 @@ class EventStream implements Waiter, Held, Outlet, Beating {
     this.#res.destroy();
   }
 
-  /** Writes the batch piece by piece while the socket takes them; then waits for more messages. */
+  /** Writes the queue piece by piece while the socket takes them; when it does not, stops waiting for messages until it drains. */
   #pump(): void {
-    for (let batch = this.#batch; batch && !this.#ended; batch = this.#batch) {
-      const { frames, next } = batchFrames(batch, this.#from, this.#next, this.#piece);
-      if (!this.#outbound.admit(Buffer.byteLength(frames), this)) return this.cut();
-      this.#next = next;
-      if (next === batch.messages.length) {
-        this.#batch = undefined;
-        this.#from = batch.cursor;
-      }
-      const room = this.#res.write(frames);
+    while (this.#queue.length > 0 && !this.#ended) {
+      const piece = this.#takePiece();
+      if (!this.#outbound.admit(piece.length, this)) return this.cut();
+      const room = this.#res.write(piece);
+      metrics.streamWrite('sse');
       this.#outbound.handed(this);
       if (!room) {
+        this.#blocked = true;
+        this.#subscription?.cancel();
+        this.#drained ??= () => this.#resume();
         this.#res.once('drain', this.#drained);
         return;
       }
     }
-    if (!this.#ended) this.#subscription = this.#hub.subscribe(this.#channel, this.#from, this);
+  }
+
+  /** The socket took the last piece: on with the queue, then wait for messages again. */
+  #resume(): void {
+    this.#outbound.flushed(this);
+    this.#blocked = false;
+    this.#pump();
+    if (!this.#blocked && !this.#ended) this.#subscription = this.#hub.subscribe(this.#channel, this.#cursor, this);
+  }
+
+  /** The next piece of the queue, taken off it: the whole queue when its events are shared and fit, else about a piece. */
+  #takePiece(): Buffer | string {
+    const queue = this.#queue;
+    if (this.#next === 0) {
+      const parts: Buffer[] = [];
+      let bytes = 0;
+      for (const batch of queue) {
+        const frames = batch.missed || batch.messages.length === 0 ? undefined : sharedFrames(batch);
+        if (!frames || bytes + frames.length > this.#piece) break;
+        parts.push(frames);
+        bytes += frames.length;
+      }
+      if (parts.length === queue.length) {
+        this.#from = queue[queue.length - 1]!.cursor;
+        this.#queue = [];
+        return parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
+      }
+    }
+    let piece = '';
+    while (queue.length > 0) {
+      const batch = queue[0]!;
+      const { frames, next } = batchFrames(batch, this.#from, this.#next, this.#piece - piece.length);
+      if (piece !== '' && piece.length + frames.length > this.#piece) break;
+      piece += frames;
+      this.#next = next;
+      if (next < batch.messages.length) break;
+      queue.shift();
+      this.#next = 0;
+      this.#from = batch.cursor;
+    }
+    return piece;
   }
 
   /** The hub is closing: end the stream; the client reconnects to whoever serves next. */
   release(): void {
     const opened = this.#opened;
+    // What was handed over before the close goes out first.
+    if (!this.#blocked) this.#pump();
+    if (this.#ended) return;
     this.#end();
     if (!opened) return sendError(this.#res, SHUTTING_DOWN);
     this.#res.end();
@@ -190,6 +277,8 @@ class EventStream implements Waiter, Held, Outlet, Beating {
   /** The token expired: say so (the client renews it and resumes), then end. */
   expired(): void {
     const opened = this.#opened;
+    if (!this.#blocked) this.#pump();
+    if (this.#ended) return;
     this.#end();
     this.#subscription?.cancel();
     if (!opened) return sendError(this.#res, TOKEN_EXPIRED);
@@ -210,6 +299,7 @@ class EventStream implements Waiter, Held, Outlet, Beating {
   #end(): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#queue = [];
     releaseHangup(this.#socket, this);
     this.#leave();
     this.#unexpire();

@@ -15,6 +15,8 @@ export interface ChannelsHost {
   /** `maxChannelsPerConnection`. */
   readonly max: number;
   send(frame: ChannelFrame): void;
+  /** Sends a frame with the others of this turn of the event loop, in one write, in order. */
+  sendLater(frame: ChannelFrame): void;
   /** After a batch: true when the peer is too far behind and was cut. */
   overflowed(): boolean;
   /** Whether the connection's tokens let it read `channel`: one call per channel. */
@@ -89,9 +91,9 @@ export class SocketChannels implements LoopSink {
 
   batch(loop: ChannelLoop, batch: Batch): boolean {
     const channel = loop.channel;
-    if (batch.missed) this.#host.send({ type: 'missed', channel, cursor: batch.cursor });
-    for (const { id, text, time, from } of batch.messages) this.#host.send({ type: 'message', channel, id, text, time, from });
-    if (batch.messages.length === 0 && !batch.missed) this.#host.send({ type: 'cursor', channel, cursor: batch.cursor });
+    if (batch.missed) this.#host.sendLater({ type: 'missed', channel, cursor: batch.cursor });
+    for (const { id, text, time, from } of batch.messages) this.#host.sendLater({ type: 'message', channel, id, text, time, from });
+    if (batch.messages.length === 0 && !batch.missed) this.#host.sendLater({ type: 'cursor', channel, cursor: batch.cursor });
     return !this.#host.overflowed();
   }
 

@@ -8,6 +8,7 @@ import type { Grant, Rights } from '../auth.js';
 import { noteRefusal } from '../context.js';
 import type { Context } from '../context.js';
 import { asHttpError, endSocket, HttpError, SHUTTING_DOWN, TOO_MANY_WAITING, UPGRADE_REQUIRED } from '../errors.js';
+import type { Flushing } from '../flusher.js';
 import type { Beating } from '../heartbeat.js';
 import type { Subscription, Waiter } from '../../hub.js';
 import { checkName, fromOf } from '../identity.js';
@@ -15,7 +16,8 @@ import { checkMessageText, IDEMPOTENCY_KEY } from '../message-text.js';
 import type { WaitingRoom } from '../waiting-room.js';
 import * as metrics from '../../metrics.js';
 import type { Outlet } from '../outbound.js';
-import type { Batch, From } from '../../protocol.js';
+import type { Batch, From, Message } from '../../protocol.js';
+import { textFrames } from '../ws-frames.js';
 import { checkChannel, splitPath, splitTarget } from '../target.js';
 import type { ChannelSet } from '../../channel-set.js';
 import { CHANNEL_NAME } from '../../protocol.js';
@@ -66,7 +68,8 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
       ({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: ctx.options.maxBodyBytes + FRAME_OVERHEAD }),
     );
     server.then(
-      (wss) => wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, channel, client, leave, admitted, set).start(since)),
+      (wss) =>
+        wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, socket, ctx, channel, client, leave, admitted, set).start(since)),
       (error: unknown) => endSocket(socket, error, ctx.log),
     );
   }
@@ -163,14 +166,43 @@ type ClientFrame =
   | ChannelRequest;
 
 /**
- * Every frame goes through the outbound budget. A backlog is sent in pieces:
- * the next waits until the socket took the last, and the connection waits
- * for more messages only once all are sent, so a reader that stops holds at
- * most a piece. Frames the client provokes (errors, acknowledgements) are
- * not paced: a client that sends and never reads is cut at the cap.
+ * A fan-out hands the same batch to every connection waiting on a channel:
+ * its frames are made once and the same bytes go to every socket. Frames up
+ * to this size are kept for as long as the batch is; larger ones are a
+ * backlog, seldom shared, and sent in pieces instead.
  */
-class Connection implements Waiter, Outlet, Beating {
+const SHARED_BYTES = 64 * 1024;
+const encoded = new WeakMap<Batch, Buffer>();
+
+/** The `message` frame of each message of a batch that reads the same for every connection (nothing missed, a message at least); undefined when too large to share. */
+function sharedFrames(batch: Batch): Buffer | undefined {
+  let bytes = encoded.get(batch);
+  if (bytes) return bytes;
+  bytes = textFrames(batch.messages.map(messageFrame));
+  if (bytes.length > SHARED_BYTES) return undefined;
+  encoded.set(batch, bytes);
+  return bytes;
+}
+
+function messageFrame({ id, text, time, from }: Message): string {
+  return JSON.stringify({ type: 'message', id, text, time, from });
+}
+
+/**
+ * Every frame goes through the outbound budget. Messages are not sent as
+ * they come: the connection queues the batches the hub hands it, waits
+ * again at once from the last one's cursor, and sends everything queued in
+ * one socket write when the server's write turn flushes it. A large queue
+ * goes in pieces: the next waits until the socket took the last, and
+ * meanwhile the connection does not wait for more messages, so a reader
+ * that stops holds at most a piece. Frames the client provokes (errors,
+ * acknowledgements) are not paced, but go after what was queued before
+ * them: a client that sends and never reads is cut at the cap.
+ */
+class Connection implements Waiter, Outlet, Beating, Flushing {
   readonly #ws: WebSocket;
+  /** The upgraded socket: `ws` sends through it with no queue of its own (no compression), so frames written here keep their order. */
+  readonly #socket: Duplex;
   readonly #ctx: Context;
   readonly #channel: string;
   readonly #client: string;
@@ -190,24 +222,42 @@ class Connection implements Waiter, Outlet, Beating {
   readonly #set: ChannelSet | undefined;
   #subscription: Subscription | undefined;
   readonly #since = Date.now();
-  /** The batch being sent and how far; `#cursor` is where to wait from once it is all sent. */
-  #batch: Batch | undefined;
+  /** Batches handed over and not yet sent, oldest first; `#next` is how far the first one was sent. */
+  #queue: Batch[] = [];
   #next = 0;
+  /** The cursor the first queued batch was read after (a `missed` frame's cursor); `#cursor`, after the last: where to wait from. */
+  #from = '';
   #cursor = '';
-  /** Waiting for the socket to take a piece before sending more. */
+  /** Frames of a multi-channel connection made and not yet sent, and their bytes. */
+  #later: string[] = [];
+  #laterBytes = 0;
+  /** Waiting for the write turn. */
+  #due = false;
+  /** Waiting for the socket to take a piece before sending more; not waiting for messages meanwhile. */
   #paused = false;
   #alive = true;
   #ended = false;
-  readonly #written = (error?: Error): void => {
+  readonly #written = (error?: Error | null): void => {
     if (error || this.#ws.bufferedAmount > this.#piece / 2) return;
     this.#ctx.outbound.flushed(this);
     if (!this.#paused) return;
     this.#paused = false;
     this.#pump();
+    if (!this.#paused && !this.#closed) this.#subscription = this.#ctx.hub.subscribe(this.#channel, this.#cursor, this);
   };
 
-  constructor(ws: WebSocket, ctx: Context, channel: string, client: string, leave: () => void, admitted: Admitted, set?: ChannelSet) {
+  constructor(
+    ws: WebSocket,
+    socket: Duplex,
+    ctx: Context,
+    channel: string,
+    client: string,
+    leave: () => void,
+    admitted: Admitted,
+    set?: ChannelSet,
+  ) {
     this.#ws = ws;
+    this.#socket = socket;
     this.#ctx = ctx;
     this.#channel = channel;
     this.#client = client;
@@ -228,7 +278,7 @@ class Connection implements Waiter, Outlet, Beating {
     this.#ws.on('pong', () => (this.#alive = true));
     this.#ws.on('message', (data, isBinary) => void this.#received(data, isBinary));
     this.#ctx.heartbeat.add(this);
-    this.#unexpire = atExpiry(this.#expires, () => this.#ws.close(TOKEN_EXPIRED_CLOSE, 'token expired'));
+    this.#unexpire = atExpiry(this.#expires, () => this.#close(TOKEN_EXPIRED_CLOSE, 'token expired'));
     if (this.#set) return this.#startChannels(this.#set);
     try {
       this.#subscription = this.#ctx.hub.subscribe(this.#channel, since, this);
@@ -240,7 +290,7 @@ class Connection implements Waiter, Outlet, Beating {
   /** The wait cannot be served: closed with the code its answer's status calls for. */
   fail(error: Error): void {
     const answer = asHttpError(error, this.#ctx.log);
-    this.#ws.close(closeCode(answer), answer.code === 'bad_cursor' ? `bad cursor: ${answer.message}` : answer.message);
+    this.#close(closeCode(answer), answer.code === 'bad_cursor' ? `bad cursor: ${answer.message}` : answer.message);
   }
 
   deliver(batch: Batch): void {
@@ -248,16 +298,22 @@ class Connection implements Waiter, Outlet, Beating {
     if (batch.missed) metrics.missed('websocket');
     metrics.wrote('websocket', batch, this.#since);
     // Where the wait started, not where the batch ends: resuming from it replays the gap's messages rather than skipping them.
-    if (batch.missed) this.#send({ type: 'missed', cursor: this.#subscription?.cursor ?? batch.cursor });
-    if (batch.messages.length === 0) this.#send({ type: 'cursor', cursor: batch.cursor });
-    this.#batch = batch;
-    this.#next = 0;
+    if (this.#queue.length === 0) this.#from = this.#subscription?.cursor ?? batch.cursor;
+    this.#queue.push(batch);
     this.#cursor = batch.cursor;
-    this.#pump();
+    // Waiting again at once: what else is published in this turn joins the same write.
+    this.#subscription = this.#ctx.hub.subscribe(this.#channel, this.#cursor, this);
+    this.#flushLater();
+  }
+
+  /** The write turn: everything queued, in one write when it fits in a piece. */
+  flush(): void {
+    this.#due = false;
+    this.#writeQueued();
   }
 
   get unsent(): number {
-    return this.#ended ? 0 : this.#ws.bufferedAmount;
+    return this.#ended ? 0 : this.#ws.bufferedAmount + this.#laterBytes;
   }
 
   /** Ended, or closing: nothing more is sent. */
@@ -270,29 +326,90 @@ class Connection implements Waiter, Outlet, Beating {
     this.#ws.terminate();
   }
 
-  /** Sends the batch while the socket keeps up, a piece at a time; then waits for more messages. */
+  #flushLater(): void {
+    if (this.#due) return;
+    this.#due = true;
+    this.#ctx.flusher.due(this);
+  }
+
+  /** Sends what is queued, in order: the batches (unless paused), then a multi-channel connection's frames. */
+  #writeQueued(): void {
+    if (!this.#paused) this.#pump();
+    if (this.#later.length === 0 || this.#closed) return;
+    const frames = textFrames(this.#later);
+    this.#later = [];
+    this.#laterBytes = 0;
+    this.#write(frames);
+  }
+
+  /** Sends the queue while the socket keeps up, a piece at a time; when it does not, stops waiting for messages until it drains. */
   #pump(): void {
-    const batch = this.#batch;
-    const messages = batch?.messages ?? [];
-    while (this.#next < messages.length && !this.#closed) {
+    while (this.#queue.length > 0 && !this.#closed) {
+      const piece = this.#takePiece();
+      if (!this.#ctx.outbound.admit(piece.length, this)) return this.cut();
+      this.#write(piece);
       if (this.#ws.bufferedAmount >= this.#piece) {
         this.#paused = true;
+        this.#subscription?.cancel();
         return;
       }
-      const { id, text, time, from } = messages[this.#next++]!;
-      this.#send({ type: 'message', id, text, time, from });
     }
-    this.#batch = undefined;
-    if (this.#closed) return;
-    if (this.#ws.bufferedAmount >= this.#piece) {
-      this.#paused = true;
-      return;
+  }
+
+  #write(frames: Buffer): void {
+    this.#socket.write(frames, this.#written);
+    metrics.streamWrite('websocket');
+    this.#ctx.outbound.handed(this);
+  }
+
+  /** The next piece of the queue, taken off it: the whole queue when its frames are shared and fit, else about a piece. */
+  #takePiece(): Buffer {
+    const queue = this.#queue;
+    if (this.#next === 0) {
+      const parts: Buffer[] = [];
+      let bytes = 0;
+      for (const batch of queue) {
+        const frames = batch.missed || batch.messages.length === 0 ? undefined : sharedFrames(batch);
+        if (!frames || bytes + frames.length > this.#piece) break;
+        parts.push(frames);
+        bytes += frames.length;
+      }
+      if (parts.length === queue.length) {
+        this.#from = queue[queue.length - 1]!.cursor;
+        this.#queue = [];
+        return parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
+      }
     }
-    this.#subscription = this.#ctx.hub.subscribe(this.#channel, this.#cursor, this);
+    const texts: string[] = [];
+    let length = 0;
+    while (queue.length > 0) {
+      const batch = queue[0]!;
+      const { messages } = batch;
+      if (this.#next === 0) {
+        if (batch.missed) texts.push(JSON.stringify({ type: 'missed', cursor: this.#from }));
+        if (messages.length === 0) texts.push(JSON.stringify({ type: 'cursor', cursor: batch.cursor }));
+      }
+      while (this.#next < messages.length && length < this.#piece) {
+        const text = messageFrame(messages[this.#next++]!);
+        texts.push(text);
+        length += text.length;
+      }
+      if (this.#next < messages.length) break;
+      queue.shift();
+      this.#next = 0;
+      this.#from = batch.cursor;
+    }
+    return textFrames(texts);
+  }
+
+  /** Closes with `code`, after what was queued before. */
+  #close(code: number, reason: string): void {
+    if (!this.#closed) this.#writeQueued();
+    this.#ws.close(code, reason);
   }
 
   release(): void {
-    this.#ws.close(GOING_AWAY, 'server shutting down');
+    this.#close(GOING_AWAY, 'server shutting down');
     // A peer that never answers the close must not hold the shutdown up.
     setTimeout(() => this.#ws.terminate(), CLOSE_WAIT_MS).unref();
   }
@@ -375,7 +492,7 @@ class Connection implements Waiter, Outlet, Beating {
       if (expires > this.#expires) {
         this.#expires = expires;
         this.#unexpire();
-        this.#unexpire = atExpiry(expires, () => this.#ws.close(TOKEN_EXPIRED_CLOSE, 'token expired'));
+        this.#unexpire = atExpiry(expires, () => this.#close(TOKEN_EXPIRED_CLOSE, 'token expired'));
       }
     }
     this.#send({ type: 'authorized', publish, subscribe, ...(this.#expires !== Infinity && { expires: this.#expires }) });
@@ -396,13 +513,18 @@ class Connection implements Waiter, Outlet, Beating {
     throw refusals.find((error) => error?.code === 'forbidden') ?? refusals.find((error) => error?.code === 'invalid_token') ?? refusals[0];
   }
 
-  /** Sends a frame counted against the outbound budget; a connection already over its cap, or with no room left in the total, is cut instead. */
+  /**
+   * Sends a frame counted against the outbound budget, after whatever was
+   * queued before it; a connection already over its cap, or with no room
+   * left in the total, is cut instead.
+   */
   #send(frame: Record<string, unknown>): void {
     if (this.#closed) return;
     if (frame.type === 'error') {
       metrics.refused(String(frame.code));
       if (frame.code === 'rate_limited') this.#ctx.limits.hit('rate_limited', this.#client);
     }
+    if (this.#due) this.#writeQueued();
     const data = JSON.stringify(frame);
     const { outbound } = this.#ctx;
     if (outbound.over(this) || !outbound.admit(data.length, this)) {
@@ -410,7 +532,24 @@ class Connection implements Waiter, Outlet, Beating {
       return;
     }
     this.#ws.send(data, this.#written);
+    metrics.streamWrite('websocket');
     outbound.handed(this);
+  }
+
+  /** A multi-channel connection's frame about its channels' messages: sent with the others of this turn, in one write. */
+  #sendLater(frame: Record<string, unknown>): void {
+    if (this.#closed) return;
+    const data = JSON.stringify(frame);
+    const bytes = Buffer.byteLength(data);
+    const { outbound } = this.#ctx;
+    if (outbound.over(this) || !outbound.admit(bytes, this)) {
+      this.cut();
+      return;
+    }
+    this.#later.push(data);
+    this.#laterBytes += bytes;
+    outbound.handed(this);
+    this.#flushLater();
   }
 
   /** A multi-channel connection: its channels are followed by SocketChannels, each read by the rights its tokens grant there. */
@@ -419,6 +558,7 @@ class Connection implements Waiter, Outlet, Beating {
       hub: this.#ctx.hub,
       max: this.#ctx.options.maxChannelsPerConnection,
       send: (frame) => this.#send(frame),
+      sendLater: (frame) => this.#sendLater(frame),
       overflowed: () => this.#ctx.outbound.over(this) && (this.cut(), true),
       mayRead: (channel) => this.#rights.some((rights) => rights.may('subscribe', channel)),
       released: () => this.release(),
@@ -429,6 +569,9 @@ class Connection implements Waiter, Outlet, Beating {
   #end(): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#queue = [];
+    this.#later = [];
+    this.#laterBytes = 0;
     this.#subscription?.cancel();
     this.#channels?.close();
     this.#away();
