@@ -7,7 +7,7 @@
  * CPU (`INFO cpu`) and commands (`INFO commandstats`) per publish. The Redis hub's figure is one
  * instance's work: its publishes, its one blocking reader and its waiters.
  *
- *   npm run build && npx tsc -p bench/tsconfig.json && node dist-bench/redis-hub-cost.js [WAITERS] [MESSAGES] [IN_FLIGHT]
+ *   npm run build && npx tsc -p bench/tsconfig.json && node dist-bench/redis-hub-cost.js [WAITERS] [MESSAGES] [IN_FLIGHT] [HUBS]
  *
  * Starts a redis-server of its own on a free port of 127.0.0.1 (stopped by its PID); bounded
  * in count (W, M) and in time (each case gives up after 60 s).
@@ -26,6 +26,8 @@ import { freePort, isAlive, redisServerArgs } from './targets.js';
 const WAITERS = Number(process.argv[2] ?? 100);
 const MESSAGES = Number(process.argv[3] ?? 2000);
 const IN_FLIGHT = Number(process.argv[4] ?? 8);
+/** `memory,redis` (the default), or one of them alone, e.g. under `--cpu-prof`. */
+const KINDS = (process.argv[5] ?? 'memory,redis').split(',');
 const REPETITIONS = 2;
 const CASE_MS = 60_000;
 const TEXT = 'x'.repeat(64);
@@ -161,7 +163,9 @@ function line(kind: string, rep: number, o: Outcome): string {
     `deliveries ${o.deliveries}`,
     `answers ${o.answers} (${per(o.deliveries, o.answers)} msgs each)`,
     `node ${per(o.cpuUs, o.deliveries)} µs/delivery (system ${per(o.systemUs, o.deliveries)}), ${per(o.cpuUs, o.answers)} µs/answer`,
-    kind === 'redis' ? `redis ${per(o.redisCpuUs, MESSAGES)} µs/publish (${per(o.redisCpuUs, o.deliveries)} µs/delivery); per publish: ${commands}` : '',
+    kind === 'redis'
+      ? `redis ${per(o.redisCpuUs, MESSAGES)} µs/publish (${per(o.redisCpuUs, o.deliveries)} µs/delivery); per publish: ${commands}`
+      : '',
   ].join('  ');
 }
 
@@ -185,7 +189,7 @@ async function main(): Promise<void> {
     ]);
     for (let rep = 1; rep <= REPETITIONS; rep++) {
       const order = rep % 2 === 1 ? ['memory', 'redis'] : ['redis', 'memory'];
-      for (const kind of order) {
+      for (const kind of order.filter((name) => KINDS.includes(name))) {
         // History holds every message, so that a slow follower still gets them all.
         const hub =
           kind === 'memory'
@@ -202,6 +206,7 @@ async function main(): Promise<void> {
     };
     const redis = totals.get('redis')!;
     const redisOwn = redis.reduce((s, o) => s + o.redisCpuUs, 0) / redis.reduce((s, o) => s + o.deliveries, 0);
+    if (KINDS.length < 2) return;
     console.log(
       `redis ÷ memory, node CPU per delivery: ${(perDelivery('redis') / perDelivery('memory')).toFixed(2)}×; ` +
         `with Redis's own CPU: ${((perDelivery('redis') + redisOwn) / perDelivery('memory')).toFixed(2)}×`,

@@ -57,6 +57,8 @@ type Start = 'none' | 'oldest' | StreamCursor;
 interface Watch {
   epoch: string;
   position: string;
+  /** `position` as a cursor of `epoch`: made once per read, not once per poll that resumes there. */
+  cursor: string;
   from: string;
   recent: Message[];
   waiters: Set<Pending>;
@@ -203,6 +205,7 @@ export class RedisHub implements Hub, ReaderSource {
     if (first.epoch !== undefined) watch.epoch = first.epoch;
     const messages = entries.map((entry) => toMessage(entry, watch.epoch));
     watch.position = entries[entries.length - 1]!.id;
+    watch.cursor = messages[messages.length - 1]!.id;
     if (gap) {
       watch.recent = [];
       watch.from = first.prev!;
@@ -304,17 +307,20 @@ export class RedisHub implements Hub, ReaderSource {
     // A cursor of another epoch is for Redis to judge: the stream was replaced, or this watch has yet to notice it was.
     if (start !== 'none' && start.epoch !== '' && start.epoch !== watch.epoch) return false;
     const cursor = start === 'none' ? watch.position : start.id;
-    if (compareStreamIds(cursor, watch.from) < 0 || compareStreamIds(cursor, watch.position) > 0) return false;
-    pending.at = cursor;
-    pending.cursor = formatCursor(watch.epoch, cursor);
+    // Resuming at the head, as nearly every long poll does after an answer: park, nothing to compare or make.
     if (cursor === watch.position) {
+      pending.at = cursor;
+      pending.cursor = watch.cursor;
       this.#park(watch, pending);
       return true;
     }
+    if (compareStreamIds(cursor, watch.from) < 0 || compareStreamIds(cursor, watch.position) > 0) return false;
+    pending.at = cursor;
+    pending.cursor = formatCursor(watch.epoch, cursor);
     let ready = watch.batches.get(cursor);
     if (!ready) {
       const messages = watch.recent.filter((message) => compareStreamIds(streamIdOf(message.id), cursor) > 0);
-      ready = watch.batches.put(cursor, { messages, missed: false, cursor: formatCursor(watch.epoch, watch.position) });
+      ready = watch.batches.put(cursor, { messages, missed: false, cursor: watch.cursor });
     }
     // Never answer from inside subscribe(): the caller is still setting up.
     queueMicrotask(() => this.#deliver(pending, ready));
@@ -371,6 +377,7 @@ export class RedisHub implements Hub, ReaderSource {
     const watch: Watch = {
       epoch,
       position,
+      cursor: formatCursor(epoch, position),
       from: position,
       recent: [],
       waiters: new Set(),
@@ -391,6 +398,7 @@ export class RedisHub implements Hub, ReaderSource {
     const from = watch.position;
     watch.epoch = epoch;
     watch.position = position;
+    watch.cursor = formatCursor(epoch, position);
     watch.from = position;
     watch.recent = [];
     watch.batches.clear();
@@ -432,7 +440,7 @@ export class RedisHub implements Hub, ReaderSource {
     if (waiters.size === 0) return;
     // Swap first: a waiter that subscribes again while being answered must wait for the next message.
     watch.waiters = new Set();
-    const position = formatCursor(watch.epoch, watch.position);
+    const position = watch.cursor;
     const missedAfter = (at: string) => intact === undefined || compareStreamIds(at, intact) < 0;
     const batches = new Map<string, Batch | undefined>([[from, { messages, missed: missedAfter(from), cursor: position }]]);
     let answered = 0;
