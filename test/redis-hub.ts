@@ -385,6 +385,32 @@ t.test('a poll resuming at the head parks with the full cursor, whichever form i
   t.equal(bare.batches[0]!.cursor, two.id);
 });
 
+t.test('a poll coming back late to the position the last read left shares the batch the parked ones got', async (t) => {
+  const hub = await openHub(t);
+  const channel = fresh();
+  const { message: start } = await hub.publish(channel, 'start');
+  const parked = new Probe();
+  hub.subscribe(channel, start.id, parked);
+  await until(() => hub.stats().waiting === 1);
+  await hub.publish(channel, 'one');
+  await parked.answered();
+  const late = new Probe();
+  hub.subscribe(channel, start.id, late);
+  await late.answered();
+  t.same(late.texts, ['one']);
+  t.equal(late.batches[0], parked.batches[0], 'the same batch object, so one encoding of it');
+  const next = new Probe();
+  hub.subscribe(channel, parked.batches[0]!.cursor, next);
+  await until(() => hub.stats().waiting === 1);
+  const { message: two } = await hub.publish(channel, 'two');
+  await next.answered();
+  const after = new Probe();
+  hub.subscribe(channel, start.id, after);
+  await after.answered();
+  t.same(after.texts, ['one', 'two'], 'from further back: what memory holds after that cursor');
+  t.equal(after.batches[0]!.cursor, two.id);
+});
+
 t.test('delivered counts what each waiter says it passed on', async (t) => {
   const hub = await openHub(t);
   const channel = fresh();

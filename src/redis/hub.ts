@@ -142,7 +142,9 @@ export class RedisHub implements Hub, ReaderSource {
   }
 
   subscribe(channel: string, since: string | undefined, waiter: Waiter): Subscription {
-    const start = parseSince(since);
+    const watch = this.#watches.get(channel);
+    // The cursor this instance hands out for the head, as nearly every long poll brings back after an answer: no parsing.
+    const start: Start = watch !== undefined && since === watch.cursor ? { epoch: watch.epoch, id: watch.position } : parseSince(since);
     const pending = new Pending(this, channel, waiter);
     if (this.#closed) {
       queueMicrotask(() => pending.release());
@@ -150,7 +152,6 @@ export class RedisHub implements Hub, ReaderSource {
     }
     // What the watch holds is served from memory even while Redis is away: a client resuming where
     // the reader stands parks like the polls already parked, and the reader catches up on return.
-    const watch = this.#watches.get(channel);
     if (!(watch && this.#fromMemory(watch, pending, start))) void this.#resolve(pending, start, 1);
     return pending;
   }
@@ -213,7 +214,11 @@ export class RedisHub implements Hub, ReaderSource {
     watch.recent.push(...messages);
     if (watch.recent.length > this.#recent) watch.from = streamIdOf(watch.recent.splice(0, watch.recent.length - this.#recent).pop()!.id);
     watch.batches.clear();
-    this.#wake(watch, from, messages, reset ? undefined : gap ? first.prev! : from);
+    // What a waiter at `from` gets, parked now or resuming there a moment later (a long poll the last read answered,
+    // coming back while the next read is out): one batch for all of them, and so one encoding.
+    const batch: Batch = { messages, missed: gap, cursor: watch.cursor };
+    if (!gap && compareStreamIds(from, watch.from) >= 0) watch.batches.put(from, batch);
+    this.#wake(watch, from, batch, reset ? undefined : gap ? first.prev! : from);
   }
 
   /** @internal called by a cancelled subscription */
@@ -402,7 +407,7 @@ export class RedisHub implements Hub, ReaderSource {
     watch.from = position;
     watch.recent = [];
     watch.batches.clear();
-    this.#wake(watch, from, [], undefined);
+    this.#wake(watch, from, { messages: [], missed: true, cursor: watch.cursor }, undefined);
     this.#reader?.changed(channel, true);
   }
 
@@ -430,32 +435,32 @@ export class RedisHub implements Hub, ReaderSource {
 
   /**
    * Hands new messages to the watch's waiters. Waiters whose cursor is the
-   * old position (nearly all) share one batch; one parked further on gets
+   * old position `from` (nearly all) share `batch`; one parked further on gets
    * only what follows its cursor, or stays. `intact` is the id after which
    * nothing was lost (a waiter before it is told `missed`); undefined when
    * the stream was replaced, so that every waiter missed something.
    */
-  #wake(watch: Watch, from: string, messages: Message[], intact: string | undefined): void {
+  #wake(watch: Watch, from: string, batch: Batch, intact: string | undefined): void {
     const waiters = watch.waiters;
     if (waiters.size === 0) return;
     // Swap first: a waiter that subscribes again while being answered must wait for the next message.
     watch.waiters = new Set();
-    const position = watch.cursor;
+    const { messages } = batch;
     const missedAfter = (at: string) => intact === undefined || compareStreamIds(at, intact) < 0;
-    const batches = new Map<string, Batch | undefined>([[from, { messages, missed: missedAfter(from), cursor: position }]]);
+    const batches = new Map<string, Batch | undefined>([[from, batch]]);
     let answered = 0;
     for (const pending of waiters) {
       const cursor = pending.at!;
-      let batch = batches.get(cursor);
+      let answer = batches.get(cursor);
       if (!batches.has(cursor)) {
         const after = intact === undefined ? messages : messages.filter((message) => compareStreamIds(streamIdOf(message.id), cursor) > 0);
         const missed = missedAfter(cursor);
-        batch = after.length > 0 || missed ? { messages: after, missed, cursor: position } : undefined;
-        batches.set(cursor, batch);
+        answer = after.length > 0 || missed ? { messages: after, missed, cursor: watch.cursor } : undefined;
+        batches.set(cursor, answer);
       }
-      if (batch) {
+      if (answer) {
         answered++;
-        this.#deliver(pending, batch);
+        this.#deliver(pending, answer);
       } else {
         watch.waiters.add(pending);
       }

@@ -221,34 +221,18 @@ export function redactUrl(url: string): string {
   return parsed.toString();
 }
 
-/**
- * Creates the command connection (not yet connected), with the scripts defined on it.
- *
- * Commands are auto-pipelined: those issued in one turn of the event loop go out in one write,
- * and while a batch is out the next one gathers. Under load the publishes of many clients then
- * share one write, one read and one reply parse here, and one read and write in Redis, instead of
- * a round trip each (bench/README.md, "pollcast on Redis"); alone, a command waits only for the
- * end of its turn. Order on the connection is kept, and a failure still fails each command.
- */
+/** Creates the command connection (not yet connected), with the scripts defined on it. */
 export async function createCommandConnection(url: string): Promise<Redis> {
   const { Redis } = await import('ioredis');
-  const client = new Redis(url, {
-    ...CONNECTION,
-    commandTimeout: COMMAND_TIMEOUT_MS,
-    connectionName: 'pollcast',
-    enableAutoPipelining: true,
-  });
+  const client = new Redis(url, { ...CONNECTION, commandTimeout: COMMAND_TIMEOUT_MS, connectionName: 'pollcast' });
   client.defineCommand('pollcastPublish', { numberOfKeys: 5, lua: PUBLISH });
   client.defineCommand('pollcastRead', { numberOfKeys: 3, lua: READ });
   return client;
 }
 
-/**
- * A second connection for blocking reads: no command timeout, since a read blocks on purpose, and
- * no pipelining (one read is out at a time; it is sent at once).
- */
+/** A second connection for blocking reads: no command timeout, since a read blocks on purpose. */
 export function createReaderConnection(command: Redis): Redis {
-  return command.duplicate({ ...CONNECTION, commandTimeout: undefined, connectionName: 'pollcast-reader', enableAutoPipelining: false });
+  return command.duplicate({ ...CONNECTION, commandTimeout: undefined, connectionName: 'pollcast-reader' });
 }
 
 /** The commands pollcast sends on the command connection; any failure of Redis becomes `StorageUnavailableError`. */
