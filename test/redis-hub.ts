@@ -2,6 +2,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { HubClosedError, HubFullError, InvalidCursorError, KeyReusedError, StorageUnavailableError } from '../src/hub.js';
 import { interpret, RedisHub } from '../src/redis/hub.js';
+import { compareStreamIds, streamIdOf } from '../src/redis/stream-id.js';
 import type { RedisHubOptions } from '../src/redis/hub.js';
 import { Probe } from './fixtures/probe.js';
 import { startRedis } from './fixtures/redis.js';
@@ -320,6 +321,94 @@ t.test('a waiter behind the watched position is answered from memory, the same a
   hub.subscribe(channel, '0', fromRedis);
   await fromRedis.answered();
   t.same(fromRedis.texts, ['before', 'one', 'two'], 'since=0 from Redis');
+});
+
+t.test('publishes in flight together are stored once each; a key repeated among them answers with the first', async (t) => {
+  const [a, b] = [await openHub(t), await openHub(t)];
+  const channel = fresh();
+  const probe = new Probe();
+  b.subscribe(channel, undefined, probe);
+  await until(() => b.stats().waiting === 1);
+  // Sent in one turn, so they leave together; every fifth repeats the one before it, key and text.
+  const sent = Array.from({ length: 40 }, (_, i) => (i % 5 === 4 ? i - 1 : i));
+  const results = await Promise.all(sent.map((n) => a.publish(channel, `m${n}`, `k${n}`)));
+  const stored = results.filter((result) => !result.repeated);
+  t.equal(stored.length, 32, 'each new key stored once');
+  t.equal(new Set(stored.map((result) => result.message.id)).size, 32);
+  for (const [i, n] of sent.entries()) {
+    if (i % 5 === 4) t.equal(results[i]!.message.id, results[i - 1]!.message.id, `m${n} again: the id of its first publish`);
+  }
+  t.equal(a.stats().published, 32);
+  await probe.answered();
+  const all = await b.read(channel, '0');
+  const expected = [...new Set(sent)].map((n) => `m${n}`);
+  t.same([...all.messages.map((m) => m.text)].sort(), [...expected].sort(), 'the stream holds each once');
+  t.same(
+    all.messages.map((m) => m.id),
+    stored.map((result) => result.message.id).sort((x, y) => compareStreamIds(streamIdOf(x), streamIdOf(y))),
+    'with the ids their publishes were given',
+  );
+});
+
+t.test('the script cache flushed under a running hub: its next publishes and reads load the scripts again', async (t) => {
+  const hub = await openHub(t);
+  const channel = fresh();
+  await hub.publish(channel, 'before');
+  t.match(await redis.command('SCRIPT', 'FLUSH'), /OK/);
+  const results = await Promise.all(['one', 'two', 'three'].map((text) => hub.publish(channel, text)));
+  t.same(
+    results.map((result) => result.repeated),
+    [false, false, false],
+  );
+  await redis.command('SCRIPT', 'FLUSH');
+  const batch = await hub.read(channel, '0');
+  t.same(batch.messages.map((m) => m.text).sort(), ['before', 'one', 'three', 'two']);
+});
+
+t.test('a poll resuming at the head parks with the full cursor, whichever form its cursor had', async (t) => {
+  const hub = await openHub(t);
+  const channel = fresh();
+  const { message } = await hub.publish(channel, 'one');
+  const first = new Probe();
+  hub.subscribe(channel, message.id, first);
+  await until(() => hub.stats().waiting === 1);
+  const bare = new Probe();
+  const parked = hub.subscribe(channel, streamIdOf(message.id), bare);
+  t.equal(parked.cursor, message.id, 'a bare id of the head: parked at once, with its epoch');
+  const next = hub.subscribe(channel, undefined, new Probe());
+  t.equal(next.cursor, message.id, 'no cursor: parked at the head');
+  t.equal(hub.stats().waiting, 3);
+  const { message: two } = await hub.publish(channel, 'two');
+  await Promise.all([first.answered(), bare.answered()]);
+  t.equal(first.batches[0], bare.batches[0], 'one batch for both');
+  t.same(bare.texts, ['two']);
+  t.equal(bare.batches[0]!.cursor, two.id);
+});
+
+t.test('a poll coming back late to the position the last read left shares the batch the parked ones got', async (t) => {
+  const hub = await openHub(t);
+  const channel = fresh();
+  const { message: start } = await hub.publish(channel, 'start');
+  const parked = new Probe();
+  hub.subscribe(channel, start.id, parked);
+  await until(() => hub.stats().waiting === 1);
+  await hub.publish(channel, 'one');
+  await parked.answered();
+  const late = new Probe();
+  hub.subscribe(channel, start.id, late);
+  await late.answered();
+  t.same(late.texts, ['one']);
+  t.equal(late.batches[0], parked.batches[0], 'the same batch object, so one encoding of it');
+  const next = new Probe();
+  hub.subscribe(channel, parked.batches[0]!.cursor, next);
+  await until(() => hub.stats().waiting === 1);
+  const { message: two } = await hub.publish(channel, 'two');
+  await next.answered();
+  const after = new Probe();
+  hub.subscribe(channel, start.id, after);
+  await after.answered();
+  t.same(after.texts, ['one', 'two'], 'from further back: what memory holds after that cursor');
+  t.equal(after.batches[0]!.cursor, two.id);
 });
 
 t.test('delivered counts what each waiter says it passed on', async (t) => {

@@ -34,6 +34,37 @@ t.test('compareStreamIds() orders by time, then sequence, numerically', async (t
   t.ok(compareStreamIds('5-10', '6-0') < 0, 'time first');
   t.ok(compareStreamIds(ZERO_ID, '0-1') < 0);
   t.ok(compareStreamIds('18446744073709551615-0', '18446744073709551614-99') > 0);
+  t.ok(compareStreamIds('10-5', '1-50') > 0, 'the dash is not a digit: a longer time wins over a longer sequence');
+  t.ok(compareStreamIds('1-50', '10-5') < 0);
+  t.ok(compareStreamIds('12-3', '12-10') < 0, 'equal times, sequences of different lengths');
+  t.ok(compareStreamIds('12-30', '12-4') > 0);
+  t.ok(compareStreamIds('19-0', '21-0') < 0, 'equal lengths: the first digit that differs decides');
+});
+
+t.test('compareStreamIds() agrees with numeric order on random ids of every length', async (t) => {
+  let seed = 20261202;
+  // A small LCG: the same ids on every run.
+  const next = (below: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % below;
+  };
+  const part = () => {
+    const length = 1 + next(20);
+    let digits = String(1 + next(9));
+    while (digits.length < length) digits += String(next(10));
+    return next(8) === 0 ? '0' : digits;
+  };
+  const sign = (n: number | bigint) => (n > 0 ? 1 : n < 0 ? -1 : 0);
+  let wrong = 0;
+  for (let i = 0; i < 5000; i++) {
+    const [a, b] = [`${part()}-${part()}`, next(4) === 0 ? undefined : `${part()}-${part()}`];
+    const other = b ?? a;
+    const [ta, sa] = a.split('-').map(BigInt) as [bigint, bigint];
+    const [tb, sb] = other.split('-').map(BigInt) as [bigint, bigint];
+    const expected = ta !== tb ? sign(ta - tb) : sign(sa - sb);
+    if (sign(compareStreamIds(a, other)) !== expected) wrong++;
+  }
+  t.equal(wrong, 0);
 });
 
 t.test('streamIdTime() reads the milliseconds', async (t) => {

@@ -57,6 +57,8 @@ type Start = 'none' | 'oldest' | StreamCursor;
 interface Watch {
   epoch: string;
   position: string;
+  /** `position` as a cursor of `epoch`: made once per read, not once per poll that resumes there. */
+  cursor: string;
   from: string;
   recent: Message[];
   waiters: Set<Pending>;
@@ -140,7 +142,9 @@ export class RedisHub implements Hub, ReaderSource {
   }
 
   subscribe(channel: string, since: string | undefined, waiter: Waiter): Subscription {
-    const start = parseSince(since);
+    const watch = this.#watches.get(channel);
+    // The cursor this instance hands out for the head, as nearly every long poll brings back after an answer: no parsing.
+    const start: Start = watch !== undefined && since === watch.cursor ? { epoch: watch.epoch, id: watch.position } : parseSince(since);
     const pending = new Pending(this, channel, waiter);
     if (this.#closed) {
       queueMicrotask(() => pending.release());
@@ -148,7 +152,6 @@ export class RedisHub implements Hub, ReaderSource {
     }
     // What the watch holds is served from memory even while Redis is away: a client resuming where
     // the reader stands parks like the polls already parked, and the reader catches up on return.
-    const watch = this.#watches.get(channel);
     if (!(watch && this.#fromMemory(watch, pending, start))) void this.#resolve(pending, start, 1);
     return pending;
   }
@@ -203,6 +206,7 @@ export class RedisHub implements Hub, ReaderSource {
     if (first.epoch !== undefined) watch.epoch = first.epoch;
     const messages = entries.map((entry) => toMessage(entry, watch.epoch));
     watch.position = entries[entries.length - 1]!.id;
+    watch.cursor = messages[messages.length - 1]!.id;
     if (gap) {
       watch.recent = [];
       watch.from = first.prev!;
@@ -210,7 +214,11 @@ export class RedisHub implements Hub, ReaderSource {
     watch.recent.push(...messages);
     if (watch.recent.length > this.#recent) watch.from = streamIdOf(watch.recent.splice(0, watch.recent.length - this.#recent).pop()!.id);
     watch.batches.clear();
-    this.#wake(watch, from, messages, reset ? undefined : gap ? first.prev! : from);
+    // What a waiter at `from` gets, parked now or resuming there a moment later (a long poll the last read answered,
+    // coming back while the next read is out): one batch for all of them, and so one encoding.
+    const batch: Batch = { messages, missed: gap, cursor: watch.cursor };
+    if (!gap && compareStreamIds(from, watch.from) >= 0) watch.batches.put(from, batch);
+    this.#wake(watch, from, batch, reset ? undefined : gap ? first.prev! : from);
   }
 
   /** @internal called by a cancelled subscription */
@@ -304,17 +312,20 @@ export class RedisHub implements Hub, ReaderSource {
     // A cursor of another epoch is for Redis to judge: the stream was replaced, or this watch has yet to notice it was.
     if (start !== 'none' && start.epoch !== '' && start.epoch !== watch.epoch) return false;
     const cursor = start === 'none' ? watch.position : start.id;
-    if (compareStreamIds(cursor, watch.from) < 0 || compareStreamIds(cursor, watch.position) > 0) return false;
-    pending.at = cursor;
-    pending.cursor = formatCursor(watch.epoch, cursor);
+    // Resuming at the head, as nearly every long poll does after an answer: park, nothing to compare or make.
     if (cursor === watch.position) {
+      pending.at = cursor;
+      pending.cursor = watch.cursor;
       this.#park(watch, pending);
       return true;
     }
+    if (compareStreamIds(cursor, watch.from) < 0 || compareStreamIds(cursor, watch.position) > 0) return false;
+    pending.at = cursor;
+    pending.cursor = formatCursor(watch.epoch, cursor);
     let ready = watch.batches.get(cursor);
     if (!ready) {
       const messages = watch.recent.filter((message) => compareStreamIds(streamIdOf(message.id), cursor) > 0);
-      ready = watch.batches.put(cursor, { messages, missed: false, cursor: formatCursor(watch.epoch, watch.position) });
+      ready = watch.batches.put(cursor, { messages, missed: false, cursor: watch.cursor });
     }
     // Never answer from inside subscribe(): the caller is still setting up.
     queueMicrotask(() => this.#deliver(pending, ready));
@@ -371,6 +382,7 @@ export class RedisHub implements Hub, ReaderSource {
     const watch: Watch = {
       epoch,
       position,
+      cursor: formatCursor(epoch, position),
       from: position,
       recent: [],
       waiters: new Set(),
@@ -391,10 +403,11 @@ export class RedisHub implements Hub, ReaderSource {
     const from = watch.position;
     watch.epoch = epoch;
     watch.position = position;
+    watch.cursor = formatCursor(epoch, position);
     watch.from = position;
     watch.recent = [];
     watch.batches.clear();
-    this.#wake(watch, from, [], undefined);
+    this.#wake(watch, from, { messages: [], missed: true, cursor: watch.cursor }, undefined);
     this.#reader?.changed(channel, true);
   }
 
@@ -422,32 +435,32 @@ export class RedisHub implements Hub, ReaderSource {
 
   /**
    * Hands new messages to the watch's waiters. Waiters whose cursor is the
-   * old position (nearly all) share one batch; one parked further on gets
+   * old position `from` (nearly all) share `batch`; one parked further on gets
    * only what follows its cursor, or stays. `intact` is the id after which
    * nothing was lost (a waiter before it is told `missed`); undefined when
    * the stream was replaced, so that every waiter missed something.
    */
-  #wake(watch: Watch, from: string, messages: Message[], intact: string | undefined): void {
+  #wake(watch: Watch, from: string, batch: Batch, intact: string | undefined): void {
     const waiters = watch.waiters;
     if (waiters.size === 0) return;
     // Swap first: a waiter that subscribes again while being answered must wait for the next message.
     watch.waiters = new Set();
-    const position = formatCursor(watch.epoch, watch.position);
+    const { messages } = batch;
     const missedAfter = (at: string) => intact === undefined || compareStreamIds(at, intact) < 0;
-    const batches = new Map<string, Batch | undefined>([[from, { messages, missed: missedAfter(from), cursor: position }]]);
+    const batches = new Map<string, Batch | undefined>([[from, batch]]);
     let answered = 0;
     for (const pending of waiters) {
       const cursor = pending.at!;
-      let batch = batches.get(cursor);
+      let answer = batches.get(cursor);
       if (!batches.has(cursor)) {
         const after = intact === undefined ? messages : messages.filter((message) => compareStreamIds(streamIdOf(message.id), cursor) > 0);
         const missed = missedAfter(cursor);
-        batch = after.length > 0 || missed ? { messages: after, missed, cursor: position } : undefined;
-        batches.set(cursor, batch);
+        answer = after.length > 0 || missed ? { messages: after, missed, cursor: watch.cursor } : undefined;
+        batches.set(cursor, answer);
       }
-      if (batch) {
+      if (answer) {
         answered++;
-        this.#deliver(pending, batch);
+        this.#deliver(pending, answer);
       } else {
         watch.waiters.add(pending);
       }
