@@ -182,6 +182,7 @@ class Connection implements Waiter, Outlet, Beating {
   readonly #declared: string | undefined;
   /** Takes the author off the channel's presence. */
   readonly #away: () => void;
+  readonly #from: From | undefined;
   #expires: number;
   #unexpire: () => void = () => undefined;
   readonly #piece: number;
@@ -214,7 +215,10 @@ class Connection implements Waiter, Outlet, Beating {
     this.#leave = leave;
     this.#rights = [admitted.rights];
     this.#declared = admitted.from && !admitted.from.verified ? admitted.from.name : undefined;
-    this.#away = admitted.from ? ctx.presence.hold(channel, admitted.from) : () => undefined;
+    // A multi-channel connection is listed on each of its channels by SocketChannels, as they come and go.
+    const from = admitted.from;
+    this.#away = from && !set ? ctx.presence.hold(channel, from) : () => undefined;
+    this.#from = from;
     this.#expires = admitted.grant.expires;
     this.#piece = Math.min(PIECE, ctx.options.streamBufferBytes);
     this.#set = set;
@@ -421,6 +425,7 @@ class Connection implements Waiter, Outlet, Beating {
       send: (frame) => this.#send(frame),
       overflowed: () => this.#ctx.outbound.over(this) && (this.cut(), true),
       mayRead: (channel) => this.#rights.some((rights) => rights.may('subscribe', channel)),
+      here: (channel) => (this.#from ? this.#ctx.presence.hold(channel, this.#from) : () => undefined),
       released: () => this.release(),
     });
     this.#channels.start(set);
