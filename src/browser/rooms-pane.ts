@@ -36,6 +36,8 @@ interface Room {
   pending: DocumentFragment | null;
   /** Whether the reader was at the end of the list when it was last shown: it then opens at the end again. */
   following: boolean;
+  /** When the page joined it (ms since the epoch): the history older than that is not counted unread. */
+  readonly joined: number;
 }
 
 /** How close to the end (px) still counts as "following" the conversation. */
@@ -90,7 +92,7 @@ export class RoomsPane {
     return this.#shown;
   }
 
-  /** What came in `room` while it was not shown. */
+  /** What came in `room` while it was not shown (not the history it brought when joined). */
   unread(room: string): number {
     return this.#rooms.get(room)?.unread ?? 0;
   }
@@ -103,7 +105,7 @@ export class RoomsPane {
     list.dataset.room = room;
     list.tabIndex = 0;
     list.hidden = true;
-    this.#rooms.set(room, { list, unread: 0, pending: null, following: true });
+    this.#rooms.set(room, { list, unread: 0, pending: null, following: true, joined: Date.now() });
     this.#elem.append(list);
     this.#feed.add(room);
   }
@@ -170,7 +172,7 @@ export class RoomsPane {
       queueMicrotask(() => this.#flush(room));
     }
     room.pending.append(renderMessage(message, this.#me));
-    if (name !== this.#shown) this.#setUnread(name, room, room.unread + 1);
+    if (name !== this.#shown && message.time >= room.joined) this.#setUnread(name, room, room.unread + 1);
   }
 
   #flush(room: Room): void {
