@@ -50,13 +50,21 @@ t.test("at the token's exp, a multi-channel stream ends with event: expired, a p
 });
 
 t.test('the earliest expiry of the tokens that grant the set ends it', async (t) => {
-  const { origin } = await forkServer(t, ['--jwt-secret', SECRET]);
+  const { origin } = await forkServer(t, ['--jwt-secret', SECRET, '--poll-timeout', '30000']);
   const long = await mint({ subscribe: ['a'], expiresIn: 3600 });
   const short = await mint({ subscribe: ['b'], expiresIn: 2 });
-  const sse = await sseText(origin, `/events?channels=a,b&access_token=${long}&access_token=${short}`, (text) =>
-    text.includes('event: expired'),
-  );
-  t.match(sse, /event: expired\n/, 'the right to b ended, and with it the stream');
+  const tokens = `access_token=${long}&access_token=${short}`;
+  const [poll, sse, close] = await Promise.all([
+    request(origin, `/subscribe?channels=a,b&${tokens}`),
+    sseText(origin, `/events?channels=a,b&${tokens}`, (text) => text.includes('event: expired')),
+    new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${origin.replace('http', 'ws')}/ws?channels=a,b&${tokens}`);
+      ws.on('close', (code) => resolve(code));
+    }),
+  ]);
+  t.equal(poll.status, 401, 'the right to b ended, and with it the poll');
+  t.match(sse, /event: expired\n/, 'the stream');
+  t.equal(close, 4001, 'and the socket');
 });
 
 async function here(origin: string, channel: string): Promise<string[]> {

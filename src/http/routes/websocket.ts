@@ -17,9 +17,9 @@ import * as metrics from '../../metrics.js';
 import type { Outlet } from '../outbound.js';
 import type { Batch, From } from '../../protocol.js';
 import { checkChannel, splitPath, splitTarget } from '../target.js';
-import type { ChannelSet } from '../../channel-set.js';
 import { CHANNEL_NAME } from '../../protocol.js';
 import { readChannelSet, wantsChannelSet } from './channel-set.js';
+import type { AdmittedSet } from './channel-set.js';
 import { parseChannelRequest, SocketChannels } from './websocket-channels.js';
 import type { ChannelRequest } from './websocket-channels.js';
 
@@ -53,7 +53,7 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
     channel: string,
     query: URLSearchParams,
     admitted: Admitted,
-    set: ChannelSet | undefined,
+    set: AdmittedSet | undefined,
   ): void {
     if (ctx.closing) throw SHUTTING_DOWN;
     // A client that left while its token was being verified: its socket will not close again to give a place back.
@@ -84,15 +84,15 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
       checkHandshake(req);
       // Several channels (`?channels=a,b`): each checked, and followed by SocketChannels; the first stands for the rest in admission.
       const set = wantsChannelSet(query) ? readChannelSet(req, ctx, query) : undefined;
-      const admit1 = (chosen: ChannelSet | undefined): Admitted | Promise<Admitted> =>
+      const admit1 = (chosen: AdmittedSet | undefined): Admitted | Promise<Admitted> =>
         admit(ctx, req, query, 'subscribe', chosen?.channels[0] ?? channel);
       const admitted = set instanceof Promise ? set.then(async (chosen) => [chosen, await admit1(chosen)] as const) : undefined;
-      const go = (chosen: ChannelSet | undefined, ready: Admitted): void =>
+      const go = (chosen: AdmittedSet | undefined, ready: Admitted): void =>
         accept(req, socket, head, chosen?.channels[0] ?? channel, query, ready, chosen);
       if (admitted) {
         admitted.then(([chosen, ready]) => go(chosen, ready)).catch((error: unknown) => endSocket(socket, error, ctx.log));
       } else {
-        const chosen = set as ChannelSet | undefined;
+        const chosen = set as AdmittedSet | undefined;
         const ready = admit1(chosen);
         if (ready instanceof Promise) ready.then((value) => go(chosen, value)).catch((error: unknown) => endSocket(socket, error, ctx.log));
         else go(chosen, ready);
@@ -188,7 +188,7 @@ class Connection implements Waiter, Outlet, Beating {
   readonly #piece: number;
   /** The channels of a multi-channel connection, which then has no single subscription. */
   #channels: SocketChannels | undefined;
-  readonly #set: ChannelSet | undefined;
+  readonly #set: AdmittedSet | undefined;
   #subscription: Subscription | undefined;
   readonly #since = Date.now();
   /** The batch being sent and how far; `#cursor` is where to wait from once it is all sent. */
@@ -207,7 +207,7 @@ class Connection implements Waiter, Outlet, Beating {
     this.#pump();
   };
 
-  constructor(ws: WebSocket, ctx: Context, channel: string, client: string, leave: () => void, admitted: Admitted, set?: ChannelSet) {
+  constructor(ws: WebSocket, ctx: Context, channel: string, client: string, leave: () => void, admitted: Admitted, set?: AdmittedSet) {
     this.#ws = ws;
     this.#ctx = ctx;
     this.#channel = channel;
@@ -219,7 +219,8 @@ class Connection implements Waiter, Outlet, Beating {
     const from = admitted.from;
     this.#away = from && !set ? ctx.presence.hold(channel, from) : () => undefined;
     this.#from = from;
-    this.#expires = admitted.grant.expires;
+    // A set lasts as long as the earliest grant among its channels.
+    this.#expires = set ? Math.min(set.expires, admitted.grant.expires) : admitted.grant.expires;
     this.#piece = Math.min(PIECE, ctx.options.streamBufferBytes);
     this.#set = set;
   }
@@ -418,7 +419,7 @@ class Connection implements Waiter, Outlet, Beating {
   }
 
   /** A multi-channel connection: its channels are followed by SocketChannels, each read by the rights its tokens grant there. */
-  #startChannels(set: ChannelSet): void {
+  #startChannels(set: AdmittedSet): void {
     this.#channels = new SocketChannels({
       hub: this.#ctx.hub,
       max: this.#ctx.options.maxChannelsPerConnection,
