@@ -100,7 +100,10 @@ export class RoomsPane {
   /** Follows `room` (its history first) in a list of its own, hidden until shown. */
   join(room: string): void {
     if (this.#rooms.has(room)) return;
-    const list = document.createElement('ol');
+    // The page's own list (`#subscribe`, the seed's hook in the markup) serves the first room.
+    const list = this.#elem.querySelector<HTMLOListElement>('ol:not([data-room])') ?? document.createElement('ol');
+    list.removeAttribute('id');
+    list.removeAttribute('aria-live');
     list.className = 'messages';
     list.dataset.room = room;
     list.tabIndex = 0;
