@@ -1,8 +1,11 @@
 /**
- * Wires the page: the channel comes from `?channel=` (default `default`) and
- * the transport from `?transport=` (default `longpoll`); the form publishes
- * to the channel and the pane follows it over that transport. The header's
- * form switches either by loading the page again.
+ * Wires the page: several rooms at once, on one connection per browser and
+ * transport (`SharedChannels`, shared by every tab). The rooms joined are
+ * remembered (localStorage) and listed with their unread counts; the room
+ * shown comes from `?channel=` (default `default`), and switching rooms
+ * changes it without a reload, every room's messages arriving meanwhile. The
+ * transport comes from `?transport=` (default `longpoll`); changing it loads
+ * the page again. The form publishes to the room shown.
  */
 
 import { CHANNEL_NAME, DEFAULT_CHANNEL } from '../protocol.js';
@@ -10,29 +13,13 @@ import { isTransport } from '../client/feed.js';
 import type { Transport } from '../client/feed.js';
 import { PresenceView } from './presence-view.js';
 import { PublishForm } from './publish-form.js';
-import { SubscribePane } from './subscribe-pane.js';
+import { RoomsPane } from './rooms-pane.js';
+import { RoomsView } from './rooms-view.js';
 
 const query = new URLSearchParams(location.search);
 const channel = fromQuery('channel', (value) => CHANNEL_NAME.test(value), DEFAULT_CHANNEL);
 const transport: Transport = fromQuery('transport', isTransport, 'longpoll');
-
-document.title = `#${channel} · pollcast`;
-const switcher = find(HTMLFormElement, 'form[name=channel]');
-const picker = switcher.elements.namedItem('channel');
-if (picker instanceof HTMLInputElement) picker.value = channel;
-const transports = switcher.elements.namedItem('transport');
-if (transports instanceof HTMLSelectElement) {
-  transports.value = transport;
-  transports.addEventListener('change', () => switcher.requestSubmit());
-}
 document.documentElement.dataset.transport = transport;
-// A plain GET submit would drop the fragment, and with it the #token.
-switcher.addEventListener('submit', (event) => {
-  event.preventDefault();
-  const next = new URLSearchParams();
-  for (const [name, value] of new FormData(switcher)) if (typeof value === 'string') next.append(name, value);
-  location.assign(`?${next.toString()}${location.hash}`);
-});
 
 // A token travels in the fragment (#token=…), which the browser never sends to any server. A fresh
 // one comes from `#token_url=` (a same-origin URL of your application that answers one as text),
@@ -68,15 +55,17 @@ if (claims?.sub !== undefined) find(HTMLElement, '#publish-name').hidden = true;
 const declared = (): string | undefined => nameField.value.trim() || undefined;
 const me = () => (claims?.sub !== undefined ? { id: claims.sub } : { name: declared() });
 
-new PublishForm(find(HTMLFormElement, 'form[name=publish]'), {
+const publisher = new PublishForm(find(HTMLFormElement, 'form[name=publish]'), {
   channel,
   token: () => token,
   name: declared,
   status: find(HTMLElement, '#publish-status'),
 });
 
-new SubscribePane(find(HTMLElement, '#subscribe'), {
-  channel,
+const presence = new PresenceView(find(HTMLElement, '#presence'), { channel, token: () => token });
+
+const roomsList = new RoomsView(find(HTMLElement, '#rooms'), { onShow: show, onLeave: leave });
+const pane = new RoomsPane(find(HTMLElement, '#panes'), {
   token,
   getToken,
   name: declared(),
@@ -84,9 +73,80 @@ new SubscribePane(find(HTMLElement, '#subscribe'), {
   transport,
   status: find(HTMLElement, '#state'),
   notice: find(HTMLElement, '#notice'),
+  onUnread: (room, unread) => roomsList.unread(room, unread),
 });
 
-new PresenceView(find(HTMLElement, '#presence'), { channel, token: () => token });
+// The rooms remembered, and the one asked for: the list lasts across reloads (and is shared by the tabs that open after).
+const ROOMS_KEY = 'pollcast-rooms';
+for (const room of [...storedRooms(), channel]) join(room);
+show(channel);
+
+const joinForm = find(HTMLFormElement, 'form[name=channel]');
+const roomField = find(HTMLInputElement, '#channel-name');
+joinForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const room = roomField.value.trim();
+  if (!CHANNEL_NAME.test(room)) return;
+  roomField.value = '';
+  show(room);
+  roomsList.focus(room);
+});
+const transports = find(HTMLSelectElement, '#transport');
+transports.value = transport;
+// Another transport is another connection: load the page again, on the room shown, keeping the fragment (and the #token).
+transports.addEventListener('change', () => location.assign(`?${pageQuery(pane.shown ?? channel, transports.value)}${location.hash}`));
+
+function join(room: string): void {
+  if (pane.rooms.includes(room)) return;
+  pane.join(room);
+  roomsList.add(room);
+  remember();
+}
+
+/** Shows `room` (joining it first): the list, the title, the address, where the form publishes and whose presence shows. */
+function show(room: string): void {
+  join(room);
+  pane.show(room);
+  roomsList.current = room;
+  publisher.channel = room;
+  presence.channel = room;
+  document.title = `#${room} · pollcast`;
+  find(HTMLElement, '#room-title').textContent = `#${room}`;
+  history.replaceState(history.state, '', `?${pageQuery(room, transport)}${location.hash}`);
+}
+
+function leave(room: string): void {
+  const rooms = pane.rooms;
+  if (rooms.length < 2) return;
+  const next = rooms[rooms.indexOf(room) + 1] ?? rooms[rooms.indexOf(room) - 1]!;
+  if (pane.shown === room) show(next);
+  pane.leave(room);
+  roomsList.remove(room);
+  // The focus was on the button just removed: it goes to the room shown.
+  roomsList.focus(pane.shown ?? next);
+  remember();
+}
+
+function pageQuery(room: string, via: string): string {
+  return new URLSearchParams({ channel: room, transport: via }).toString();
+}
+
+function remember(): void {
+  try {
+    localStorage.setItem(ROOMS_KEY, JSON.stringify(pane.rooms));
+  } catch {
+    // Storage may be off (private modes): the rooms then last for this page only.
+  }
+}
+
+function storedRooms(): string[] {
+  try {
+    const value: unknown = JSON.parse(localStorage.getItem(ROOMS_KEY) ?? '[]');
+    return Array.isArray(value) ? value.filter((room): room is string => typeof room === 'string' && CHANNEL_NAME.test(room)) : [];
+  } catch {
+    return [];
+  }
+}
 
 /** A JWT's payload, read without verifying (the server verifies): only to know who the page speaks for. */
 function readClaims(jwt: string): { sub?: string; name?: string } | undefined {

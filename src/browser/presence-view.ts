@@ -21,7 +21,8 @@ export interface PresenceViewOptions {
 
 export class PresenceView {
   readonly #elem: HTMLElement;
-  readonly #url: string;
+  #url: string;
+  readonly #base: string | undefined;
   readonly #token: () => string | undefined;
   readonly #fetch: FeedFetch;
   readonly #interval: number;
@@ -30,11 +31,22 @@ export class PresenceView {
 
   constructor(elem: HTMLElement, options: PresenceViewOptions = {}) {
     this.#elem = elem;
+    this.#base = options.base;
     this.#url = endpointUrl(options.base, 'presence', options.channel);
     this.#token = options.token ?? (() => undefined);
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.#interval = options.interval ?? 5_000;
     void this.#ask();
+  }
+
+  /** Shows who is in `channel` from now on (a page switching rooms): cleared, then asked at once. */
+  set channel(channel: string) {
+    const url = endpointUrl(this.#base, 'presence', channel);
+    if (url === this.#url) return;
+    this.#url = url;
+    this.#show([]);
+    clearTimeout(this.#timer);
+    if (!this.#closed) void this.#ask();
   }
 
   /** Stops asking. Idempotent. */
@@ -44,17 +56,19 @@ export class PresenceView {
   }
 
   async #ask(): Promise<void> {
+    const url = this.#url;
     try {
-      const response = await this.#fetch(this.#url, {
+      const response = await this.#fetch(url, {
         headers: withToken({ accept: 'application/json' }, this.#token()),
         cache: 'no-store',
         signal: AbortSignal.timeout(10_000),
       });
-      if (response.status === 200) this.#show((JSON.parse(await response.text()) as { here: From[] }).here);
+      // An answer about the room shown before a switch is not shown.
+      if (response.status === 200 && url === this.#url) this.#show((JSON.parse(await response.text()) as { here: From[] }).here);
     } catch {
       // Presence is a hint: the next ask tries again.
     }
-    if (!this.#closed) this.#timer = setTimeout(() => void this.#ask(), this.#interval);
+    if (!this.#closed && url === this.#url) this.#timer = setTimeout(() => void this.#ask(), this.#interval);
   }
 
   #show(here: readonly From[]): void {

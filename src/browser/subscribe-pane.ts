@@ -28,7 +28,7 @@ export interface SubscribePaneOptions
 }
 
 /** The words shown for each state. */
-const LABELS: Record<FeedState, string> = {
+export const LABELS: Record<FeedState, string> = {
   [CONNECTING]: 'Connecting…',
   [LIVE]: 'Live',
   [RECONNECTING]: 'Reconnecting',
@@ -153,7 +153,7 @@ function isMine(from: From | undefined, me: Me): boolean {
 }
 
 /** A message as a list item: its author, its text (as text only) and its time; the reader's own set apart. */
-function renderMessage(message: Message, me: () => Me = () => ({})): HTMLElement {
+export function renderMessage(message: Message, me: () => Me = () => ({})): HTMLElement {
   const item = document.createElement('li');
   const mine = isMine(message.from, me());
   item.className = mine ? 'message own' : 'message';
@@ -183,7 +183,7 @@ function renderMessage(message: Message, me: () => Me = () => ({})): HTMLElement
 }
 
 /** The detail shown next to a state: the next try, the last error. */
-function describe(state: FeedState, { retryAt, error }: StateDetail): string {
+export function describe(state: FeedState, { retryAt, error }: StateDetail): string {
   const problem = error ? (error.status === null ? error.reason : `${error.status} ${error.reason}`) : '';
   switch (state) {
     case RECONNECTING:

@@ -20,6 +20,8 @@ import type { ByteStream, FeedFetch, FeedResponse } from './http-answer.js';
 import { call, CONNECTING, errorMessage, Reconnector } from './reconnect.js';
 import type { FeedState, ReconnectOptions } from './reconnect.js';
 import { RecentIds } from './recent-ids.js';
+import { TokenSource } from './token-source.js';
+import type { GetToken } from './token-source.js';
 
 /** The options of a multi-channel feed: the single feeds' settings, and listeners that name the channel. */
 export interface ChannelsFeedOptions extends ReconnectOptions {
@@ -29,6 +31,14 @@ export interface ChannelsFeedOptions extends ReconnectOptions {
   base?: string;
   /** Sent as `Authorization: Bearer` (`?access_token=` on a WebSocket). */
   token?: string;
+  /**
+   * Called for a fresh token when the server refuses the one held (a `401`,
+   * the event stream's `expired` event, a WebSocket closed with 4001); the
+   * feed then resumes every channel from its cursor. Default none.
+   */
+  getToken?: GetToken;
+  /** A display name to be listed under in each channel's `/presence` (`?name=`; a verified token's identity wins). Default none. */
+  name?: string;
   fetch?: FeedFetch;
   WebSocket?: WebSocketConstructor;
   /** `poll`: ms between requests. Default 2000. */
@@ -58,9 +68,13 @@ export class ChannelsFeed {
   /** Aborted when the set changes: the request under way is sent again for the new set. */
   #changed = new AbortController();
   #socket: WebSocketLike | null = null;
+  readonly #tokens: TokenSource;
+  /** The event stream ended with an `expired` event. */
+  #expired = false;
 
   constructor(options: ChannelsFeedOptions = {}) {
     this.#options = options;
+    this.#tokens = new TokenSource(options.token, options.getToken);
     this.#transport = options.transport ?? 'longpoll';
     if (this.#transport !== 'websocket') {
       this.#fetch = options.fetch ?? (typeof globalThis.fetch === 'function' ? globalThis.fetch.bind(globalThis) : undefined);
@@ -135,8 +149,13 @@ export class ChannelsFeed {
 
   #request(endpoint: string, accept: string, signal: AbortSignal): { channels: string[]; answer: Promise<FeedResponse> } {
     const channels = [...this.#cursors.keys()];
-    const url = `${(this.#options.base ?? '.').replace(/\/+$/, '')}/${endpoint}?${channelSetQuery(this.#cursors)}`;
-    return { channels, answer: this.#fetch!(url, { headers: withToken({ accept }, this.#options.token), cache: 'no-store', signal }) };
+    const url = `${(this.#options.base ?? '.').replace(/\/+$/, '')}/${endpoint}?${this.#query()}`;
+    return { channels, answer: this.#fetch!(url, { headers: withToken({ accept }, this.#tokens.token), cache: 'no-store', signal }) };
+  }
+
+  #query(): string {
+    const name = this.#options.name;
+    return name ? `${channelSetQuery(this.#cursors)}&name=${encodeURIComponent(name)}` : channelSetQuery(this.#cursors);
   }
 
   async #poll(signal: AbortSignal): Promise<number | null> {
@@ -145,7 +164,8 @@ export class ChannelsFeed {
       long && this.#link.state === CONNECTING ? setTimeout(() => this.#link.connected(), this.#options.liveAfter ?? 1500) : undefined;
     try {
       const response = await this.#request(long ? 'subscribe' : 'messages', 'application/json', signal).answer;
-      if (response.status !== 200) return await failedAnswer(this.#link, response, signal);
+      if (response.status !== 200) return await failedAnswer(this.#link, response, signal, this.#tokens);
+      this.#tokens.accepted();
       const body = await response.text();
       // [protocol] an answer to a set changed meanwhile is dropped whole: the cursors stay, nothing is skipped.
       if (signal.aborted) return null;
@@ -167,11 +187,16 @@ export class ChannelsFeed {
   async #stream(signal: AbortSignal): Promise<number | null> {
     const { channels, answer } = this.#request('events', 'text/event-stream', signal);
     const response = await answer;
-    if (response.status !== 200) return await failedAnswer(this.#link, response, signal);
+    if (response.status !== 200) return await failedAnswer(this.#link, response, signal, this.#tokens);
     if (!response.body) return this.#link.fail({ status: 200, reason: 'not an event stream' }, null);
+    this.#tokens.accepted();
     this.#link.connected();
+    this.#expired = false;
     await this.#read(response.body, channels, signal);
-    return signal.aborted ? null : this.#link.fail({ status: null, reason: 'the event stream ended' }, null);
+    if (signal.aborted) return null;
+    // [protocol] `event: expired` ends a stream whose token expired: renew it and resume now.
+    if (this.#expired && (await this.#tokens.renew())) return null;
+    return this.#link.fail({ status: null, reason: this.#expired ? 'token expired' : 'the event stream ended' }, null);
   }
 
   async #read(body: ByteStream, channels: readonly string[], signal: AbortSignal): Promise<void> {
@@ -195,6 +220,10 @@ export class ChannelsFeed {
   }
 
   #onEvent(event: StreamEvent): void {
+    if (event.type === 'expired') {
+      this.#expired = true;
+      return;
+    }
     let data: { channel?: unknown; id?: unknown; text?: unknown; time?: unknown; from?: unknown };
     try {
       data = JSON.parse(event.data) as typeof data;
@@ -212,9 +241,10 @@ export class ChannelsFeed {
     const Socket = this.#options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (typeof Socket !== 'function') throw new TypeError('no WebSocket: pass options.WebSocket');
     const page = (globalThis as { location?: { href?: string } }).location?.href;
-    const url = new URL(`${(this.#options.base ?? '.').replace(/\/+$/, '')}/ws?${channelSetQuery(this.#cursors)}`, page);
+    const url = new URL(`${(this.#options.base ?? '.').replace(/\/+$/, '')}/ws?${this.#query()}`, page);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    if (this.#options.token) url.searchParams.set('access_token', this.#options.token);
+    const token = this.#tokens.token;
+    if (token) url.searchParams.set('access_token', token);
     let socket: WebSocketLike;
     try {
       socket = new Socket(url.href);
@@ -235,7 +265,10 @@ export class ChannelsFeed {
       };
       signal.addEventListener('abort', onAbort);
       const asked = new Set(this.#cursors.keys());
+      let opened = false;
       socket.onopen = () => {
+        opened = true;
+        this.#tokens.accepted();
         this.#socket = socket;
         this.#link.connected();
         // Channels added or dropped while the socket was connecting.
@@ -249,7 +282,16 @@ export class ChannelsFeed {
         socket.close(1000);
         finish(this.#link.fail({ status: null, reason: 'a channel was refused' }, null));
       };
-      socket.onclose = (event) => finish(this.#link.fail({ status: null, reason: event.reason || `closed (${event.code})` }, null));
+      // A refused upgrade shows as a close without a status: it may be a token that expired while away.
+      // [protocol] 4001: the token expired while connected.
+      socket.onclose = (event) => {
+        socket.onopen = socket.onmessage = socket.onclose = null;
+        if (this.#socket === socket) this.#socket = null;
+        void (event.code === TOKEN_EXPIRED || !opened ? this.#tokens.renew() : Promise.resolve(false)).then((renewed) => {
+          if (signal.aborted) return;
+          finish(renewed ? null : this.#link.fail({ status: null, reason: event.reason || `closed (${event.code})` }, null));
+        });
+      };
       socket.onerror = ignore;
     });
   }
@@ -288,6 +330,9 @@ export class ChannelsFeed {
 }
 
 function ignore(): void {}
+
+/** The server's close code for a token that expired while connected. */
+const TOKEN_EXPIRED = 4001;
 
 /** A message with its author, when the server sent a well-formed one. */
 function withFrom(message: Message, from: unknown): Message {

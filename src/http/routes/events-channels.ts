@@ -3,17 +3,17 @@ import type { Socket } from 'node:net';
 import { decodePositions, encodePositions } from '../../channel-set.js';
 import { ChannelLoop } from '../channel-loop.js';
 import type { LoopSink } from '../channel-loop.js';
-import { withRights } from '../auth.js';
-import type { ChannelSet } from '../../channel-set.js';
+import { atExpiry, withRights } from '../auth.js';
 import type { Context } from '../context.js';
-import { HttpError, SHUTTING_DOWN, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
+import { HttpError, SHUTTING_DOWN, TOKEN_EXPIRED, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Held } from '../hangups.js';
 import type { Batch } from '../../protocol.js';
-import { HEARTBEAT } from '../sse.js';
+import { EXPIRED_FRAME, HEARTBEAT } from '../sse.js';
 import type { WaitingRoom } from '../waiting-room.js';
 import { readChannelSet } from './channel-set.js';
 import type { Flusher, Flushing } from '../flusher.js';
+import type { AdmittedSet } from './channel-set.js';
 import type { Beating, Heartbeat } from '../heartbeat.js';
 import * as metrics from '../../metrics.js';
 import type { Outbound, Outlet } from '../outbound.js';
@@ -29,13 +29,15 @@ const BAD_EVENT_ID = new HttpError('bad_cursor', 'Last-Event-ID does not hold a 
  * (`encodePositions`), so a reconnect with `Last-Event-ID` (to the same
  * `channels=`) resumes them all; it wins over `since=`. A message is
  * `data: {"channel", "id", "text", "time", "from"}` (one line of JSON), a gap an
- * `event: missed` with `data: {"channel", "cursor"}`.
+ * `event: missed` with `data: {"channel", "cursor"}`. The subscriber is in
+ * the presence of every channel while the stream is open; when the earliest
+ * of the tokens' grants expires, an `expired` event ends it, as on one channel.
  */
 export function eventsChannels(req: IncomingMessage, res: ServerResponse, ctx: Context, query: URLSearchParams): void | Promise<void> {
   return withRights(readChannelSet(req, ctx, query), (set) => open(req, res, ctx, set));
 }
 
-function open(req: IncomingMessage, res: ServerResponse, ctx: Context, set: ChannelSet): void {
+function open(req: IncomingMessage, res: ServerResponse, ctx: Context, set: AdmittedSet): void {
   // A client that left while its token was being verified: its socket will not close again to end a stream.
   if (req.socket.destroyed) return;
   let since = set.since;
@@ -49,7 +51,7 @@ function open(req: IncomingMessage, res: ServerResponse, ctx: Context, set: Chan
   if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
   const stream = new ChannelsStream(req.socket, res, ctx, client);
   try {
-    stream.start(ctx, set.channels, since);
+    stream.start(ctx, set, since);
   } catch (error) {
     stream.abandon();
     throw error;
@@ -82,6 +84,9 @@ class ChannelsStream implements LoopSink, Held, Outlet, Beating, Flushing {
   #early: [ChannelLoop, Batch][] = [];
   #opened = false;
   #ended = false;
+  /** Takes the subscriber off each channel's presence; cancels the expiry. */
+  #leave: (() => void)[] = [];
+  #unexpire: () => void = () => undefined;
 
   constructor(socket: Socket, res: ServerResponse, ctx: Context, client: string) {
     this.#socket = socket;
@@ -93,9 +98,12 @@ class ChannelsStream implements LoopSink, Held, Outlet, Beating, Flushing {
     this.#flusher = ctx.flusher;
   }
 
-  start(ctx: Context, channels: readonly string[], since: ReadonlyMap<string, string>): void {
+  start(ctx: Context, set: AdmittedSet, since: ReadonlyMap<string, string>): void {
     // Every loop exists before any starts: started() counts them.
-    this.#loops = channels.map((channel) => new ChannelLoop(ctx.hub, channel, this));
+    this.#loops = set.channels.map((channel) => new ChannelLoop(ctx.hub, channel, this));
+    const { from } = set;
+    if (from) this.#leave = set.channels.map((channel) => ctx.presence.hold(channel, from));
+    this.#unexpire = atExpiry(set.expires, () => this.expired());
     watchHangup(this.#socket, this);
     for (const loop of this.#loops) loop.start(since.get(loop.channel));
   }
@@ -166,12 +174,24 @@ class ChannelsStream implements LoopSink, Held, Outlet, Beating, Flushing {
     this.#socket.end();
   }
 
+  /** The token expired: say so (the client renews it and resumes from the id it holds), then end. */
+  expired(): void {
+    if (this.#ended) return;
+    const opened = this.#opened;
+    this.abandon();
+    if (!opened) return sendError(this.#res, TOKEN_EXPIRED);
+    this.#res.end(EXPIRED_FRAME);
+    this.#socket.end();
+  }
+
   abandon(): void {
     for (const loop of this.#loops) loop.stop();
     if (this.#ended) return;
     this.#ended = true;
     this.#pending = '';
     this.#pendingBytes = 0;
+    for (const leave of this.#leave) leave();
+    this.#unexpire();
     releaseHangup(this.#socket, this);
     this.#heartbeat.delete(this);
     this.#room.leave(this.#client);

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../context.js';
 import type { Batch } from '../../protocol.js';
-import { readChannelSet, writeChannelBatches } from './channel-set.js';
+import { readChannelSet, touchPresence, writeChannelBatches } from './channel-set.js';
 
 /**
  * `GET /messages?channels=a,b&since=a:CURSOR`: interval polling over several
@@ -10,6 +10,7 @@ import { readChannelSet, writeChannelBatches } from './channel-set.js';
  */
 export async function messagesChannels(req: IncomingMessage, res: ServerResponse, ctx: Context, query: URLSearchParams): Promise<void> {
   const set = await readChannelSet(req, ctx, query);
+  touchPresence(ctx, set);
   const read = await Promise.all(set.channels.map((channel) => ctx.hub.read(channel, set.since.get(channel))));
   const batches = new Map<string, Batch>();
   set.channels.forEach((channel, i) => batches.set(channel, read[i]!));

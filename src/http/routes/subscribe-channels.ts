@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { withRights } from '../auth.js';
-import type { ChannelSet } from '../../channel-set.js';
 import type { Context } from '../context.js';
-import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
+import { SHUTTING_DOWN, STORAGE_UNAVAILABLE, TOKEN_EXPIRED, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Held } from '../hangups.js';
 import { SetWait } from '../multi-waiter.js';
@@ -11,7 +10,8 @@ import type { SetWaiter } from '../multi-waiter.js';
 import type { Batch } from '../../protocol.js';
 import type { Outbound } from '../outbound.js';
 import type { WaitingRoom } from '../waiting-room.js';
-import { readChannelSet, writeChannelBatches } from './channel-set.js';
+import { readChannelSet, touchPresence, writeChannelBatches } from './channel-set.js';
+import type { AdmittedSet } from './channel-set.js';
 
 /** Polls end up to this fraction early (in 16 steps), as single-channel polls do. */
 const JITTER = 0.1;
@@ -21,20 +21,23 @@ const JITTER_STEPS = 16;
  * `GET /subscribe?channels=a,b&since=a:CURSOR`: the long poll over several
  * channels. Always JSON: as soon as one channel has news, a batch for every
  * channel (the others empty, at their position); at the timeout, `200` with
- * every channel's position. One place in the waiting room.
+ * every channel's position; `401` when the token ends first. One place in
+ * the waiting room; the subscriber is listed on each channel until the
+ * timeout and a grace.
  */
 export function subscribeChannels(req: IncomingMessage, res: ServerResponse, ctx: Context, query: URLSearchParams): void | Promise<void> {
   return withRights(readChannelSet(req, ctx, query), (set) => hold(req, res, ctx, set));
 }
 
-function hold(req: IncomingMessage, res: ServerResponse, ctx: Context, set: ChannelSet): void {
+function hold(req: IncomingMessage, res: ServerResponse, ctx: Context, set: AdmittedSet): void {
   // A client that left while its token was being verified: its socket will not close again to release a poll.
   if (req.socket.destroyed) return;
   const client = ctx.clientKey(req);
   if (!ctx.room.enter(client)) throw TOO_MANY_WAITING;
+  touchPresence(ctx, set);
   const poll = new SetPoll(req.socket, res, set.channels, ctx, client);
   try {
-    poll.start(ctx, set.since);
+    poll.start(ctx, set.since, set.expires);
   } catch (error) {
     poll.abandon();
     throw error;
@@ -49,6 +52,8 @@ class SetPoll implements SetWaiter, Held {
   readonly #client: string;
   readonly #wait: SetWait;
   #timer: NodeJS.Timeout | undefined;
+  /** The timer is the token's expiry, not the poll timeout. */
+  #tokenEnds = false;
   #held = true;
 
   constructor(socket: Socket, res: ServerResponse, channels: readonly string[], ctx: Context, client: string) {
@@ -60,10 +65,13 @@ class SetPoll implements SetWaiter, Held {
     this.#wait = new SetWait(channels, this);
   }
 
-  start(ctx: Context, since: ReadonlyMap<string, string>): void {
+  start(ctx: Context, since: ReadonlyMap<string, string>, expires: number): void {
     this.#wait.start(ctx.hub, since);
     const step = Math.floor(Math.random() * JITTER_STEPS) / JITTER_STEPS;
-    this.#timer = setTimeout(expire, Math.round(ctx.options.pollTimeoutMs * (1 - step * JITTER)), this);
+    const timeout = Math.round(ctx.options.pollTimeoutMs * (1 - step * JITTER));
+    const left = expires - Date.now();
+    this.#tokenEnds = left < timeout;
+    this.#timer = setTimeout(expire, this.#tokenEnds ? Math.max(0, left) : timeout, this);
     watchHangup(this.#socket, this);
   }
 
@@ -87,10 +95,13 @@ class SetPoll implements SetWaiter, Held {
     sendError(this.#res, fromHubError(error));
   }
 
-  /** Time is up: every channel's position, or 503 when a hub still asking its storage has none. */
+  /** Time is up: every channel's position, or 503 when a hub still asking its storage has none; 401 when the token ended first. */
   expire(): void {
     this.#stop();
-    if (!this.#wait.expire()) sendError(this.#res, STORAGE_UNAVAILABLE);
+    if (this.#tokenEnds) {
+      this.#wait.cancel();
+      sendError(this.#res, TOKEN_EXPIRED);
+    } else if (!this.#wait.expire()) sendError(this.#res, STORAGE_UNAVAILABLE);
   }
 
   #stop(): void {

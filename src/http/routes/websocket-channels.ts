@@ -21,6 +21,8 @@ export interface ChannelsHost {
   overflowed(): boolean;
   /** Whether the connection's tokens let it read `channel`: one call per channel. */
   mayRead(channel: string): boolean;
+  /** Lists the subscriber in `channel`'s presence; returns the function that takes it off. */
+  here(channel: string): () => void;
   /** The hub is closing. */
   released(): void;
 }
@@ -46,11 +48,14 @@ export function parseChannelRequest(type: 'subscribe' | 'unsubscribe', value: Re
  * frame about a channel names it: `subscribed` (with the starting cursor),
  * `message`, `missed`, `cursor`, `unsubscribed` (with the cursor to resume
  * from later), and `error` with a `channel` when that channel cannot be
- * followed — the others carry on.
+ * followed — the others carry on. The subscriber is in the presence of
+ * each channel while it follows it.
  */
 export class SocketChannels implements LoopSink {
   readonly #host: ChannelsHost;
   readonly #loops = new Map<string, ChannelLoop>();
+  /** Per channel followed, the function that takes the subscriber off its presence. */
+  readonly #away = new Map<string, () => void>();
 
   constructor(host: ChannelsHost) {
     this.#host = host;
@@ -68,8 +73,7 @@ export class SocketChannels implements LoopSink {
     if (request.type === 'unsubscribe') {
       const loop = this.#loops.get(channel);
       if (!loop) return this.#error(channel, 'bad_request', 'not subscribed to this channel');
-      loop.stop();
-      this.#loops.delete(channel);
+      this.#drop(channel);
       return this.#host.send({ type: 'unsubscribed', channel, cursor: loop.cursor ?? null });
     }
     if (this.#loops.has(channel)) return this.#error(channel, 'bad_request', 'already subscribed to this channel');
@@ -81,8 +85,7 @@ export class SocketChannels implements LoopSink {
 
   /** Stops every channel. */
   close(): void {
-    for (const loop of this.#loops.values()) loop.stop();
-    this.#loops.clear();
+    for (const channel of [...this.#loops.keys()]) this.#drop(channel);
   }
 
   started(loop: ChannelLoop): void {
@@ -98,7 +101,7 @@ export class SocketChannels implements LoopSink {
   }
 
   failed(loop: ChannelLoop, error: Error): void {
-    this.#loops.delete(loop.channel);
+    this.#drop(loop.channel);
     const [code, reason] = loopError(error);
     this.#error(loop.channel, code, reason);
   }
@@ -110,11 +113,20 @@ export class SocketChannels implements LoopSink {
   #follow(channel: string, since: string | undefined): void {
     const loop = new ChannelLoop(this.#host.hub, channel, this);
     this.#loops.set(channel, loop);
+    this.#away.set(channel, this.#host.here(channel));
     try {
       loop.start(since);
     } catch (error) {
       this.failed(loop, error as Error);
     }
+  }
+
+  /** Stops following `channel` and takes the subscriber off its presence. */
+  #drop(channel: string): void {
+    this.#loops.get(channel)?.stop();
+    this.#loops.delete(channel);
+    this.#away.get(channel)?.();
+    this.#away.delete(channel);
   }
 
   #error(channel: string, code: string, reason: string): void {

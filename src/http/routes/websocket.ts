@@ -19,9 +19,9 @@ import type { Outlet } from '../outbound.js';
 import type { Batch, From, Message } from '../../protocol.js';
 import { textFrames } from '../ws-frames.js';
 import { checkChannel, splitPath, splitTarget } from '../target.js';
-import type { ChannelSet } from '../../channel-set.js';
 import { CHANNEL_NAME } from '../../protocol.js';
 import { readChannelSet, wantsChannelSet } from './channel-set.js';
+import type { AdmittedSet } from './channel-set.js';
 import { parseChannelRequest, SocketChannels } from './websocket-channels.js';
 import type { ChannelRequest } from './websocket-channels.js';
 
@@ -55,7 +55,7 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
     channel: string,
     query: URLSearchParams,
     admitted: Admitted,
-    set: ChannelSet | undefined,
+    set: AdmittedSet | undefined,
   ): void {
     if (ctx.closing) throw SHUTTING_DOWN;
     // A client that left while its token was being verified: its socket will not close again to give a place back.
@@ -87,15 +87,15 @@ export function createUpgrade(ctx: Context): (req: IncomingMessage, socket: Dupl
       checkHandshake(req);
       // Several channels (`?channels=a,b`): each checked, and followed by SocketChannels; the first stands for the rest in admission.
       const set = wantsChannelSet(query) ? readChannelSet(req, ctx, query) : undefined;
-      const admit1 = (chosen: ChannelSet | undefined): Admitted | Promise<Admitted> =>
+      const admit1 = (chosen: AdmittedSet | undefined): Admitted | Promise<Admitted> =>
         admit(ctx, req, query, 'subscribe', chosen?.channels[0] ?? channel);
       const admitted = set instanceof Promise ? set.then(async (chosen) => [chosen, await admit1(chosen)] as const) : undefined;
-      const go = (chosen: ChannelSet | undefined, ready: Admitted): void =>
+      const go = (chosen: AdmittedSet | undefined, ready: Admitted): void =>
         accept(req, socket, head, chosen?.channels[0] ?? channel, query, ready, chosen);
       if (admitted) {
         admitted.then(([chosen, ready]) => go(chosen, ready)).catch((error: unknown) => endSocket(socket, error, ctx.log));
       } else {
-        const chosen = set as ChannelSet | undefined;
+        const chosen = set as AdmittedSet | undefined;
         const ready = admit1(chosen);
         if (ready instanceof Promise) ready.then((value) => go(chosen, value)).catch((error: unknown) => endSocket(socket, error, ctx.log));
         else go(chosen, ready);
@@ -214,19 +214,20 @@ class Connection implements Waiter, Outlet, Beating, Flushing {
   readonly #declared: string | undefined;
   /** Takes the author off the channel's presence. */
   readonly #away: () => void;
+  readonly #from: From | undefined;
   #expires: number;
   #unexpire: () => void = () => undefined;
   readonly #piece: number;
   /** The channels of a multi-channel connection, which then has no single subscription. */
   #channels: SocketChannels | undefined;
-  readonly #set: ChannelSet | undefined;
+  readonly #set: AdmittedSet | undefined;
   #subscription: Subscription | undefined;
   readonly #since = Date.now();
   /** Batches handed over and not yet sent, oldest first; `#next` is how far the first one was sent. */
   #queue: Batch[] = [];
   #next = 0;
-  /** The cursor the first queued batch was read after (a `missed` frame's cursor); `#cursor`, after the last: where to wait from. */
-  #from = '';
+  /** `#after`: the cursor the first queued batch was read after (a `missed` frame's cursor); `#cursor`, after the last: where to wait from. */
+  #after = '';
   #cursor = '';
   /** Frames of a multi-channel connection made and not yet sent, and their bytes. */
   #later: string[] = [];
@@ -254,7 +255,7 @@ class Connection implements Waiter, Outlet, Beating, Flushing {
     client: string,
     leave: () => void,
     admitted: Admitted,
-    set?: ChannelSet,
+    set?: AdmittedSet,
   ) {
     this.#ws = ws;
     this.#socket = socket;
@@ -264,8 +265,12 @@ class Connection implements Waiter, Outlet, Beating, Flushing {
     this.#leave = leave;
     this.#rights = [admitted.rights];
     this.#declared = admitted.from && !admitted.from.verified ? admitted.from.name : undefined;
-    this.#away = admitted.from ? ctx.presence.hold(channel, admitted.from) : () => undefined;
-    this.#expires = admitted.grant.expires;
+    // A multi-channel connection is listed on each of its channels by SocketChannels, as they come and go.
+    const from = admitted.from;
+    this.#away = from && !set ? ctx.presence.hold(channel, from) : () => undefined;
+    this.#from = from;
+    // A set lasts as long as the earliest grant among its channels.
+    this.#expires = set ? Math.min(set.expires, admitted.grant.expires) : admitted.grant.expires;
     this.#piece = Math.min(PIECE, ctx.options.streamBufferBytes);
     this.#set = set;
   }
@@ -298,7 +303,7 @@ class Connection implements Waiter, Outlet, Beating, Flushing {
     if (batch.missed) metrics.missed('websocket');
     metrics.wrote('websocket', batch, this.#since);
     // Where the wait started, not where the batch ends: resuming from it replays the gap's messages rather than skipping them.
-    if (this.#queue.length === 0) this.#from = this.#subscription?.cursor ?? batch.cursor;
+    if (this.#queue.length === 0) this.#after = this.#subscription?.cursor ?? batch.cursor;
     this.#queue.push(batch);
     this.#cursor = batch.cursor;
     // Waiting again at once: what else is published in this turn joins the same write.
@@ -375,7 +380,7 @@ class Connection implements Waiter, Outlet, Beating, Flushing {
         bytes += frames.length;
       }
       if (parts.length === queue.length) {
-        this.#from = queue[queue.length - 1]!.cursor;
+        this.#after = queue[queue.length - 1]!.cursor;
         this.#queue = [];
         return parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
       }
@@ -386,7 +391,7 @@ class Connection implements Waiter, Outlet, Beating, Flushing {
       const batch = queue[0]!;
       const { messages } = batch;
       if (this.#next === 0) {
-        if (batch.missed) texts.push(JSON.stringify({ type: 'missed', cursor: this.#from }));
+        if (batch.missed) texts.push(JSON.stringify({ type: 'missed', cursor: this.#after }));
         if (messages.length === 0) texts.push(JSON.stringify({ type: 'cursor', cursor: batch.cursor }));
       }
       while (this.#next < messages.length && length < this.#piece) {
@@ -397,7 +402,7 @@ class Connection implements Waiter, Outlet, Beating, Flushing {
       if (this.#next < messages.length) break;
       queue.shift();
       this.#next = 0;
-      this.#from = batch.cursor;
+      this.#after = batch.cursor;
     }
     return textFrames(texts);
   }
@@ -553,7 +558,7 @@ class Connection implements Waiter, Outlet, Beating, Flushing {
   }
 
   /** A multi-channel connection: its channels are followed by SocketChannels, each read by the rights its tokens grant there. */
-  #startChannels(set: ChannelSet): void {
+  #startChannels(set: AdmittedSet): void {
     this.#channels = new SocketChannels({
       hub: this.#ctx.hub,
       max: this.#ctx.options.maxChannelsPerConnection,
@@ -561,6 +566,7 @@ class Connection implements Waiter, Outlet, Beating, Flushing {
       sendLater: (frame) => this.#sendLater(frame),
       overflowed: () => this.#ctx.outbound.over(this) && (this.cut(), true),
       mayRead: (channel) => this.#rights.some((rights) => rights.may('subscribe', channel)),
+      here: (channel) => (this.#from ? this.#ctx.presence.hold(channel, this.#from) : () => undefined),
       released: () => this.release(),
     });
     this.#channels.start(set);
