@@ -26,14 +26,16 @@ export interface RedisHubOptions {
   batchCacheBytes?: number;
   /** Where Redis going down and coming back is logged. Default warnings and errors on stdout. */
   log?: Logger;
+  /** How long a channel no poll waits on or resumes in stays watched, in ms. Default 10 000. */
+  lingerMs?: number;
 }
 
 /** How long the first connection may take before `open()` gives up. */
 const OPEN_TIMEOUT_MS = 5_000;
 /**
- * A channel whose last waiter left stays watched this long: long polls come
- * straight back, and re-issuing the blocking read for every poll would cost
- * more than reading a channel nobody waits on for a while.
+ * A channel no poll waited on or resumed in stays watched this long by
+ * default: long polls come straight back, and re-issuing the blocking read for
+ * every poll would cost more than reading a channel nobody waits on for a while.
  */
 const LINGER_MS = 10_000;
 /**
@@ -64,6 +66,7 @@ interface Watch {
   waiters: Set<Pending>;
   /** Batches answered from `recent` since it last changed, by cursor: clients resuming together share one. */
   readonly batches: BatchShelf<string>;
+  /** When its last waiter left (or it was made); with no waiter, it is dropped once this is `lingerMs` old. */
   idleSince: number;
 }
 
@@ -97,6 +100,7 @@ export class RedisHub implements Hub, ReaderSource {
   readonly #log: Logger;
   readonly #historyLimit: number;
   readonly #maxChannels: number;
+  readonly #lingerMs: number;
   readonly #recent: number;
   readonly #watches = new Map<string, Watch>();
   readonly #cache: BatchCache;
@@ -114,15 +118,16 @@ export class RedisHub implements Hub, ReaderSource {
   #loggedDown = false;
 
   constructor(options: RedisHubOptions) {
-    const { url, historyLimit = 1000, maxChannels = 10_000, batchCacheBytes = 16 * 1024 * 1024 } = options;
+    const { url, historyLimit = 1000, maxChannels = 10_000, batchCacheBytes = 16 * 1024 * 1024, lingerMs = LINGER_MS } = options;
     if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) throw new TypeError('url must be a redis:// or rediss:// URL');
-    for (const [key, value] of Object.entries({ historyLimit, maxChannels })) {
+    for (const [key, value] of Object.entries({ historyLimit, maxChannels, lingerMs })) {
       if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${key} must be a whole number of at least 1, got ${value}`);
     }
     this.#url = url;
     this.#log = options.log ?? FALLBACK;
     this.#historyLimit = historyLimit;
     this.#maxChannels = maxChannels;
+    this.#lingerMs = lingerMs;
     this.#recent = Math.min(RECENT, historyLimit);
     this.#cache = new BatchCache(batchCacheBytes);
   }
@@ -183,7 +188,7 @@ export class RedisHub implements Hub, ReaderSource {
     const now = Date.now();
     const positions = new Map<string, string>();
     for (const [channel, watch] of this.#watches) {
-      if (watch.waiters.size === 0 && now - watch.idleSince > LINGER_MS) this.#unwatch(channel, watch);
+      if (watch.waiters.size === 0 && now - watch.idleSince > this.#lingerMs) this.#unwatch(channel, watch);
       else positions.set(channel, watch.position);
     }
     return positions;
