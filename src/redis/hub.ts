@@ -68,6 +68,8 @@ interface Watch {
   readonly batches: BatchShelf<string>;
   /** When its last waiter left (or it was made); with no waiter, it is dropped once this is `lingerMs` old. */
   idleSince: number;
+  /** A poll was answered from `recent` since the reader last looked: the watch is in use, waiters or not. */
+  used: boolean;
 }
 
 /** A subscription: being set up against Redis, parked on a watch, or answered. */
@@ -188,6 +190,12 @@ export class RedisHub implements Hub, ReaderSource {
     const now = Date.now();
     const positions = new Map<string, string>();
     for (const [channel, watch] of this.#watches) {
+      // Clients that come back after the next message was read are answered from memory without ever parking:
+      // their channel is in use all the same, and dropping it would send each of their polls to Redis instead.
+      if (watch.used) {
+        watch.used = false;
+        watch.idleSince = now;
+      }
       if (watch.waiters.size === 0 && now - watch.idleSince > this.#lingerMs) this.#unwatch(channel, watch);
       else positions.set(channel, watch.position);
     }
@@ -327,6 +335,7 @@ export class RedisHub implements Hub, ReaderSource {
     if (compareStreamIds(cursor, watch.from) < 0 || compareStreamIds(cursor, watch.position) > 0) return false;
     pending.at = cursor;
     pending.cursor = formatCursor(watch.epoch, cursor);
+    watch.used = true;
     let ready = watch.batches.get(cursor);
     if (!ready) {
       const messages = watch.recent.filter((message) => compareStreamIds(streamIdOf(message.id), cursor) > 0);
@@ -393,6 +402,7 @@ export class RedisHub implements Hub, ReaderSource {
       waiters: new Set(),
       batches: this.#cache.shelf(),
       idleSince: Date.now(),
+      used: false,
     };
     this.#watches.set(channel, watch);
     this.#reader?.changed(channel);
