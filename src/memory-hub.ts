@@ -118,6 +118,8 @@ export class MemoryHub implements Hub {
   readonly #forgotten = new Map<string, number>();
   #forgottenFloor = 0;
   #seq = 0;
+  /** The cursor of `#seq`: where every poll that is up to date resumes from, made once per message, not per poll. */
+  #newest = `${this.#run}-0`;
   #waiting = 0;
   #published = 0;
   #delivered = 0;
@@ -146,6 +148,7 @@ export class MemoryHub implements Hub {
       return Promise.resolve({ message: earlier, repeated: true });
     }
     const seq = ++this.#seq;
+    this.#newest = `${this.#run}-${seq}`;
     const message: Message = from
       ? { id: this.#cursor(seq), text, time: Date.now(), from }
       : { id: this.#cursor(seq), text, time: Date.now() };
@@ -256,6 +259,7 @@ export class MemoryHub implements Hub {
 
   #parse(since: string | undefined): Position {
     if (since === undefined) return { seq: this.#seq, lost: false };
+    if (since === this.#newest) return { seq: this.#seq, lost: false };
     if (since === OLDEST) return { seq: 0, lost: false, oldest: true };
     const match = CURSOR.exec(since);
     if (!match) throw new InvalidCursorError('cursor is malformed');
@@ -266,7 +270,7 @@ export class MemoryHub implements Hub {
   }
 
   #cursor(seq: number): string {
-    return `${this.#run}-${seq}`;
+    return seq === this.#seq ? this.#newest : `${this.#run}-${seq}`;
   }
 
   /** The channel of that name, made if need be; throws `HubFullError` when no room can be made. */

@@ -9,13 +9,8 @@ import type { Held } from '../hangups.js';
 import { SetWait } from '../multi-waiter.js';
 import type { SetWaiter } from '../multi-waiter.js';
 import type { Batch } from '../../protocol.js';
-import type { Outbound } from '../outbound.js';
-import type { WaitingRoom } from '../waiting-room.js';
+import type { Timed } from '../poll-clock.js';
 import { readChannelSet, writeChannelBatches } from './channel-set.js';
-
-/** Polls end up to this fraction early (in 16 steps), as single-channel polls do. */
-const JITTER = 0.1;
-const JITTER_STEPS = 16;
 
 /**
  * `GET /subscribe?channels=a,b&since=a:CURSOR`: the long poll over several
@@ -41,29 +36,29 @@ function hold(req: IncomingMessage, res: ServerResponse, ctx: Context, set: Chan
   }
 }
 
-class SetPoll implements SetWaiter, Held {
+class SetPoll implements SetWaiter, Held, Timed {
   readonly #socket: Socket;
   readonly #res: ServerResponse;
-  readonly #room: WaitingRoom;
-  readonly #outbound: Outbound;
+  readonly #ctx: Context;
   readonly #client: string;
   readonly #wait: SetWait;
-  #timer: NodeJS.Timeout | undefined;
+  /** The poll clock's ticket while the poll is on it, else -1. */
+  #ticket = -1;
   #held = true;
 
   constructor(socket: Socket, res: ServerResponse, channels: readonly string[], ctx: Context, client: string) {
     this.#socket = socket;
     this.#res = res;
-    this.#room = ctx.room;
-    this.#outbound = ctx.outbound;
+    this.#ctx = ctx;
     this.#client = client;
     this.#wait = new SetWait(channels, this);
   }
 
   start(ctx: Context, since: ReadonlyMap<string, string>): void {
     this.#wait.start(ctx.hub, since);
-    const step = Math.floor(Math.random() * JITTER_STEPS) / JITTER_STEPS;
-    this.#timer = setTimeout(expire, Math.round(ctx.options.pollTimeoutMs * (1 - step * JITTER)), this);
+    const ticket = ctx.pollClock.pick();
+    ctx.pollClock.add(this, ticket);
+    this.#ticket = ticket;
     watchHangup(this.#socket, this);
   }
 
@@ -74,7 +69,7 @@ class SetPoll implements SetWaiter, Held {
 
   deliver(batches: ReadonlyMap<string, Batch>): void {
     this.#stop();
-    writeChannelBatches(this.#res, batches, this.#outbound);
+    writeChannelBatches(this.#res, batches, this.#ctx.outbound);
   }
 
   release(): void {
@@ -94,15 +89,14 @@ class SetPoll implements SetWaiter, Held {
   }
 
   #stop(): void {
-    clearTimeout(this.#timer);
+    if (this.#ticket >= 0) {
+      this.#ctx.pollClock.delete(this, this.#ticket);
+      this.#ticket = -1;
+    }
     releaseHangup(this.#socket, this);
     if (this.#held) {
       this.#held = false;
-      this.#room.leave(this.#client);
+      this.#ctx.room.leave(this.#client);
     }
   }
-}
-
-function expire(poll: SetPoll): void {
-  poll.expire();
 }
