@@ -164,19 +164,24 @@ export class MemoryHub implements Hub {
 
   subscribe(channelName: string, since: string | undefined, waiter: Waiter): Subscription {
     const position = this.#parse(since);
-    const parked = new Parked(this, channelName, this.#cursor(position.seq), waiter);
+    const cursor = this.#cursor(position.seq);
     if (this.#closed) {
+      const parked = new Parked(this, channelName, cursor, waiter);
       queueMicrotask(() => parked.release());
       return parked;
     }
     const ready = this.#batchAfter(channelName, position);
     if (ready) {
+      const parked = new Parked(this, channelName, cursor, waiter);
       // Never answer from inside subscribe(): the caller is still setting up.
       queueMicrotask(() => this.#deliver(parked, ready));
-    } else {
-      this.#channel(channelName).waiters.add(parked);
-      this.#waiting++;
+      return parked;
     }
+    const channel = this.#channel(channelName);
+    // The channel's own name, shared by all its waiters: the request's copy of it is not kept while the poll waits.
+    const parked = new Parked(this, channel.name, cursor, waiter);
+    channel.waiters.add(parked);
+    this.#waiting++;
     return parked;
   }
 

@@ -14,36 +14,32 @@ const NOTHING = 0;
  * pipelined behind another has no response socket of its own yet (its `res`
  * never sees `'close'`), so hang-ups are watched on the connection: one
  * listener per socket, however many requests it carries, put in place with
- * its first and never taken off (the socket closes once). Kept on the
- * socket itself: a property read, where a map keyed by socket cost a hash
- * lookup on every park and every answer (2.4 % of the server's busy time in B).
+ * its first and never taken off (the socket closes once). A map keyed by
+ * socket, not a property on it: a property of ours on Node's sockets gives
+ * them a shape of their own, and Node's own socket code got slower for it
+ * (+20 % CPU per delivery, bench/README.md).
  */
-const HELD = Symbol('pollcast.held');
-
-/** A socket as this module sees it: what it holds, once it is watched. */
-interface Watched extends Socket {
-  [HELD]?: Held | Set<Held> | typeof NOTHING;
-}
+const heldBySocket = new WeakMap<Socket, Held | Set<Held> | typeof NOTHING>();
 
 /** Calls `held.abandon()` when `socket` closes, unless `release()` came first. */
-export function watchHangup(socket: Watched, held: Held): void {
-  const now = socket[HELD];
+export function watchHangup(socket: Socket, held: Held): void {
+  const now = heldBySocket.get(socket);
   if (now === undefined) socket.on('close', abandonAll);
-  if (now === undefined || now === NOTHING) socket[HELD] = held;
+  if (now === undefined || now === NOTHING) heldBySocket.set(socket, held);
   else if (now instanceof Set) now.add(held);
-  else socket[HELD] = new Set([now, held]);
+  else heldBySocket.set(socket, new Set([now, held]));
 }
 
 /** Stops watching for `held`. */
-export function releaseHangup(socket: Watched, held: Held): void {
-  const now = socket[HELD];
-  if (now === held) socket[HELD] = NOTHING;
+export function releaseHangup(socket: Socket, held: Held): void {
+  const now = heldBySocket.get(socket);
+  if (now === held) heldBySocket.set(socket, NOTHING);
   else if (now instanceof Set) now.delete(held);
 }
 
-function abandonAll(this: Watched): void {
-  const now = this[HELD];
-  this[HELD] = NOTHING;
+function abandonAll(this: Socket): void {
+  const now = heldBySocket.get(this);
+  heldBySocket.delete(this);
   if (now instanceof Set) for (const held of now) held.abandon();
   else if (now !== undefined && now !== NOTHING) now.abandon();
 }
