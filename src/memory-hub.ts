@@ -118,6 +118,8 @@ export class MemoryHub implements Hub {
   readonly #forgotten = new Map<string, number>();
   #forgottenFloor = 0;
   #seq = 0;
+  /** The cursor of `#seq`: where every poll that is up to date resumes from, made once per message, not per poll. */
+  #newest = `${this.#run}-0`;
   #waiting = 0;
   #published = 0;
   #delivered = 0;
@@ -146,6 +148,7 @@ export class MemoryHub implements Hub {
       return Promise.resolve({ message: earlier, repeated: true });
     }
     const seq = ++this.#seq;
+    this.#newest = `${this.#run}-${seq}`;
     const message: Message = from
       ? { id: this.#cursor(seq), text, time: Date.now(), from }
       : { id: this.#cursor(seq), text, time: Date.now() };
@@ -161,19 +164,24 @@ export class MemoryHub implements Hub {
 
   subscribe(channelName: string, since: string | undefined, waiter: Waiter): Subscription {
     const position = this.#parse(since);
-    const parked = new Parked(this, channelName, this.#cursor(position.seq), waiter);
+    const cursor = this.#cursor(position.seq);
     if (this.#closed) {
+      const parked = new Parked(this, channelName, cursor, waiter);
       queueMicrotask(() => parked.release());
       return parked;
     }
     const ready = this.#batchAfter(channelName, position);
     if (ready) {
+      const parked = new Parked(this, channelName, cursor, waiter);
       // Never answer from inside subscribe(): the caller is still setting up.
       queueMicrotask(() => this.#deliver(parked, ready));
-    } else {
-      this.#channel(channelName).waiters.add(parked);
-      this.#waiting++;
+      return parked;
     }
+    const channel = this.#channel(channelName);
+    // The channel's own name, shared by all its waiters: the request's copy of it is not kept while the poll waits.
+    const parked = new Parked(this, channel.name, cursor, waiter);
+    channel.waiters.add(parked);
+    this.#waiting++;
     return parked;
   }
 
@@ -256,6 +264,7 @@ export class MemoryHub implements Hub {
 
   #parse(since: string | undefined): Position {
     if (since === undefined) return { seq: this.#seq, lost: false };
+    if (since === this.#newest) return { seq: this.#seq, lost: false };
     if (since === OLDEST) return { seq: 0, lost: false, oldest: true };
     const match = CURSOR.exec(since);
     if (!match) throw new InvalidCursorError('cursor is malformed');
@@ -266,7 +275,7 @@ export class MemoryHub implements Hub {
   }
 
   #cursor(seq: number): string {
-    return `${this.#run}-${seq}`;
+    return seq === this.#seq ? this.#newest : `${this.#run}-${seq}`;
   }
 
   /** The channel of that name, made if need be; throws `HubFullError` when no room can be made. */

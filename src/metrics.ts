@@ -10,6 +10,7 @@ import type { Batch } from './protocol.js';
 
 /** The transports that hold a client: long polls, event streams, WebSockets. */
 export type Transport = 'longpoll' | 'sse' | 'websocket';
+const TRANSPORTS: readonly Transport[] = ['longpoll', 'sse', 'websocket'];
 /** The transports that can answer `missed`, interval polling included. */
 export type Reader = Transport | 'messages';
 
@@ -17,11 +18,16 @@ export type Reader = Transport | 'messages';
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 
-const heldGauge = new Gauge({
+/** Clients held now, by transport: plain counts, as a poll comes and goes on the hot path; read at scrape time. */
+const heldNow: Record<Transport, number> = { longpoll: 0, sse: 0, websocket: 0 };
+new Gauge({
   name: 'pollcast_held',
   help: 'Long polls, event streams and WebSockets held open, by transport',
   labelNames: ['transport'],
   registers: [registry],
+  collect(this: Gauge): void {
+    for (const transport of TRANSPORTS) this.set({ transport }, heldNow[transport]);
+  },
 });
 const missedCounter = new Counter({
   name: 'pollcast_missed_total',
@@ -55,7 +61,6 @@ const streamWritesCounter = new Counter({
   labelNames: ['transport'],
   registers: [registry],
 });
-for (const transport of ['longpoll', 'sse', 'websocket'] as const) heldGauge.set({ transport }, 0);
 const streamWrites = {
   sse: streamWritesCounter.labels({ transport: 'sse' }),
   websocket: streamWritesCounter.labels({ transport: 'websocket' }),
@@ -63,7 +68,7 @@ const streamWrites = {
 
 /** A client was taken (`+1`) or let go (`-1`) by a transport. */
 export function held(transport: Transport, delta: 1 | -1): void {
-  heldGauge.inc({ transport }, delta);
+  heldNow[transport] += delta;
 }
 
 /** One write of events or frames to a stream's connection. */

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import t from 'tap';
 import type { Batch } from '../src/protocol.js';
 import { forkServer } from './fixtures/server.js';
@@ -172,6 +173,36 @@ t.test('a client that disconnects is forgotten at once, not at its timeout', asy
   await waitForWaiting(origin, 0);
   const stats = JSON.parse((await request(origin, '/stats')).body) as { waiting: number; channels: number };
   t.same(stats.channels, 0, 'the channel they made is dropped too');
+});
+
+t.test('a keep-alive connection is watched for every poll it carries: one answered, one timed out, then one dropped', async (t) => {
+  const server = await forkServer(t, ['--poll-timeout', '3000']);
+  const { origin } = server;
+  const socket = connect(Number(new URL(origin).port), '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  let received = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => {
+    received += chunk;
+  });
+  const ask = (since: string): void => {
+    socket.write(`GET /subscribe/kept?since=${since} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n`);
+  };
+  const answers = async (count: number): Promise<string[]> => {
+    for (let i = 0; i < 200 && (received.match(/HTTP\/1\.1 /g) ?? []).length < count; i++) await new Promise((r) => setTimeout(r, 20));
+    return received.match(/HTTP\/1\.1 \d+/g) ?? [];
+  };
+  const cursor = await publish(origin, 'first', 'kept');
+  ask('0');
+  t.same(await answers(1), ['HTTP/1.1 200'], 'the history');
+  ask(cursor);
+  await waitForWaiting(origin, 1);
+  t.same(await answers(2), ['HTTP/1.1 200', 'HTTP/1.1 204'], 'then the timeout');
+  ask(cursor);
+  await waitForWaiting(origin, 1);
+  socket.destroy();
+  await waitForWaiting(origin, 0, 1_000);
+  t.pass('the third poll was forgotten when the connection closed, long before its timeout would have come');
 });
 
 t.test('a cursor from an earlier run of the server is answered with missed', async (t) => {

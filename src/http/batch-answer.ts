@@ -50,7 +50,7 @@ class Answer implements Outlet {
   }
 
   get unsent(): number {
-    return this.#res.destroyed || this.#res.socket?.destroyed ? 0 : this.#res.writableLength;
+    return unsent(this.#res);
   }
 
   cut(): void {
@@ -60,14 +60,21 @@ class Answer implements Outlet {
 
 /** Hands `body` over when the outbound budget has room for it, else answers `503`; counts it until the kernel took it. */
 export function sendAnswer(res: ServerResponse, outbound: Outbound, body: Buffer, headers: Record<string, string | number>): void {
-  const answer = new Answer(res);
-  if (!outbound.admit(body.length, answer)) return sendError(res, TOO_BUSY);
+  if (!outbound.admit(body.length)) return sendError(res, TOO_BUSY);
   res.writeHead(200, headers);
-  res.end(body, () => outbound.flushed(answer));
+  res.end(body);
+  // Most answers are taken by the kernel at once: nothing to count, nothing to wait for.
+  if (unsent(res) === 0) return;
+  const answer = new Answer(res);
+  res.once('finish', () => outbound.flushed(answer));
   outbound.handed(answer);
 }
 
-/** Batches cut down to one answer, by the batch they come from and the size they were cut to. */
+function unsent(res: ServerResponse): number {
+  return res.destroyed || res.socket?.destroyed ? 0 : res.writableLength;
+}
+
+/** What of a batch fits in one answer (the batch itself, or the first of its messages), by the batch and the size it was fitted to. */
 const fitted = new WeakMap<Batch, { readonly maxBytes: number; readonly batch: Batch }>();
 
 /** `{"messages":[],"missed":false,"cursor":""}` */
@@ -75,6 +82,9 @@ const BATCH_OVERHEAD = 42;
 
 /** The first messages of `batch` whose encoding fits in `maxBytes` (at least one), or `batch` itself when all do. */
 function fit(batch: Batch, maxBytes: number): Batch {
+  // A fan-out asks for the same batch once per waiter: measured once.
+  const cached = fitted.get(batch);
+  if (cached?.maxBytes === maxBytes) return cached.batch;
   const { messages } = batch;
   let bytes = BATCH_OVERHEAD + batch.cursor.length;
   let count = 0;
@@ -82,12 +92,10 @@ function fit(batch: Batch, maxBytes: number): Batch {
     bytes += encodedBytes(messages[count]!) + 1;
     if (bytes > maxBytes && count > 0) break;
   }
-  if (count === messages.length) return batch;
-  const cached = fitted.get(batch);
-  if (cached?.maxBytes === maxBytes) return cached.batch;
-  const cut: Batch = { messages: messages.slice(0, count), missed: batch.missed, cursor: messages[count - 1]!.id };
-  fitted.set(batch, { maxBytes, batch: cut });
-  return cut;
+  const answer: Batch =
+    count === messages.length ? batch : { messages: messages.slice(0, count), missed: batch.missed, cursor: messages[count - 1]!.id };
+  fitted.set(batch, { maxBytes, batch: answer });
+  return answer;
 }
 
 /** Characters JSON writes as escapes (`\"`, `\n`, `\u0001`, a lone surrogate's `\udc00`). */

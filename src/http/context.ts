@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import { OWN_PUBLIC_DIR } from '../options.js';
 import type { PollcastOptions } from '../options.js';
 import { Outbound } from './outbound.js';
+import { PollClock } from './poll-clock.js';
 import type { Presence } from '../presence.js';
 import { RateLimiter } from './rate-limit.js';
 import { WaitingRoom } from './waiting-room.js';
@@ -30,6 +31,8 @@ export interface Context {
   readonly publishRate: RateLimiter;
   /** Unsent bytes of every connection, against `outboundBytes`, `streamBufferBytes` and `writeTimeoutMs`. */
   readonly outbound: Outbound;
+  /** The long polls' timeouts, at `pollTimeoutMs` less a jitter. */
+  readonly pollClock: PollClock;
   /** SSE heartbeats and WebSocket pings, every `heartbeatMs`; stopped by the server's `close()`. */
   readonly heartbeat: Heartbeat;
   /** One write per stream per turn of the event loop: event streams and WebSockets flush here. */
@@ -91,6 +94,7 @@ export function createContext(hub: Hub, presence: Presence, options: PollcastOpt
       connectionBytes: options.streamBufferBytes,
       writeTimeoutMs: options.writeTimeoutMs,
     }),
+    pollClock: new PollClock(options.pollTimeoutMs),
     heartbeat: new Heartbeat(options.heartbeatMs),
     flusher: new Flusher(),
     cors: createCors(options.corsOrigins),

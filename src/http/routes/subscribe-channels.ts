@@ -8,14 +8,10 @@ import type { Held } from '../hangups.js';
 import { SetWait } from '../multi-waiter.js';
 import type { SetWaiter } from '../multi-waiter.js';
 import type { Batch } from '../../protocol.js';
-import type { Outbound } from '../outbound.js';
-import type { WaitingRoom } from '../waiting-room.js';
+import { AT_TOKEN_EXPIRY, UNTIMED } from '../poll-clock.js';
+import type { Timed } from '../poll-clock.js';
 import { readChannelSet, touchPresence, writeChannelBatches } from './channel-set.js';
 import type { AdmittedSet } from './channel-set.js';
-
-/** Polls end up to this fraction early (in 16 steps), as single-channel polls do. */
-const JITTER = 0.1;
-const JITTER_STEPS = 16;
 
 /**
  * `GET /subscribe?channels=a,b&since=a:CURSOR`: the long poll over several
@@ -44,34 +40,27 @@ function hold(req: IncomingMessage, res: ServerResponse, ctx: Context, set: Admi
   }
 }
 
-class SetPoll implements SetWaiter, Held {
+class SetPoll implements SetWaiter, Held, Timed {
   readonly #socket: Socket;
   readonly #res: ServerResponse;
-  readonly #room: WaitingRoom;
-  readonly #outbound: Outbound;
+  readonly #ctx: Context;
   readonly #client: string;
   readonly #wait: SetWait;
-  #timer: NodeJS.Timeout | undefined;
-  /** The timer is the token's expiry, not the poll timeout. */
-  #tokenEnds = false;
+  /** The poll clock's ticket while the poll is timed (`AT_TOKEN_EXPIRY` when its token ends first), else `UNTIMED`. */
+  #ticket = UNTIMED;
   #held = true;
 
   constructor(socket: Socket, res: ServerResponse, channels: readonly string[], ctx: Context, client: string) {
     this.#socket = socket;
     this.#res = res;
-    this.#room = ctx.room;
-    this.#outbound = ctx.outbound;
+    this.#ctx = ctx;
     this.#client = client;
     this.#wait = new SetWait(channels, this);
   }
 
   start(ctx: Context, since: ReadonlyMap<string, string>, expires: number): void {
     this.#wait.start(ctx.hub, since);
-    const step = Math.floor(Math.random() * JITTER_STEPS) / JITTER_STEPS;
-    const timeout = Math.round(ctx.options.pollTimeoutMs * (1 - step * JITTER));
-    const left = expires - Date.now();
-    this.#tokenEnds = left < timeout;
-    this.#timer = setTimeout(expire, this.#tokenEnds ? Math.max(0, left) : timeout, this);
+    this.#ticket = ctx.pollClock.schedule(this, expires);
     watchHangup(this.#socket, this);
   }
 
@@ -82,7 +71,7 @@ class SetPoll implements SetWaiter, Held {
 
   deliver(batches: ReadonlyMap<string, Batch>): void {
     this.#stop();
-    writeChannelBatches(this.#res, batches, this.#outbound);
+    writeChannelBatches(this.#res, batches, this.#ctx.outbound);
   }
 
   release(): void {
@@ -97,23 +86,21 @@ class SetPoll implements SetWaiter, Held {
 
   /** Time is up: every channel's position, or 503 when a hub still asking its storage has none; 401 when the token ended first. */
   expire(): void {
+    const tokenEnds = this.#ticket === AT_TOKEN_EXPIRY;
     this.#stop();
-    if (this.#tokenEnds) {
+    if (tokenEnds) {
       this.#wait.cancel();
       sendError(this.#res, TOKEN_EXPIRED);
     } else if (!this.#wait.expire()) sendError(this.#res, STORAGE_UNAVAILABLE);
   }
 
   #stop(): void {
-    clearTimeout(this.#timer);
+    this.#ctx.pollClock.delete(this, this.#ticket);
+    this.#ticket = UNTIMED;
     releaseHangup(this.#socket, this);
     if (this.#held) {
       this.#held = false;
-      this.#room.leave(this.#client);
+      this.#ctx.room.leave(this.#client);
     }
   }
-}
-
-function expire(poll: SetPoll): void {
-  poll.expire();
 }

@@ -13,20 +13,12 @@ import type { Subscription, Waiter } from '../../hub.js';
 import * as metrics from '../../metrics.js';
 import { idleAsEmptyText, wantsJson } from '../negotiate.js';
 import type { Outbound } from '../outbound.js';
+import { AT_TOKEN_EXPIRY, UNTIMED } from '../poll-clock.js';
+import type { Timed } from '../poll-clock.js';
 import { encodeFrom, HEADER } from '../../protocol.js';
 import type { Batch } from '../../protocol.js';
-import type { WaitingRoom } from '../waiting-room.js';
 import { wantsChannelSet } from './channel-set.js';
 import { subscribeChannels } from './subscribe-channels.js';
-
-/** Polls end up to this fraction early, so thousands parked together do not all come back at once. */
-const JITTER = 0.1;
-/**
- * The jitter takes this many distinct values. Node keeps one timer list per
- * duration: a few shared durations make each poll's timer an O(1) append,
- * where a random duration each would cost a priority-queue insert.
- */
-const JITTER_STEPS = 16;
 
 /**
  * `GET /subscribe[/CHANNEL][?since=CURSOR]`: the long poll. Answers with the
@@ -62,40 +54,33 @@ function hold(req: IncomingMessage, res: ServerResponse, ctx: Context, channel: 
   }
 }
 
-class LongPoll implements Waiter, Held {
+class LongPoll implements Waiter, Held, Timed {
   readonly #socket: Socket;
   readonly #res: ServerResponse;
   readonly #json: boolean;
-  readonly #room: WaitingRoom;
-  readonly #outbound: Outbound;
+  readonly #ctx: Context;
   readonly #client: string;
   readonly #idleAsEmptyText: boolean;
   readonly #arrived = Date.now();
   #subscription: Subscription | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  /** The timer is the token's expiry, not the poll timeout. */
-  #tokenEnds = false;
+  /** The poll clock's ticket while the poll is timed (`AT_TOKEN_EXPIRY` when its token ends first), else `UNTIMED`. */
+  #ticket = UNTIMED;
   #held = true;
 
   constructor(socket: Socket, res: ServerResponse, json: boolean, ctx: Context, client: string, idleAsEmptyText: boolean) {
     this.#socket = socket;
     this.#res = res;
     this.#json = json;
-    this.#room = ctx.room;
-    this.#outbound = ctx.outbound;
+    this.#ctx = ctx;
     this.#client = client;
     this.#idleAsEmptyText = idleAsEmptyText;
   }
 
   start(ctx: Context, channel: string, since: string | undefined, expires: number): void {
-    // The hub never answers from inside subscribe(), so the timer and the
+    // The hub never answers from inside subscribe(), so the timeout and the
     // close listener are in place before any answer can come.
     this.#subscription = ctx.hub.subscribe(channel, since, this);
-    const step = Math.floor(Math.random() * JITTER_STEPS) / JITTER_STEPS;
-    const timeout = Math.round(ctx.options.pollTimeoutMs * (1 - step * JITTER));
-    const left = expires - Date.now();
-    this.#tokenEnds = left < timeout;
-    this.#timer = setTimeout(expire, this.#tokenEnds ? Math.max(0, left) : timeout, this);
+    this.#ticket = ctx.pollClock.schedule(this, expires);
     watchHangup(this.#socket, this);
   }
 
@@ -109,7 +94,8 @@ class LongPoll implements Waiter, Held {
   deliver(batch: Batch): number {
     this.#stop();
     if (batch.missed) metrics.missed('longpoll');
-    const sent = this.#json ? writeBatch(this.#res, batch, this.#outbound) : writeFirst(this.#res, batch, this.#outbound);
+    const outbound = this.#ctx.outbound;
+    const sent = this.#json ? writeBatch(this.#res, batch, outbound) : writeFirst(this.#res, batch, outbound);
     metrics.wrote('longpoll', sent, this.#arrived);
     return sent.messages.length;
   }
@@ -131,28 +117,26 @@ class LongPoll implements Waiter, Held {
    * give: that is the storage failing, and retryable.
    */
   expire(): void {
+    const tokenEnds = this.#ticket === AT_TOKEN_EXPIRY;
     this.#stop();
     const subscription = this.#subscription!;
     subscription.cancel();
-    if (this.#tokenEnds) sendError(this.#res, TOKEN_EXPIRED);
+    if (tokenEnds) sendError(this.#res, TOKEN_EXPIRED);
     else if (subscription.cursor === undefined) sendError(this.#res, STORAGE_UNAVAILABLE);
     else if (this.#idleAsEmptyText) writeEmptyText(this.#res, subscription.cursor);
     else writeEmpty(this.#res, subscription.cursor, false);
   }
 
   #stop(): void {
-    clearTimeout(this.#timer);
+    this.#ctx.pollClock.delete(this, this.#ticket);
+    this.#ticket = UNTIMED;
     releaseHangup(this.#socket, this);
     if (this.#held) {
       this.#held = false;
-      this.#room.leave(this.#client);
+      this.#ctx.room.leave(this.#client);
       metrics.held('longpoll', -1);
     }
   }
-}
-
-function expire(poll: LongPoll): void {
-  poll.expire();
 }
 
 /**
