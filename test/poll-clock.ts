@@ -1,5 +1,5 @@
 import t from 'tap';
-import { PollClock } from '../src/http/poll-clock.js';
+import { AT_TOKEN_EXPIRY, PollClock } from '../src/http/poll-clock.js';
 import type { Timed } from '../src/http/poll-clock.js';
 
 /** A poll that records when it expired, in ms since it was put on the clock. */
@@ -114,6 +114,26 @@ t.test('PollClock', async (t) => {
     });
     clock.add(first, 0);
     await until(() => next?.expiredAfter !== undefined);
+    t.equal(clock.size, 0);
+  });
+  t.test("schedule(): the clock when the token outlasts the timeout, else the token's expiry; both taken off by delete()", async (t) => {
+    const clock = new PollClock(60_000);
+    const lasting = new Poll();
+    const ticket = clock.schedule(lasting, Date.now() + 3_600_000);
+    t.ok(ticket >= 0 && ticket < 16, 'on the clock');
+    t.equal(clock.size, 1);
+    const ending = new Poll();
+    t.equal(clock.schedule(ending, Date.now() + 30), AT_TOKEN_EXPIRY, 'timed by its token');
+    t.equal(clock.size, 1, 'not on the clock');
+    const ended = new Poll();
+    t.equal(clock.schedule(ended, Date.now() - 1_000), AT_TOKEN_EXPIRY, 'a token already past: expired at once');
+    const cancelled = new Poll();
+    clock.delete(cancelled, clock.schedule(cancelled, Date.now() + 30));
+    await until(() => ending.expiredAfter !== undefined && ended.expiredAfter !== undefined);
+    t.ok(ending.expiredAfter! >= 29, `expired at the token's end (${ending.expiredAfter} ms)`);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    t.equal(cancelled.expiredAfter, undefined, 'a poll taken off never expires');
+    clock.delete(lasting, ticket);
     t.equal(clock.size, 0);
   });
 });
