@@ -220,9 +220,11 @@ export const GOALS: readonly Goal[] = (
     ['long poll, A largest: CPU per delivery', 'pollcast', 'nchan-multipart', 'A', 'largest', 'cpuUsPerDelivery', '≤', 1],
     ['long poll, B: CPU per delivery', 'pollcast', 'baseline', 'B', 'largest', 'cpuUsPerDelivery', '≤', 1],
     ['long poll, B: p99', 'pollcast', 'baseline', 'B', 'largest', 'p99', '≤', 1],
-    ['pollcast, C largest: memory per held connection', 'pollcast', 'nchan', 'C', 'largest', 'bytesPerHeldPoll', '≤', 1],
-    ['pollcast-sse, C largest: memory per held connection', 'pollcast-sse', 'nchan', 'C', 'largest', 'bytesPerHeldPoll', '≤', 1],
-    ['pollcast-ws, C largest: memory per held connection', 'pollcast-ws', 'nchan', 'C', 'largest', 'bytesPerHeldPoll', '≤', 1],
+    // A held connection costs nchan the same with or without multipart answers (10.0 and 10.1 KB in the
+    // last run with both): the memory rows take nchan-multipart, the reference every other row runs anyway.
+    ['pollcast, C largest: memory per held connection', 'pollcast', 'nchan-multipart', 'C', 'largest', 'bytesPerHeldPoll', '≤', 1],
+    ['pollcast-sse, C largest: memory per held connection', 'pollcast-sse', 'nchan-multipart', 'C', 'largest', 'bytesPerHeldPoll', '≤', 1],
+    ['pollcast-ws, C largest: memory per held connection', 'pollcast-ws', 'nchan-multipart', 'C', 'largest', 'bytesPerHeldPoll', '≤', 1],
     ['Redis, A smallest: CPU per delivery', 'pollcast-redis', 'pollcast', 'A', 'smallest', 'cpuUsPerDelivery', '≤', 1.3],
     ['Redis, B: p99', 'pollcast-redis', 'pollcast', 'B', 'largest', 'p99', '≤', 1.1],
   ] satisfies GoalRow[]
