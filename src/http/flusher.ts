@@ -1,3 +1,5 @@
+import type { Batch } from '../protocol.js';
+
 /** A stream that writes once per turn of the event loop: what became ready for it meanwhile, in one go. */
 export interface Flushing {
   flush(): void;
@@ -28,4 +30,23 @@ export class Flusher {
     this.#scheduled = true;
     setImmediate(this.#run);
   }
+}
+
+/**
+ * A stream's whole queue as one buffer, when every batch in it reads the
+ * same for everyone (nothing missed, a message at least: `encode` gives its
+ * bytes, made once for every connection, unless too large to keep) and together they fit in `max`
+ * bytes; else `undefined`, and the stream writes the queue piece by piece.
+ */
+export function sharedQueue(queue: readonly Batch[], max: number, encode: (batch: Batch) => Buffer | undefined): Buffer | undefined {
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  for (const batch of queue) {
+    if (batch.missed || batch.messages.length === 0) return undefined;
+    const frames = encode(batch);
+    if (!frames || bytes + frames.length > max) return undefined;
+    parts.push(frames);
+    bytes += frames.length;
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
 }

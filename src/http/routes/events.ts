@@ -7,6 +7,7 @@ import type { Context } from '../context.js';
 import { SHUTTING_DOWN, TOKEN_EXPIRED, TOO_MANY_WAITING, fromHubError, sendError } from '../errors.js';
 import { releaseHangup, watchHangup } from '../hangups.js';
 import type { Held } from '../hangups.js';
+import { sharedQueue } from '../flusher.js';
 import type { Flusher, Flushing } from '../flusher.js';
 import type { Beating, Heartbeat } from '../heartbeat.js';
 import type { Hub, Subscription, Waiter } from '../../hub.js';
@@ -223,20 +224,11 @@ class EventStream implements Waiter, Held, Outlet, Beating, Flushing {
   /** The next piece of the queue, taken off it: the whole queue when its events are shared and fit, else about a piece. */
   #takePiece(): Buffer | string {
     const queue = this.#queue;
-    if (this.#next === 0) {
-      const parts: Buffer[] = [];
-      let bytes = 0;
-      for (const batch of queue) {
-        const frames = batch.missed || batch.messages.length === 0 ? undefined : sharedFrames(batch);
-        if (!frames || bytes + frames.length > this.#piece) break;
-        parts.push(frames);
-        bytes += frames.length;
-      }
-      if (parts.length === queue.length) {
-        this.#from = queue[queue.length - 1]!.cursor;
-        this.#queue = [];
-        return parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
-      }
+    const whole = this.#next === 0 ? sharedQueue(queue, this.#piece, sharedFrames) : undefined;
+    if (whole) {
+      this.#from = queue[queue.length - 1]!.cursor;
+      this.#queue = [];
+      return whole;
     }
     let piece = '';
     while (queue.length > 0) {

@@ -8,6 +8,7 @@ import type { Grant, Rights } from '../auth.js';
 import { noteRefusal } from '../context.js';
 import type { Context } from '../context.js';
 import { asHttpError, endSocket, HttpError, SHUTTING_DOWN, TOO_MANY_WAITING, UPGRADE_REQUIRED } from '../errors.js';
+import { sharedQueue } from '../flusher.js';
 import type { Flushing } from '../flusher.js';
 import type { Beating } from '../heartbeat.js';
 import type { Subscription, Waiter } from '../../hub.js';
@@ -370,20 +371,11 @@ class Connection implements Waiter, Outlet, Beating, Flushing {
   /** The next piece of the queue, taken off it: the whole queue when its frames are shared and fit, else about a piece. */
   #takePiece(): Buffer {
     const queue = this.#queue;
-    if (this.#next === 0) {
-      const parts: Buffer[] = [];
-      let bytes = 0;
-      for (const batch of queue) {
-        const frames = batch.missed || batch.messages.length === 0 ? undefined : sharedFrames(batch);
-        if (!frames || bytes + frames.length > this.#piece) break;
-        parts.push(frames);
-        bytes += frames.length;
-      }
-      if (parts.length === queue.length) {
-        this.#after = queue[queue.length - 1]!.cursor;
-        this.#queue = [];
-        return parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
-      }
+    const whole = this.#next === 0 ? sharedQueue(queue, this.#piece, sharedFrames) : undefined;
+    if (whole) {
+      this.#after = queue[queue.length - 1]!.cursor;
+      this.#queue = [];
+      return whole;
     }
     const texts: string[] = [];
     let length = 0;
