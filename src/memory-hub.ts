@@ -9,6 +9,7 @@ import type { Hub, HubStats, PublishResult, Subscription, Waiter } from './hub.j
 import { OLDEST } from './protocol.js';
 import type { Batch, From, Message } from './protocol.js';
 import { releaseAll, Settled } from './settled.js';
+import { atTurnEnd } from './turn.js';
 
 /** Options of the in-memory hub. */
 export interface MemoryHubOptions {
@@ -45,6 +46,12 @@ interface Channel {
   readonly name: string;
   readonly history: History;
   waiters: Set<Parked>;
+  /**
+   * This turn's wake, while one is due: the messages published to the channel
+   * in the turn, and the waiters taken off it, each group with the first of
+   * those messages it has not seen (`from`: the waiters parked before it).
+   */
+  wake: { readonly messages: Message[]; readonly groups: { readonly waiters: Set<Parked>; readonly from: number }[] } | undefined;
   /** Idempotency keys of the messages in the history, each gone with its message. */
   readonly keys: Map<string, Message>;
   /**
@@ -121,6 +128,8 @@ export class MemoryHub implements Hub {
   /** The cursor of `#seq`: where every poll that is up to date resumes from, made once per message, not per poll. */
   #newest = `${this.#run}-0`;
   #waiting = 0;
+  /** Channels whose wake is due at the end of this turn. */
+  #wakes: Channel[] = [];
   #published = 0;
   #delivered = 0;
   #closed = false;
@@ -156,8 +165,8 @@ export class MemoryHub implements Hub {
     channel.batches.clear();
     if (key !== undefined) channel.keys.set(key, message);
     this.#published++;
-    this.#wake(channel, { messages: [message], missed: false, cursor: message.id });
-    // After the wake: a message larger than the whole budget still reaches those waiting for it.
+    // Held by the wake: a message larger than the whole budget still reaches those waiting for it.
+    this.#queueWake(channel, message);
     this.#trim();
     return Promise.resolve({ message, repeated: false });
   }
@@ -204,6 +213,8 @@ export class MemoryHub implements Hub {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
+    // What was published before the close reaches those waiting for it first.
+    this.#wakeAll();
     for (const channel of this.#channels.values()) {
       const waiters = channel.waiters;
       channel.waiters = new Set();
@@ -223,15 +234,42 @@ export class MemoryHub implements Hub {
     }
   }
 
-  #wake(channel: Channel, batch: Batch): void {
+  /**
+   * Takes the channel's waiters off it for the wake at the end of the turn,
+   * where they get `message` and whatever else is published to the channel
+   * until then, in one batch: a burst is one answer, one write and one
+   * encoding per waiter, not one per message. A waiter that parks meanwhile
+   * has seen what came before it, and is woken with what comes after.
+   */
+  #queueWake(channel: Channel, message: Message): void {
     const waiters = channel.waiters;
-    if (waiters.size === 0) return;
-    // Swap first: a waiter that subscribes again while being answered must
-    // wait for the next message, not get this one twice.
-    channel.waiters = new Set();
-    this.#waiting -= waiters.size;
-    for (const parked of waiters) this.#deliver(parked, batch);
+    let wake = channel.wake;
+    if (waiters.size > 0) {
+      // Swapped: a waiter that subscribes again once answered waits for the next message, not this one twice.
+      channel.waiters = new Set();
+      this.#waiting -= waiters.size;
+      if (!wake) {
+        wake = channel.wake = { messages: [], groups: [] };
+        if (this.#wakes.push(channel) === 1) atTurnEnd(this.#wakeAll);
+      }
+      wake.groups.push({ waiters, from: wake.messages.length });
+    }
+    wake?.messages.push(message);
   }
+
+  readonly #wakeAll = (): void => {
+    const channels = this.#wakes;
+    this.#wakes = [];
+    for (const channel of channels) {
+      const wake = channel.wake!;
+      channel.wake = undefined;
+      for (const { waiters, from } of wake.groups) {
+        const messages = from === 0 ? wake.messages : wake.messages.slice(from);
+        const batch: Batch = { messages, missed: false, cursor: messages[messages.length - 1]!.id };
+        for (const parked of waiters) this.#deliver(parked, batch);
+      }
+    }
+  };
 
   #deliver(parked: Parked, batch: Batch): void {
     this.#delivered += parked.deliver(batch);
@@ -289,6 +327,7 @@ export class MemoryHub implements Hub {
         name,
         history: new History(this.#limits.historyLimit, this.#lostBefore(name)),
         waiters: new Set(),
+        wake: undefined,
         keys: new Map(),
         batches: this.#cache.shelf(),
       };

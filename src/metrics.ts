@@ -7,6 +7,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Batch } from './protocol.js';
+import { TallyHistogram } from './tally-histogram.js';
 
 /** The transports that hold a client: long polls, event streams, WebSockets. */
 export type Transport = 'longpoll' | 'sse' | 'websocket';
@@ -41,13 +42,14 @@ const refusedCounter = new Counter({
   labelNames: ['code'],
   registers: [registry],
 });
-const publishToWriteHistogram = new Histogram({
+const publishToWriteHistogram = new TallyHistogram({
   name: 'pollcast_publish_to_write_seconds',
   help: 'Delay from a publish to the write of that message to a subscriber waiting for it, by transport',
-  labelNames: ['transport'],
+  label: 'transport',
+  values: TRANSPORTS,
   buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-  registers: [registry],
 });
+registry.registerMetric(publishToWriteHistogram.asMetric());
 const redisHistogram = new Histogram({
   name: 'pollcast_redis_command_seconds',
   help: 'Latency of Redis commands, by command',
@@ -95,7 +97,7 @@ export function refused(code: string): void {
 export function wrote(transport: Transport, batch: Batch, waitingSince: number): void {
   const now = Date.now();
   for (const message of batch.messages) {
-    if (message.time >= waitingSince) publishToWriteHistogram.observe({ transport }, Math.max(0, now - message.time) / 1000);
+    if (message.time >= waitingSince) publishToWriteHistogram.observe(transport, Math.max(0, now - message.time) / 1000);
   }
 }
 

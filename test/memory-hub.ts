@@ -16,12 +16,45 @@ t.test('publish() wakes every waiter of its channel, and only of its channel', a
   hub.subscribe('elsewhere', undefined, other);
   t.equal(hub.stats().waiting, 3);
   const { message } = await hub.publish('room', 'hello');
+  t.same(a.texts, [], 'not before the end of the turn');
+  await tick();
   t.same(a.texts, ['hello']);
   t.same(b.texts, ['hello']);
   t.equal(a.batches[0], b.batches[0], 'one batch object serves every waiter');
   t.equal(a.batches[0]!.cursor, message.id);
   t.same(other.batches, []);
   t.same(hub.stats(), { waiting: 1, channels: 2, published: 1, delivered: 2, bytes: messageCost('hello') + 2 * CHANNEL_OVERHEAD });
+});
+
+t.test('what is published to a channel in one turn wakes each waiter once, with what it has not seen', async (t) => {
+  const hub = new MemoryHub();
+  const early = new Probe();
+  const late = new Probe();
+  const other = new Probe();
+  hub.subscribe('room', undefined, early);
+  hub.subscribe('other', undefined, other);
+  void hub.publish('room', 'one');
+  // Parks at the head, after 'one', in the same turn.
+  hub.subscribe('room', undefined, late);
+  void hub.publish('room', 'two');
+  void hub.publish('room', 'three');
+  t.equal(hub.stats().waiting, 1, 'the woken are counted off at once; "other" still waits');
+  await tick();
+  t.same(early.batches.map((batch) => batch.messages.map((message) => message.text)), [['one', 'two', 'three']], 'one batch');
+  t.same(late.batches.map((batch) => batch.messages.map((message) => message.text)), [['two', 'three']], 'nothing it had seen');
+  t.equal(early.batches[0]!.cursor, late.batches[0]!.cursor);
+  t.same(other.batches, []);
+  t.equal(hub.stats().delivered, 5);
+});
+
+t.test('close() hands over what was published in its turn before it lets waiters go', async (t) => {
+  const hub = new MemoryHub();
+  const probe = new Probe();
+  hub.subscribe('room', undefined, probe);
+  void hub.publish('room', 'last words');
+  await hub.close();
+  t.same(probe.texts, ['last words']);
+  t.equal(probe.released, 0);
 });
 
 t.test('subscribe() from a cursor answers at once, never synchronously', async (t) => {
@@ -141,6 +174,7 @@ t.test('the cursor 0 on an empty channel answers at once with the position', asy
   hub.subscribe('room', probe.batches[0]!.cursor, next);
   t.equal(hub.stats().waiting, 1, 'its cursor parks');
   await hub.publish('room', 'first');
+  await tick();
   t.same(next.texts, ['first']);
 });
 
@@ -204,6 +238,7 @@ t.test('a repeated idempotency key stores nothing and answers the first message'
   t.equal(again.repeated, true);
   t.equal(again.message, first.message);
   t.equal(hub.stats().published, 1);
+  await tick();
   t.same(probe.texts, ['once'], 'waiters were woken once');
   await t.rejects(hub.publish('room', 'other text', 'key-1'), KeyReusedError);
   const elsewhere = await hub.publish('other', 'once', 'key-1');
@@ -281,6 +316,7 @@ t.test('a message larger than the whole budget still reaches those waiting', asy
   const probe = new Probe();
   hub.subscribe('a', undefined, probe);
   await hub.publish('a', 'too big to keep');
+  await tick();
   t.same(probe.texts, ['too big to keep']);
   t.equal(hub.stats().bytes, 0);
   t.equal(hub.stats().channels, 0);

@@ -45,6 +45,10 @@ t.test('/metrics counts held polls by transport, publishes, deliveries, refusals
   t.equal(sample(text, 'pollcast_budget_bytes{budget="history"}'), bytes, 'the history budget as /stats counts it');
   t.equal(sample(text, 'pollcast_budget_limit_bytes{budget="history"}'), 64 * 1024 * 1024);
   t.equal(sample(text, 'pollcast_publish_to_write_seconds_count{transport="longpoll"}'), 1, 'the delivery was timed');
+  t.equal(sample(text, 'pollcast_publish_to_write_seconds_bucket{le="5",transport="longpoll"}'), 1, 'within the last bound');
+  t.equal(sample(text, 'pollcast_publish_to_write_seconds_bucket{le="+Inf",transport="longpoll"}'), 1);
+  t.equal(sample(text, 'pollcast_publish_to_write_seconds_count{transport="sse"}'), 0, 'every transport has its series');
+  t.match(text, /^# TYPE pollcast_publish_to_write_seconds histogram$/m);
   t.ok((sample(text, 'process_resident_memory_bytes') ?? 0) > 0, "Node's default process metrics");
   t.notMatch(text, /^pollcast_storage_up/m, 'no storage metric for the in-memory hub');
   held.abort();

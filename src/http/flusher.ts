@@ -1,4 +1,5 @@
 import type { Batch } from '../protocol.js';
+import { atTurnEnd } from '../turn.js';
 
 /** A stream that writes once per turn of the event loop: what became ready for it meanwhile, in one go. */
 export interface Flushing {
@@ -7,11 +8,12 @@ export interface Flushing {
 
 /**
  * One server's write turn. A stream handed messages does not write at once:
- * it asks to be flushed, and one `setImmediate` (after the poll phase, where
- * the publishes of one read of the sockets are all handled) flushes every
- * stream that asked. So a burst costs each connection one write, not one per
- * message. A stream asks once per turn (it keeps its own flag, cleared by
- * `flush()`); one that asks while the turn is flushed is flushed in the next.
+ * it asks to be flushed, and at the end of the turn (`atTurnEnd`: after the
+ * publishes of one read of the sockets are all handled, and after the hub
+ * woke its waiters with them) every stream that asked is flushed. So a burst
+ * costs each connection one write, not one per message. A stream asks once
+ * per turn (it keeps its own flag, cleared by `flush()`); one that asks while
+ * the turn is flushed is flushed in the same go.
  */
 export class Flusher {
   #due: Flushing[] = [];
@@ -28,7 +30,7 @@ export class Flusher {
     this.#due.push(member);
     if (this.#scheduled) return;
     this.#scheduled = true;
-    setImmediate(this.#run);
+    atTurnEnd(this.#run);
   }
 }
 

@@ -172,17 +172,22 @@ class EventStream implements Waiter, Held, Outlet, Beating, Flushing {
     metrics.wrote('sse', batch, this.#since);
     this.#queue.push(batch);
     this.#cursor = batch.cursor;
-    // Waiting again at once: what else is published in this turn joins the same write.
-    this.#subscription = this.#hub.subscribe(this.#channel, this.#cursor, this);
     if (this.#due) return;
     this.#due = true;
     this.#flusher.due(this);
   }
 
-  /** The write turn: everything queued, in one write when it fits in a piece. */
+  /**
+   * The write turn: everything queued, in one write when it fits in a piece;
+   * then the stream waits again. What was published since the batch came is
+   * one batch for it then, shared by every stream at the same place (not
+   * one hand-over per message and stream), and goes in the next turn.
+   */
   flush(): void {
     this.#due = false;
-    if (!this.#blocked) this.#pump();
+    if (this.#blocked) return;
+    this.#pump();
+    this.#wait();
   }
 
   get unsent(): number {
@@ -205,7 +210,6 @@ class EventStream implements Waiter, Held, Outlet, Beating, Flushing {
       this.#outbound.handed(this);
       if (!room) {
         this.#blocked = true;
-        this.#subscription?.cancel();
         this.#drained ??= () => this.#resume();
         this.#res.once('drain', this.#drained);
         return;
@@ -218,6 +222,11 @@ class EventStream implements Waiter, Held, Outlet, Beating, Flushing {
     this.#outbound.flushed(this);
     this.#blocked = false;
     this.#pump();
+    this.#wait();
+  }
+
+  /** Waits for what comes after the last batch handed over, unless the socket is full or the stream over. */
+  #wait(): void {
     if (!this.#blocked && !this.#ended) this.#subscription = this.#hub.subscribe(this.#channel, this.#cursor, this);
   }
 

@@ -245,7 +245,7 @@ class Connection implements Waiter, Outlet, Beating, Flushing {
     if (!this.#paused) return;
     this.#paused = false;
     this.#pump();
-    if (!this.#paused && !this.#closed) this.#subscription = this.#ctx.hub.subscribe(this.#channel, this.#cursor, this);
+    this.#wait();
   };
 
   constructor(
@@ -307,15 +307,24 @@ class Connection implements Waiter, Outlet, Beating, Flushing {
     if (this.#queue.length === 0) this.#after = this.#subscription?.cursor ?? batch.cursor;
     this.#queue.push(batch);
     this.#cursor = batch.cursor;
-    // Waiting again at once: what else is published in this turn joins the same write.
-    this.#subscription = this.#ctx.hub.subscribe(this.#channel, this.#cursor, this);
     this.#flushLater();
   }
 
-  /** The write turn: everything queued, in one write when it fits in a piece. */
+  /**
+   * The write turn: everything queued, in one write when it fits in a piece;
+   * then the connection waits again. What was published since the batch came
+   * is one batch for it then, shared by every connection at the same place,
+   * and goes in the next turn.
+   */
   flush(): void {
     this.#due = false;
     this.#writeQueued();
+    if (!this.#set) this.#wait();
+  }
+
+  /** Waits for what comes after the last batch handed over, unless the socket is full or the connection closing. */
+  #wait(): void {
+    if (!this.#paused && !this.#closed) this.#subscription = this.#ctx.hub.subscribe(this.#channel, this.#cursor, this);
   }
 
   get unsent(): number {
@@ -356,7 +365,6 @@ class Connection implements Waiter, Outlet, Beating, Flushing {
       this.#write(piece);
       if (this.#ws.bufferedAmount >= this.#piece) {
         this.#paused = true;
-        this.#subscription?.cancel();
         return;
       }
     }
