@@ -57,7 +57,14 @@ export class TallyHistogram<L extends string> {
       values.push({ metricName: `${this.name}_sum`, labels: { [this.#label]: of }, value: series.sum });
       values.push({ metricName: `${this.name}_count`, labels: { [this.#label]: of }, value: series.count });
     }
-    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values, collect: () => undefined });
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values,
+      collect: () => undefined,
+    });
   }
 
   reset(): void {

@@ -40,8 +40,16 @@ t.test('what is published to a channel in one turn wakes each waiter once, with 
   void hub.publish('room', 'three');
   t.equal(hub.stats().waiting, 1, 'the woken are counted off at once; "other" still waits');
   await tick();
-  t.same(early.batches.map((batch) => batch.messages.map((message) => message.text)), [['one', 'two', 'three']], 'one batch');
-  t.same(late.batches.map((batch) => batch.messages.map((message) => message.text)), [['two', 'three']], 'nothing it had seen');
+  t.same(
+    early.batches.map((batch) => batch.messages.map((message) => message.text)),
+    [['one', 'two', 'three']],
+    'one batch',
+  );
+  t.same(
+    late.batches.map((batch) => batch.messages.map((message) => message.text)),
+    [['two', 'three']],
+    'nothing it had seen',
+  );
   t.equal(early.batches[0]!.cursor, late.batches[0]!.cursor);
   t.same(other.batches, []);
   t.equal(hub.stats().delivered, 5);
