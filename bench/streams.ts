@@ -1,14 +1,19 @@
 /**
  * The streaming subscribers of the bench: one server-sent event stream (`/events`) or one
- * WebSocket (`/ws`) per subscriber, resumed from the last id after any drop. A stream is one
- * long answer, so Node's own client costs little here (the per-response cost that made the bench
- * write its own HTTP client does not arise): `http.get` reads the event stream, `ws` the socket.
+ * WebSocket (`/ws`) per subscriber, resumed from the last id after any drop. By default each is
+ * read off a bare socket (`--client raw`): the request head written by hand, then the event
+ * stream's chunked body or the WebSocket's frames parsed in place. Node's `http.get` and the `ws`
+ * client (`--client node`) cost the generator more per delivery than the server spends: with
+ * 1000 subscribers they saturated a core of their own, so the bench measured them, not the server.
  */
+import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
 import type { ClientRequest } from 'node:http';
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { nowMs } from './wire.js';
-import type { ByteMeter } from './wire.js';
+import type { ByteMeter, ClientKind } from './wire.js';
 
 /** What a stream tells its subscriber. */
 export interface StreamSink {
@@ -33,6 +38,7 @@ export interface StreamSpec {
   maxErrors: number;
   /** Where the stream's sockets are counted. */
   meter: ByteMeter;
+  client: ClientKind;
 }
 
 const RETRY_MS = 100;
@@ -55,7 +61,8 @@ export class Stream {
   async run(): Promise<void> {
     // Bounded by the deadline, close() and the error budget.
     while (!this.#closed && nowMs() < this.#spec.deadlineMs && this.#errors <= this.#spec.maxErrors) {
-      await (this.#spec.kind === 'sse' ? this.#events() : this.#socket());
+      const { kind, client } = this.#spec;
+      await (client === 'raw' ? this.#raw() : kind === 'sse' ? this.#events() : this.#socket());
       if (this.#closed) return;
       this.#errors++;
       this.#sink.error();
@@ -117,6 +124,43 @@ export class Stream {
     });
   }
 
+  /** Resolves when the bare socket closes, for whatever reason. */
+  #raw(): Promise<void> {
+    return new Promise((resolve) => {
+      const { kind, port, channel, localAddress } = this.#spec;
+      const socket = connect({ host: '127.0.0.1', port, localAddress, noDelay: true });
+      this.#spec.meter.track(socket);
+      const head =
+        kind === 'sse'
+          ? `GET /events/${channel} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\nLast-Event-ID: ${this.#cursor}\r\n\r\n`
+          : `GET /ws/${channel}?since=${encodeURIComponent(this.#cursor)} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+            `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+      const reader: BodyReader = kind === 'sse' ? new ChunkedEvents() : new Frames(socket);
+      let pending: Buffer | undefined = Buffer.alloc(0);
+      socket.on('data', (chunk: Buffer) => {
+        const at = nowMs();
+        if (pending) {
+          // The answer's head: 200 for an event stream, 101 for a WebSocket, else give up and retry.
+          pending = Buffer.concat([pending, chunk]);
+          const end = pending.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const status = Number(pending.toString('latin1', 9, 12));
+          if (status !== (kind === 'sse' ? 200 : 101)) return socket.destroy();
+          chunk = pending.subarray(end + 4);
+          pending = undefined;
+          this.#sink.ready();
+        }
+        const events = reader.push(chunk);
+        if (events === undefined) return socket.destroy();
+        if (events.length > 0) this.#heard(events, at);
+      });
+      socket.on('error', () => undefined); // 'close' follows
+      socket.once('close', () => resolve());
+      socket.write(head);
+      this.#close = () => socket.destroy();
+    });
+  }
+
   #heard(events: StreamEvent[], at: number): void {
     const texts: string[] = [];
     for (const event of events) {
@@ -173,6 +217,95 @@ class EventStreamReader {
       if (data.length > 0 && !event.missed) event.text = data.join('\n');
       events.push(event);
     }
+    return events;
+  }
+}
+
+/** Reads a stream's body off the socket: the events in `chunk`, or undefined when it is broken or over. */
+interface BodyReader {
+  push(chunk: Buffer): StreamEvent[] | undefined;
+}
+
+/** An event stream's body as pollcast sends it: chunked transfer coding around the events. */
+class ChunkedEvents implements BodyReader {
+  readonly #events = new EventStreamReader();
+  #rest: Buffer = Buffer.alloc(0);
+  /** Bytes of the current chunk still to come; -1 while its size line is read. */
+  #left = -1;
+
+  push(chunk: Buffer): StreamEvent[] | undefined {
+    let buffer = this.#rest.length > 0 ? Buffer.concat([this.#rest, chunk]) : chunk;
+    let text = '';
+    for (;;) {
+      if (this.#left < 0) {
+        const lineEnd = buffer.indexOf('\r\n');
+        if (lineEnd < 0) break;
+        this.#left = parseInt(buffer.toString('latin1', 0, lineEnd), 16);
+        // The last chunk (size 0) ends the stream.
+        if (!(this.#left > 0)) return undefined;
+        buffer = buffer.subarray(lineEnd + 2);
+      }
+      // The chunk's data, then its CRLF.
+      if (buffer.length < this.#left + 2) {
+        if (buffer.length > this.#left) break;
+        text += buffer.toString('utf8');
+        this.#left -= buffer.length;
+        buffer = buffer.subarray(buffer.length);
+        break;
+      }
+      text += buffer.toString('utf8', 0, this.#left);
+      buffer = buffer.subarray(this.#left + 2);
+      this.#left = -1;
+    }
+    this.#rest = buffer;
+    return text === '' ? [] : this.#events.push(text);
+  }
+}
+
+/** A WebSocket's frames from the server (never masked); pings are answered, a close ends it. */
+class Frames implements BodyReader {
+  readonly #socket: Socket;
+  #rest: Buffer = Buffer.alloc(0);
+  /** Payloads of a fragmented message so far. */
+  #parts: Buffer[] = [];
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+  }
+
+  push(chunk: Buffer): StreamEvent[] | undefined {
+    let buffer = this.#rest.length > 0 ? Buffer.concat([this.#rest, chunk]) : chunk;
+    const events: StreamEvent[] = [];
+    while (buffer.length >= 2) {
+      const opcode = buffer[0]! & 0x0f;
+      const fin = (buffer[0]! & 0x80) !== 0;
+      let length = buffer[1]! & 0x7f;
+      let start = 2;
+      if (length === 126) {
+        if (buffer.length < 4) break;
+        length = buffer.readUInt16BE(2);
+        start = 4;
+      } else if (length === 127) {
+        if (buffer.length < 10) break;
+        length = Number(buffer.readBigUInt64BE(2));
+        start = 10;
+      }
+      if (buffer.length < start + length) break;
+      const payload = buffer.subarray(start, start + length);
+      buffer = buffer.subarray(start + length);
+      if (opcode === 0x8) return undefined;
+      // A pong, masked with a zero key as a client must mask (XOR with zero leaves the payload as is).
+      if (opcode === 0x9) this.#socket.write(Buffer.concat([Buffer.from([0x8a, 0x80 | payload.length, 0, 0, 0, 0]), payload]));
+      if (opcode !== 0x1 && opcode !== 0x0) continue;
+      if (!fin) {
+        this.#parts.push(payload);
+        continue;
+      }
+      const whole = this.#parts.length > 0 ? Buffer.concat([...this.#parts, payload]) : payload;
+      this.#parts = [];
+      events.push(parseFrame(whole.toString('utf8')));
+    }
+    this.#rest = buffer.length > 0 ? Buffer.from(buffer) : Buffer.alloc(0);
     return events;
   }
 }

@@ -162,6 +162,7 @@ async function follow(sub: Subscriber, start: StartJob, connected: () => void): 
       deadlineMs: start.deadlineMs,
       maxErrors: MAX_ERRORS_PER_SUBSCRIBER,
       meter,
+      client: start.client,
     },
     {
       ready() {
