@@ -180,8 +180,14 @@ export function median(sorted: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** The figure of a result that a goal judges. */
-export type Figure = 'cpuUsPerDelivery' | 'deliveriesPerSecond' | 'p99' | 'bytesPerHeldPoll';
+/**
+ * The figure of a result that a goal judges. `marginalBytesPerHeldPoll` is what one more held
+ * connection adds: the growth of the server's RSS from the smallest C case to the largest, per
+ * connection added, in the same repetition. It leaves out what a server holds whatever the count
+ * (V8's young generation grows to 16–32 MB while thousands connect at once, ~2 KB a poll at 10k),
+ * which is the figure a capacity model of 100k connections needs.
+ */
+export type Figure = 'cpuUsPerDelivery' | 'deliveriesPerSecond' | 'p99' | 'bytesPerHeldPoll' | 'marginalBytesPerHeldPoll';
 
 /** Which case of a scenario a goal is judged in: the run's smallest or largest of that scenario. */
 export type CasePick = 'smallest' | 'largest';
@@ -225,6 +231,9 @@ export const GOALS: readonly Goal[] = (
     ['pollcast, C largest: memory per held connection', 'pollcast', 'nchan-multipart', 'C', 'largest', 'bytesPerHeldPoll', '≤', 1],
     ['pollcast-sse, C largest: memory per held connection', 'pollcast-sse', 'nchan-multipart', 'C', 'largest', 'bytesPerHeldPoll', '≤', 1],
     ['pollcast-ws, C largest: memory per held connection', 'pollcast-ws', 'nchan-multipart', 'C', 'largest', 'bytesPerHeldPoll', '≤', 1],
+    ['pollcast, C: memory per added connection', 'pollcast', 'nchan-multipart', 'C', 'largest', 'marginalBytesPerHeldPoll', '≤', 1],
+    ['pollcast-sse, C: memory per added connection', 'pollcast-sse', 'nchan-multipart', 'C', 'largest', 'marginalBytesPerHeldPoll', '≤', 1],
+    ['pollcast-ws, C: memory per added connection', 'pollcast-ws', 'nchan-multipart', 'C', 'largest', 'marginalBytesPerHeldPoll', '≤', 1],
     ['Redis, A smallest: CPU per delivery', 'pollcast-redis', 'pollcast', 'A', 'smallest', 'cpuUsPerDelivery', '≤', 1.3],
     ['Redis, B: p99', 'pollcast-redis', 'pollcast', 'B', 'largest', 'p99', '≤', 1.1],
   ] satisfies GoalRow[]
@@ -252,15 +261,22 @@ export interface GoalResult {
   met: boolean | undefined;
 }
 
-const figureOf = (r: CaseResult, figure: Figure): number =>
-  figure === 'p99' ? r.latencyMs.p99 : figure === 'bytesPerHeldPoll' ? (r.bytesPerHeldPoll ?? NaN) : r[figure];
-
 /** Every goal judged on this run's records. */
 export function judge(records: CaseResult[]): GoalResult[] {
   const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
   return GOALS.map((goal) => {
     const sizes = sorted([...new Set(records.filter((r) => r.scenario === goal.scenario).map((r) => r.subscribers))]);
     const size = goal.pick === 'largest' ? sizes[sizes.length - 1] : sizes[0];
+    const figureOf = (r: CaseResult, figure: Figure): number => {
+      if (figure === 'p99') return r.latencyMs.p99;
+      if (figure === 'bytesPerHeldPoll') return r.bytesPerHeldPoll ?? NaN;
+      if (figure !== 'marginalBytesPerHeldPoll') return r[figure];
+      const smaller = records.find(
+        (x) => x.scenario === r.scenario && x.subscribers === sizes[0] && x.target === r.target && x.repetition === r.repetition,
+      );
+      if (!smaller || smaller.subscribers === r.subscribers || r.bytesPerHeldPoll === null) return NaN;
+      return (r.heldRssBytes - smaller.heldRssBytes) / (r.subscribers - smaller.subscribers);
+    };
     const inCase = records.filter((r) => r.scenario === goal.scenario && r.subscribers === size);
     const mine = inCase.filter((r) => r.target === goal.target);
     const ratios: number[] = [];

@@ -90,7 +90,7 @@ export function ratioTable(list: Ratio[]): string {
 export function figure(value: number, which: Figure): string {
   if (which === 'cpuUsPerDelivery') return `${fmt(value, 1)} µs`;
   if (which === 'p99') return `${fmt(value, 1)} ms`;
-  if (which === 'bytesPerHeldPoll') return `${fmt(value / 1024, 1)} KB`;
+  if (which === 'bytesPerHeldPoll' || which === 'marginalBytesPerHeldPoll') return `${fmt(value / 1024, 1)} KB`;
   return `${fmt(value)}/s`;
 }
 

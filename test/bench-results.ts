@@ -91,6 +91,30 @@ t.test('judge(): each goal a ratio within a repetition, their median, and yes, n
   t.equal(judged[goal('Redis, B: p99')]!.met, undefined, 'pollcast-redis was not run');
 });
 
+t.test('judge(): memory per added connection is the RSS grown from the smallest C case to the largest, per connection', async (t) => {
+  const held = (target: TargetName, subscribers: number, heldRssBytes: number) =>
+    result(target, 'C', subscribers, 1, { heldRssBytes, bytesPerHeldPoll: heldRssBytes / subscribers });
+  const records = [
+    // pollcast: 60 MB at 5000, 100 MB at 10000: 8 KB per added connection (10 KB per held one at 10k).
+    held('pollcast', 5000, 60_000_000),
+    held('pollcast', 10_000, 100_000_000),
+    // nchan: 50 MB and 95 MB: 9 KB per added connection.
+    held('nchan-multipart', 5000, 50_000_000),
+    held('nchan-multipart', 10_000, 95_000_000),
+  ];
+  const judged = judge(records);
+  const added = judged[goal('pollcast, C: memory per added connection')]!;
+  t.equal(added.value, 8000);
+  t.equal(added.reference, 9000);
+  t.equal(added.met, true);
+  t.equal(judged[goal('pollcast, C largest: memory per held connection')]!.met, false, 'whereas per held connection at 10k it is over');
+  t.equal(
+    judge(records.filter((r) => r.subscribers === 10_000))[goal('pollcast, C: memory per added connection')]!.met,
+    undefined,
+    'one size: no slope',
+  );
+});
+
 t.test('ratios(): within a repetition, the median over repetitions', async (t) => {
   const records = [
     result('pollcast', 'B', 100, 1, { deliveriesPerSecond: 100 }),
