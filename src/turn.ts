@@ -11,10 +11,10 @@ const tasks: (() => void)[] = [];
 let scheduled = false;
 
 function runAll(): void {
-  scheduled = false;
   // Not a for-of over a copy: tasks added while running are run too.
   for (let i = 0; i < tasks.length; i++) tasks[i]!();
   tasks.length = 0;
+  scheduled = false;
 }
 
 /** Runs `task` at the end of this turn. */
